@@ -1,0 +1,244 @@
+"""Device profiles: the register map of one device model.
+
+A profile is a YAML file `edge_configs/profiles/<vendor>/<model>.yaml`; its id is `<vendor>/<model>`.
+Addresses are protocol addresses (0-based, as on the wire): register 30001 of a data sheet is input
+register 0, 40001 is holding register 0. Each point is one typed value; the union on `dtype` makes
+illegal combinations (a float on a coil, a string without a length) impossible to write.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BitPoint",
+    "BoolPoint",
+    "CounterSpec",
+    "Function",
+    "NumericDType",
+    "NumericPoint",
+    "Order",
+    "Point",
+    "PointKind",
+    "Profile",
+    "StringPoint",
+    "register_count",
+]
+
+
+class Function(StrEnum):
+    """Modbus data table a point lives in (read function 1, 2, 3 or 4)."""
+
+    COIL = "coil"
+    DISCRETE = "discrete"
+    HOLDING = "holding"
+    INPUT = "input"
+
+    @property
+    def is_bit(self) -> bool:
+        return self in (Function.COIL, Function.DISCRETE)
+
+    @property
+    def code(self) -> int:
+        return {"coil": 1, "discrete": 2, "holding": 3, "input": 4}[self.value]
+
+
+class Order(StrEnum):
+    """Byte order of a multi-register value, as letters of the big-endian value ABCD (or ABCDEFGH).
+
+    ABCD: big-endian words, big-endian bytes (Modbus standard). CDAB: word-swapped (common on meters).
+    BADC: byte-swapped within each register. DCBA: fully little-endian. For 64-bit values the same
+    two flags apply: word order reversed (CDAB, DCBA) and bytes swapped within a register (BADC, DCBA).
+    """
+
+    ABCD = "ABCD"
+    CDAB = "CDAB"
+    BADC = "BADC"
+    DCBA = "DCBA"
+
+    @property
+    def swap_words(self) -> bool:
+        return self in (Order.CDAB, Order.DCBA)
+
+    @property
+    def swap_bytes(self) -> bool:
+        return self in (Order.BADC, Order.DCBA)
+
+
+class PointKind(StrEnum):
+    GAUGE = "gauge"
+    COUNTER = "counter"
+
+
+NumericDType = Literal["int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"]
+
+_WIDTH: dict[str, int] = {
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "int64": 4,
+    "uint64": 4,
+    "float32": 2,
+    "float64": 4,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CounterSpec(_Strict):
+    """How a monotonically increasing counter (energy, running hours, units) behaves."""
+
+    rollover: float | None = Field(
+        default=None,
+        gt=0,
+        description="Engineering value at which the counter wraps to 0. Default for integer dtypes: "
+        "2^bits x scale + offset; float counters have none unless the data sheet states one.",
+    )
+    max_rate_per_h: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest plausible increase per hour (e.g. rated kW for a kWh counter). A larger "
+        "jump within one poll is a glitch: marked bad and kept out of totals. May be overridden "
+        "per device (rated power).",
+    )
+
+
+class _PointBase(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64, description="Point id (snake_case).")
+    function: Function = Field(description="Data table: coil, discrete, holding or input.")
+    address: int = Field(ge=0, le=65535, description="Protocol address (0-based).")
+    description: str = Field(default="", description="Human description, e.g. from the data sheet.")
+    unit: str = Field(default="", max_length=16, description="Engineering unit after scaling.")
+
+
+class NumericPoint(_PointBase):
+    """An integer or floating-point value in one to four registers."""
+
+    dtype: NumericDType = Field(description="Register encoding.")
+    order: Order | None = Field(default=None, description="Byte/word order; default: the profile's.")
+    scale: float = Field(default=1.0, description="value = raw x scale + offset.")
+    offset: float = Field(default=0.0, description="value = raw x scale + offset.")
+    kind: PointKind = Field(default=PointKind.GAUGE, description="gauge, or counter (monotonic).")
+    counter: CounterSpec | None = Field(default=None, description="Counter behaviour (kind: counter).")
+    sentinels: tuple[float, ...] = Field(
+        default=(),
+        description="Raw values meaning 'not available' (e.g. 0xFFFF, -32768). NaN is always one.",
+    )
+    valid_range: tuple[float, float] | None = Field(
+        default=None, description="[min, max] of a plausible scaled value; outside it is quality bad."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> NumericPoint:
+        if self.function.is_bit:
+            raise ValueError(
+                f"dtype {self.dtype} needs a register table (holding/input), not {self.function}"
+            )
+        if self.counter is not None and self.kind is not PointKind.COUNTER:
+            raise ValueError("'counter' settings are only allowed with kind: counter")
+        if self.valid_range is not None and self.valid_range[0] > self.valid_range[1]:
+            raise ValueError("valid_range must be [min, max] with min <= max")
+        return self
+
+
+class BoolPoint(_PointBase):
+    """A coil / discrete input, or a register that is true when non-zero."""
+
+    dtype: Literal["bool"]
+
+
+class BitPoint(_PointBase):
+    """One bit of a 16-bit register (status words, alarm words)."""
+
+    dtype: Literal["bits"]
+    bit: int = Field(ge=0, le=15, description="Bit number, 0 = least significant.")
+
+    @model_validator(mode="after")
+    def _check(self) -> BitPoint:
+        if self.function.is_bit:
+            raise ValueError("dtype bits needs a register table (holding/input)")
+        return self
+
+
+class StringPoint(_PointBase):
+    """ASCII text packed two characters per register (serial numbers, model names)."""
+
+    dtype: Literal["string"]
+    length: int = Field(ge=1, le=64, description="Number of registers (2 characters each).")
+    swap_bytes: bool = Field(default=False, description="Characters are low byte first in a register.")
+
+    @model_validator(mode="after")
+    def _check(self) -> StringPoint:
+        if self.function.is_bit:
+            raise ValueError("dtype string needs a register table (holding/input)")
+        return self
+
+
+Point = Annotated[NumericPoint | BoolPoint | BitPoint | StringPoint, Field(discriminator="dtype")]
+
+
+def register_count(point: NumericPoint | BoolPoint | BitPoint | StringPoint) -> int:
+    """How many registers (or bits, for coil/discrete) the point occupies."""
+    if isinstance(point, NumericPoint):
+        return _WIDTH[point.dtype]
+    if isinstance(point, StringPoint):
+        return point.length
+    return 1
+
+
+class ForbiddenRange(_Strict):
+    function: Function
+    start: int = Field(ge=0, le=65535)
+    end: int = Field(ge=0, le=65535, description="Inclusive.")
+
+
+class Profile(_Strict):
+    """The register map of one device model."""
+
+    id: str = Field(pattern=r"^[a-z0-9_-]+/[a-z0-9_.-]+$", description="'vendor/model', the file's path.")
+    vendor: str
+    model: str
+    device_kind: Literal["power_meter", "compressor", "production_counter", "sensor", "other"] = Field(
+        description="What the device is; also the InfluxDB measurement name."
+    )
+    description: str = ""
+    source: str = Field(default="", description="Where the map comes from (data sheet, version).")
+    order: Order = Field(default=Order.ABCD, description="Default byte/word order of multi-register values.")
+    max_registers_per_read: int = Field(
+        default=125, ge=1, le=125, description="Largest read the device accepts (registers)."
+    )
+    max_bits_per_read: int = Field(default=2000, ge=1, le=2000, description="Largest coil/discrete read.")
+    max_gap: int = Field(
+        default=32,
+        ge=0,
+        le=125,
+        description="Largest run of unused registers the planner may read through to join two blocks.",
+    )
+    forbidden: tuple[ForbiddenRange, ...] = Field(
+        default=(), description="Address ranges the device rejects; no read may cover them."
+    )
+    points: tuple[Point, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        seen: set[str] = set()
+        for p in self.points:
+            if p.name in seen:
+                raise ValueError(f"duplicate point name {p.name!r}")
+            seen.add(p.name)
+        return self
+
+    def point(self, name: str) -> NumericPoint | BoolPoint | BitPoint | StringPoint:
+        for p in self.points:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def order_of(self, point: NumericPoint) -> Order:
+        return point.order or self.order

@@ -1,0 +1,1 @@
+"""Simulated factory: device physics, scenarios, Modbus servers and fault injection."""
