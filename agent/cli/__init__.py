@@ -1,21 +1,35 @@
-"""The `energy-agent` command line. Exit codes: 0 ok, 1 bad input, 2 device/IO failure."""
+"""energy-agent: poll Modbus energy meters and compressors, deliver to MQTT/InfluxDB, compute savings.
+
+Exit codes: 0 ok, 1 bad input (config, arguments), 2 device or I/O failure.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from agent import __version__
+from agent.cli import config_cmds
+from agent.errors import AgentError, ConfigError, DeviceError
 
 __all__ = ["main"]
 
+# Each module adds its sub-commands; each command sets `func(args) -> int`.
+COMMAND_MODULES: list[Callable[[Any], None]] = [config_cmds.add_parsers]
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="energy-agent", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="energy-agent", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"energy-agent {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMAND_MODULES:
+        add(sub)
     return parser
 
 
@@ -25,7 +39,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
-    return 0
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        if args.debug:
+            raise
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    except DeviceError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (AgentError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""`validate`, `schema`, `profiles`: check configs and show what is shipped."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.config.loader import load_config
+from agent.config.profile import Profile
+from agent.config.registry import ProfileRegistry
+from agent.config.site import SiteConfig
+from agent.errors import ConfigError
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("validate", help="check a site config; print every problem with file:line")
+    p.add_argument("config", type=Path)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the site config (or of a profile)")
+    p.add_argument("--profile", action="store_true", help="the device-profile schema instead")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("profiles", help="list the shipped device profiles")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_profiles)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        loaded = load_config(args.config)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        print(f"{len(exc.issues)} problem(s) in {args.config}", file=sys.stderr)
+        return 1
+    cfg = loaded.config
+    print(f"{args.config}: ok — site {cfg.site.name}, {len(cfg.buses)} bus(es), {len(cfg.devices)} device(s)")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    model: type[Profile] | type[SiteConfig] = Profile if args.profile else SiteConfig
+    print(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    registry = ProfileRegistry()
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    for pid in registry.ids():
+        try:
+            prof = registry.get(pid)
+        except ConfigError as exc:
+            bad += 1
+            print(f"{pid}: invalid: {exc.issues[0]}", file=sys.stderr)
+            continue
+        rows.append(
+            {
+                "id": pid,
+                "kind": prof.device_kind,
+                "vendor": prof.vendor,
+                "model": prof.model,
+                "points": len(prof.points),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['id']:<36} {r['kind']:<20} {r['points']:>4} points  {r['vendor']} {r['model']}")
+    return 1 if bad else 0

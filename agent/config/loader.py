@@ -1,0 +1,155 @@
+"""Load and check a site config: every problem at once, each with file:line and field path."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.config.registry import ProfileRegistry
+from agent.config.site import SiteConfig
+from agent.config.yamlsource import LoadedYaml, load_yaml, validation_issues
+from agent.errors import ConfigError
+
+__all__ = ["LoadedConfig", "load_config"]
+
+
+class LoadedConfig:
+    """A valid site config with its profile registry and where it came from."""
+
+    def __init__(self, path: Path, config: SiteConfig, registry: ProfileRegistry) -> None:
+        self.path = path
+        self.config = config
+        self.registry = registry
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Parse, validate and cross-check `path`. Raises ConfigError listing every issue."""
+    loaded = load_yaml(path, env)
+    if loaded.data is not None and not isinstance(loaded.data, dict):
+        loaded.issue((), "the top level must be a mapping (site:, buses:, devices:, sinks:)")
+    if loaded.issues and not isinstance(loaded.data, dict):
+        raise ConfigError(loaded.issues)
+    data: dict[str, Any] = loaded.data
+    dirs = [path.parent / d for d in data.get("profiles_dirs") or () if isinstance(d, str)]
+    registry = ProfileRegistry(dirs)
+    _check_references(loaded, data, registry)
+    config: SiteConfig | None = None
+    try:
+        config = SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        loaded.issues.extend(validation_issues(loaded, exc))
+    if loaded.issues:
+        loaded.issues.sort(key=lambda i: (i.line or 0, i.path))
+        raise ConfigError(loaded.issues)
+    assert config is not None
+    return LoadedConfig(path, config, registry)
+
+
+def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+
+def _check_references(loaded: LoadedYaml, data: dict[str, Any], registry: ProfileRegistry) -> None:
+    """Rules that span the file. Works on the raw data so it runs even when fields are invalid."""
+    buses = {b.get("name"): b for _, b in _items(data, "buses")}
+    for key in ("buses", "devices"):
+        counts = Counter(item.get("name") for _, item in _items(data, key))
+        for i, item in _items(data, key):
+            if counts[item.get("name")] > 1 and isinstance(item.get("name"), str):
+                loaded.issue((key, i, "name"), f"duplicate {key[:-1]} name {item['name']!r}")
+    devices = {d.get("name") for _, d in _items(data, "devices")}
+    areas = {a.get("name") for a in (data.get("site") or {}).get("areas") or () if isinstance(a, dict)}
+    seen_units: dict[tuple[object, object], str] = {}
+    for i, dev in _items(data, "devices"):
+        bus = buses.get(dev.get("bus"))
+        if "bus" in dev and bus is None:
+            loaded.issue(("devices", i, "bus"), f"unknown bus {dev['bus']!r} (buses: {_names(buses)})")
+        _check_unit(loaded, i, dev, bus, seen_units)
+        _check_profile(loaded, i, dev, registry)
+        if bus is not None:
+            _check_timing(loaded, i, dev, bus)
+        parent = dev.get("parent")
+        if parent is not None and parent not in devices:
+            loaded.issue(("devices", i, "parent"), f"unknown parent meter {parent!r}")
+        elif parent is not None and parent == dev.get("name"):
+            loaded.issue(("devices", i, "parent"), "a meter cannot be its own parent")
+        if dev.get("area") is not None and areas and dev["area"] not in areas:
+            loaded.issue(("devices", i, "area"), f"unknown area {dev['area']!r} (areas: {_names(areas)})")
+    _check_cycles(loaded, data)
+
+
+def _names(items: Any) -> str:
+    names = sorted(str(n) for n in items if n is not None)
+    return ", ".join(names) if names else "none defined"
+
+
+def _check_unit(
+    loaded: LoadedYaml,
+    i: int,
+    dev: dict[str, Any],
+    bus: dict[str, Any] | None,
+    seen: dict[tuple[object, object], str],
+) -> None:
+    unit = dev.get("unit_id")
+    if not isinstance(unit, int) or isinstance(unit, bool) or not 0 <= unit <= 255:
+        return  # not a number or outside 0..255: the field's own bounds report it
+    on_tcp = bus is not None and bus.get("type") == "tcp"
+    if not 1 <= unit <= 247 and not (on_tcp and unit in (0, 255)):
+        allowed = "1..247 (0 or 255 also on a tcp bus)" if on_tcp else "1..247 on a serial line"
+        loaded.issue(("devices", i, "unit_id"), f"unit id {unit} is out of range: use {allowed}")
+    key = (dev.get("bus"), unit)
+    if bus is not None and bus.get("type") != "tcp" and key in seen:
+        loaded.issue(
+            ("devices", i, "unit_id"), f"unit id {unit} is already used on bus {key[0]!r} by {seen[key]!r}"
+        )
+    seen.setdefault(key, str(dev.get("name")))
+
+
+def _check_profile(loaded: LoadedYaml, i: int, dev: dict[str, Any], registry: ProfileRegistry) -> None:
+    profile_id = dev.get("profile")
+    if not isinstance(profile_id, str):
+        return
+    try:
+        profile = registry.get(profile_id)
+    except KeyError:
+        known = ", ".join(registry.ids()) or "none found"
+        loaded.issue(("devices", i, "profile"), f"unknown profile {profile_id!r} (known: {known})")
+        return
+    except ConfigError as exc:
+        loaded.issue(("devices", i, "profile"), f"profile {profile_id!r} is invalid: {exc.issues[0]}")
+        return
+    names = {p.name for p in profile.points}
+    for j, point in enumerate(dev.get("points") or ()):
+        if point not in names:
+            loaded.issue(("devices", i, "points", j), f"profile {profile_id} has no point {point!r}")
+
+
+def _check_timing(loaded: LoadedYaml, i: int, dev: dict[str, Any], bus: dict[str, Any]) -> None:
+    interval, timeout = dev.get("interval_s", 15.0), bus.get("timeout_s", 1.0)
+    if not all(isinstance(v, int | float) for v in (interval, timeout)):
+        return
+    if interval <= timeout:
+        loaded.issue(
+            ("devices", i, "interval_s"),
+            f"poll interval {interval} s must be longer than the bus timeout {timeout} s "
+            f"(bus {bus.get('name')!r}), or one dead poll would overrun the next",
+        )
+
+
+def _check_cycles(loaded: LoadedYaml, data: dict[str, Any]) -> None:
+    parents = {d.get("name"): d.get("parent") for _, d in _items(data, "devices")}
+    index = {d.get("name"): i for i, d in _items(data, "devices")}
+    for name in parents:
+        seen, node = set(), name
+        while node is not None and node not in seen:
+            seen.add(node)
+            node = parents.get(node)
+        if node == name:
+            loaded.issue(("devices", index[name], "parent"), f"meter tree has a cycle through {name!r}")

@@ -1,0 +1,76 @@
+"""Device-profile registry: finds `<vendor>/<model>.yaml` files and loads them once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from agent.config.profile import Profile
+from agent.config.yamlsource import load_yaml, validation_issues
+from agent.errors import ConfigError, ConfigIssue
+
+__all__ = ["ProfileRegistry", "builtin_profiles_dir", "load_profile"]
+
+
+def builtin_profiles_dir() -> Path:
+    """The shipped profiles: $ENERGY_AGENT_PROFILES, else edge_configs/profiles beside the package."""
+    override = os.environ.get("ENERGY_AGENT_PROFILES")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "edge_configs" / "profiles"
+
+
+def load_profile(path: Path, expected_id: str | None = None) -> Profile:
+    """Load one profile file; raise ConfigError with file:line for every problem."""
+    loaded = load_yaml(path)
+    if loaded.issues:
+        raise ConfigError(loaded.issues)
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([ConfigIssue(str(path), 1, "", "a profile must be a mapping")])
+    try:
+        profile = Profile.model_validate(loaded.data)
+    except ValidationError as exc:
+        raise ConfigError(validation_issues(loaded, exc)) from None
+    if expected_id is not None and profile.id != expected_id:
+        raise ConfigError(
+            [loaded.issue(("id",), f"id {profile.id!r} does not match the file's place ({expected_id!r})")]
+        )
+    return profile
+
+
+class ProfileRegistry:
+    """Profiles by id, searched in the given directories in order (the first wins)."""
+
+    def __init__(self, dirs: Iterable[Path] = ()) -> None:
+        self.dirs = [*dirs, builtin_profiles_dir()]
+        self._cache: dict[str, Profile] = {}
+
+    def path_of(self, profile_id: str) -> Path | None:
+        if "/" not in profile_id or ".." in profile_id:
+            return None
+        for base in self.dirs:
+            candidate = base / f"{profile_id}.yaml"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def get(self, profile_id: str) -> Profile:
+        """The profile, loaded and validated; KeyError if no directory has it."""
+        if profile_id not in self._cache:
+            path = self.path_of(profile_id)
+            if path is None:
+                raise KeyError(profile_id)
+            self._cache[profile_id] = load_profile(path, expected_id=profile_id)
+        return self._cache[profile_id]
+
+    def ids(self) -> list[str]:
+        return sorted({pid for pid, _ in self._files()})
+
+    def _files(self) -> Iterator[tuple[str, Path]]:
+        for base in self.dirs:
+            if base.is_dir():
+                for path in sorted(base.glob("*/*.yaml")):
+                    yield f"{path.parent.name}/{path.stem}", path
