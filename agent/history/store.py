@@ -1,0 +1,169 @@
+"""The local interval store that analytics and the dashboard read.
+
+One SQLite file (WAL) with two tables:
+- `energy`: interval energy per device (kWh per interval start), with how it was obtained
+  (`counter` delta, `integrated` power, `imported` from a file) and its quality;
+- `series`: any other interval series by name (production units, output value, outdoor temperature,
+  compressor loaded/unloaded seconds, free air delivered ...), one value per interval start.
+
+Writes are idempotent upserts keyed by (device or name, start), so re-importing a file or replaying
+an outbox never double-counts. Frames come back with a tz-aware UTC index.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import pandas as pd
+
+__all__ = ["EnergyRow", "HistoryStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS energy (
+    device TEXT NOT NULL,
+    start INTEGER NOT NULL,          -- interval start, UTC epoch seconds
+    seconds INTEGER NOT NULL,        -- interval length
+    kwh REAL NOT NULL,
+    method TEXT NOT NULL,            -- counter | integrated | imported
+    quality TEXT NOT NULL,           -- good | stale | bad
+    completeness REAL NOT NULL,      -- share of the interval covered by good data, 0..1
+    PRIMARY KEY (device, start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series (
+    name TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (name, start)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyRow:
+    device: str
+    start: int
+    seconds: int
+    kwh: float
+    method: str = "counter"
+    quality: str = "good"
+    completeness: float = 1.0
+
+
+class HistoryStore:
+    """Interval history in one SQLite file. Not thread-safe: one owner (use it from one thread)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def write_energy(self, rows: Iterable[EnergyRow]) -> int:
+        with self._db:
+            cur = self._db.executemany(
+                "INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((r.device, r.start, r.seconds, r.kwh, r.method, r.quality, r.completeness) for r in rows),
+            )
+        return cur.rowcount
+
+    def write_series(self, name: str, values: pd.Series) -> int:
+        """Upsert one named series; `values` has a tz-aware DatetimeIndex of interval starts."""
+        starts = _epoch_seconds(values.index)
+        with self._db:
+            cur = self._db.executemany(
+                "INSERT OR REPLACE INTO series VALUES (?, ?, ?)",
+                ((name, s, float(v)) for s, v in zip(starts, values.to_numpy(), strict=True) if v == v),
+            )
+        return cur.rowcount
+
+    def write_energy_frame(self, frame: pd.DataFrame, seconds: int, method: str = "imported") -> int:
+        """Upsert a wide frame (UTC index of interval starts, one column per device, kWh)."""
+        starts = _epoch_seconds(frame.index)
+        rows = (
+            EnergyRow(str(device), int(s), seconds, float(v), method)
+            for device in frame.columns
+            for s, v in zip(starts, frame[device].to_numpy(), strict=True)
+            if v == v  # NaN: no data, not zero
+        )
+        return self.write_energy(rows)
+
+    def devices(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT device FROM energy ORDER BY device")]
+
+    def series_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT name FROM series ORDER BY name")]
+
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        row = self._db.execute("SELECT MIN(start), MAX(start + seconds) FROM energy").fetchone()
+        if row[0] is None:
+            return None
+        return pd.Timestamp(row[0], unit="s", tz="UTC"), pd.Timestamp(row[1], unit="s", tz="UTC")
+
+    def energy(
+        self,
+        devices: Sequence[str] | None = None,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+        good_only: bool = True,
+    ) -> pd.DataFrame:
+        """Wide frame: UTC index of interval starts, one kWh column per device (NaN where missing)."""
+        sql = "SELECT device, start, kwh FROM energy WHERE start >= ? AND start < ?"
+        args: list[str | int] = [_bound(start, 0), _bound(end, 2**62)]
+        if good_only:
+            sql += " AND quality != 'bad'"
+        if devices is not None:
+            sql += f" AND device IN ({','.join('?' * len(devices))})"
+            args.extend(devices)
+        long = pd.read_sql_query(sql, self._db, params=args)
+        wide = long.pivot(index="start", columns="device", values="kwh") if len(long) else pd.DataFrame()
+        return _with_utc_index(wide, devices)
+
+    def series(
+        self, names: Sequence[str], start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> pd.DataFrame:
+        sql = (
+            f"SELECT name, start, value FROM series WHERE name IN ({','.join('?' * len(names))})"
+            " AND start >= ? AND start < ?"
+        )
+        long = pd.read_sql_query(sql, self._db, params=[*names, _bound(start, 0), _bound(end, 2**62)])
+        wide = long.pivot(index="start", columns="name", values="value") if len(long) else pd.DataFrame()
+        return _with_utc_index(wide, names)
+
+
+def _epoch_seconds(index: pd.Index) -> list[int]:
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise ValueError("history needs a tz-aware DatetimeIndex of interval starts")
+    return [int(t.timestamp()) for t in index]
+
+
+def _bound(ts: pd.Timestamp | None, default: int) -> int:
+    return default if ts is None else int(ts.timestamp())
+
+
+def _with_utc_index(wide: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    wide.index = (
+        pd.to_datetime(wide.index.astype("int64"), unit="s", utc=True)
+        if len(wide)
+        else pd.DatetimeIndex([], tz="UTC")
+    )
+    wide.index.name = "start"
+    wide.columns.name = None
+    if columns is not None:
+        wide = wide.reindex(columns=list(columns))
+    return wide.sort_index()
