@@ -1,0 +1,448 @@
+"""Baseline energy models for IPMVP Option B / C, judged by ASHRAE Guideline 14-2014.
+
+Input is a *daily* frame (see `intervals.daily_frame`): index = local dates, columns `energy_kwh`,
+`coverage` (0-1), and when available `production` and `temperature_c`. Every model is a per-day
+equation; a monthly model sums the same equation over the days of each month, so daily and monthly
+coefficients mean the same thing and partial months compare like with like.
+
+    energy/day = b0 + bp * production                                  1P (production only)
+               + bt * T                                                2P
+               + bh * max(0, Th - T)                                   3PH
+               + bc * max(0, T - Tc)                                   3PC
+               + bh * max(0, Tb - T) + bc * max(0, T - Tb)             4P (one change point)
+               + bh * max(0, Th - T) + bc * max(0, T - Tc), Th < Tc    5P
+
+Balance points are found by grid search; a candidate qualifies only when each temperature term has
+the physical sign (bh, bc > 0) and |t| >= min_t_stat, and its degree days are non-zero often enough
+(CalTRACK-style sufficiency). The qualifying candidate with the highest adjusted R2 wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from agent.analytics.errors import InsufficientData
+from agent.analytics.stats import lag1_autocorrelation, ols
+from agent.config.analytics import BaselineOptions
+
+__all__ = [
+    "Acceptance",
+    "BaselineModel",
+    "Check",
+    "FitStats",
+    "ModelKind",
+    "accept",
+    "cv_rmse_limit",
+    "fit",
+    "period_frame",
+]
+
+ModelKind = Literal["1P", "2P", "3PH", "3PC", "4P", "5P"]
+_G14 = "ASHRAE Guideline 14-2014"
+
+
+@dataclass(frozen=True)
+class FitStats:
+    """Goodness of fit on the baseline periods (totals per period)."""
+
+    n: int
+    p: int
+    r2: float
+    adj_r2: float
+    cv_rmse: float
+    nmbe: float
+    rho: float
+    mean_kwh: float
+    t_stats: dict[str, float]
+    std_errors: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    limit: str
+    passed: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Guideline 14 verdict: passed only if every check passed."""
+
+    passed: bool
+    checks: list[Check]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- data preparation
+
+
+def _usable_days(daily: pd.DataFrame, options: BaselineOptions) -> tuple[pd.DataFrame, list[str]]:
+    """Days that may enter a fit; partly covered days are scaled up to a full day."""
+    if "energy_kwh" not in daily.columns:
+        raise InsufficientData("daily frame: column 'energy_kwh' missing")
+    notes: list[str] = []
+    coverage = daily["coverage"] if "coverage" in daily.columns else pd.Series(1.0, index=daily.index)
+    keep = daily["energy_kwh"].notna() & (coverage >= options.min_period_coverage)
+    for column in ("production", "temperature_c"):
+        if column in daily.columns and daily[column].notna().any():
+            keep &= daily[column].notna()
+    days = daily.loc[keep].copy()
+    days["energy_kwh"] = days["energy_kwh"] / coverage[keep].clip(lower=1e-9)
+    if (coverage[keep] < 1).any():
+        notes.append("days with coverage below 100 % were scaled up to a full day")
+    return days, notes
+
+
+def _group_keys(index: pd.Index, granularity: str) -> pd.DatetimeIndex:
+    dates = pd.DatetimeIndex(index)
+    if granularity == "daily":
+        return dates
+    return dates.normalize() - pd.to_timedelta(dates.day - 1, unit="D")
+
+
+def _coverage_check(daily: pd.DataFrame, days: pd.DataFrame, options: BaselineOptions) -> pd.Index:
+    """Periods usable for fitting; refuses the data when too few or too sparse."""
+    dates = pd.DatetimeIndex(daily.index)
+    window = pd.date_range(dates.min(), dates.max(), freq="D")
+    all_keys = pd.Series(1, index=_group_keys(window, options.granularity))
+    day_counts = all_keys.groupby(level=0).size()
+    usable_counts = pd.Series(1, index=_group_keys(days.index, options.granularity)).groupby(level=0).size()
+    share = usable_counts.reindex(day_counts.index, fill_value=0) / day_counts
+    if options.granularity == "daily":
+        usable = share[share > 0].index
+    else:
+        usable = share[share >= options.min_period_coverage].index
+    minimum = options.min_points_daily if options.granularity == "daily" else options.min_points_monthly
+    overall = len(usable) / len(day_counts)
+    if overall < options.min_overall_coverage:
+        raise InsufficientData(
+            f"baseline: only {overall:.0%} of {options.granularity} periods from {window[0].date()} to "
+            f"{window[-1].date()} are usable (need {options.min_overall_coverage:.0%})"
+        )
+    if len(usable) < minimum:
+        raise InsufficientData(
+            f"baseline: {len(usable)} usable {options.granularity} periods, need at least {minimum}"
+        )
+    return usable
+
+
+def _day_features(
+    days: pd.DataFrame, kind: str, heating_bp: float | None, cooling_bp: float | None, use_production: bool
+) -> pd.DataFrame:
+    x = pd.DataFrame({"intercept": 1.0}, index=days.index)
+    if use_production:
+        x["production"] = days["production"].astype(float)
+    if kind == "1P":
+        return x
+    temperature = days["temperature_c"].astype(float)
+    if kind == "2P":
+        x["temperature"] = temperature
+    if heating_bp is not None:
+        x["hdd"] = (heating_bp - temperature).clip(lower=0.0)
+    if cooling_bp is not None:
+        x["cdd"] = (temperature - cooling_bp).clip(lower=0.0)
+    return x
+
+
+def period_frame(frame: pd.DataFrame, granularity: str) -> pd.DataFrame:
+    """Sum per-day rows to the model's periods (identity for daily)."""
+    if granularity == "daily":
+        return frame
+    keys = _group_keys(frame.index, granularity).rename("period_start")
+    return frame.groupby(keys).sum(min_count=1)
+
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class BaselineModel:
+    """A fitted baseline: per-day coefficients, balance points, statistics and notes."""
+
+    kind: ModelKind
+    granularity: Literal["daily", "monthly"]
+    ipmvp_option: Literal["B", "C"]
+    coefficients: dict[str, float]
+    heating_bp_c: float | None
+    cooling_bp_c: float | None
+    stats: FitStats
+    baseline_start: str
+    baseline_end: str
+    warnings: list[str] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def uses_production(self) -> bool:
+        return "production" in self.coefficients
+
+    def features(self, daily: pd.DataFrame) -> pd.DataFrame:
+        return _day_features(daily, self.kind, self.heating_bp_c, self.cooling_bp_c, self.uses_production)
+
+    def predict_daily(self, daily: pd.DataFrame) -> pd.Series:
+        """Predicted kWh per day (NaN where a needed input is missing)."""
+        x = self.features(daily)
+        beta = pd.Series(self.coefficients)
+        return (x[beta.index] * beta).sum(axis=1, min_count=len(beta)).rename("predicted_kwh")
+
+    def predict(self, daily: pd.DataFrame) -> pd.Series:
+        """Predicted kWh per model period (day or month) from daily conditions."""
+        per_day = self.predict_daily(daily).dropna()
+        return period_frame(per_day.to_frame(), self.granularity)["predicted_kwh"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaselineModel:
+        values = dict(data)
+        values["stats"] = FitStats(**values["stats"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    kind: ModelKind
+    heating_bp: float | None
+    cooling_bp: float | None
+    columns: list[str]
+    beta: np.ndarray
+    t_stats: np.ndarray
+    std_error: np.ndarray
+    residuals: np.ndarray
+    fitted: np.ndarray
+    adj_r2: float
+    qualified: bool
+    reason: str
+
+
+def _grid(options: BaselineOptions) -> np.ndarray:
+    span = options.balance_point_max_c - options.balance_point_min_c
+    count = round(span / options.balance_point_step_c)
+    return options.balance_point_min_c + options.balance_point_step_c * np.arange(count + 1)
+
+
+def _balance_points(kind: str, grid: np.ndarray) -> list[tuple[float | None, float | None]]:
+    if kind in ("1P", "2P"):
+        return [(None, None)]
+    if kind == "3PH":
+        return [(float(b), None) for b in grid]
+    if kind == "3PC":
+        return [(None, float(b)) for b in grid]
+    if kind == "4P":
+        return [(float(b), float(b)) for b in grid]
+    return [(float(h), float(c)) for h in grid for c in grid if c > h]
+
+
+def _day_matrix(
+    temperature: np.ndarray, base: np.ndarray, kind: str, bps: tuple[float | None, float | None]
+) -> tuple[np.ndarray, list[str]]:
+    """Numpy twin of `_day_features` for the grid search (pandas per candidate is too slow)."""
+    columns: list[np.ndarray] = [base]
+    names: list[str] = []
+    if kind == "2P":
+        columns.append(temperature[:, None])
+        names.append("temperature")
+    if bps[0] is not None:
+        columns.append(np.maximum(0.0, bps[0] - temperature)[:, None])
+        names.append("hdd")
+    if bps[1] is not None:
+        columns.append(np.maximum(0.0, temperature - bps[1])[:, None])
+        names.append("cdd")
+    return np.hstack(columns), names
+
+
+def _assess(
+    kind: ModelKind,
+    bps: tuple[float | None, float | None],
+    day_x: np.ndarray,
+    columns: list[str],
+    grouping: np.ndarray,
+    y: np.ndarray,
+    options: BaselineOptions,
+) -> _Candidate | None:
+    first_dd = len(columns) - sum(c in ("hdd", "cdd") for c in columns)
+    if ((day_x[:, first_dd:] > 0).mean(axis=0) < options.min_degree_day_share).any():
+        return None
+    result = ols(grouping @ day_x, y)
+    if result is None:
+        return None
+    n, p = grouping.shape[0], len(columns)
+    sst = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - result.sse / sst if sst > 0 else 0.0
+    adj_r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - p)
+    reason = ""
+    t = result.t_stats
+    for i, column in enumerate(columns):
+        if column in ("hdd", "cdd") and result.beta[i] <= 0:
+            reason = f"{column} slope {result.beta[i]:.4g} has the wrong sign"
+        elif column in ("hdd", "cdd", "temperature") and abs(t[i]) < options.min_t_stat:
+            reason = f"{column} |t| = {abs(t[i]):.2f} < {options.min_t_stat}"
+    return _Candidate(
+        kind, bps[0], bps[1], columns, result.beta, t, result.std_error,
+        result.residuals, result.fitted, adj_r2, not reason, reason,
+    )  # fmt: skip
+
+
+def _grouping(index: pd.Index, granularity: str) -> np.ndarray:
+    """Matrix summing day rows into period rows (identity for daily)."""
+    if granularity == "daily":
+        return np.eye(len(index))
+    keys = _group_keys(index, granularity)
+    periods = keys.unique()
+    matrix: np.ndarray = (np.asarray(keys)[None, :] == np.asarray(periods)[:, None]).astype(float)
+    return matrix
+
+
+def _candidates(
+    days: pd.DataFrame, y: np.ndarray, options: BaselineOptions, use_production: bool, has_temperature: bool
+) -> list[_Candidate]:
+    grid = _grid(options)
+    base_frame = _day_features(days, "1P", None, None, use_production)
+    base = base_frame.to_numpy(dtype=float)
+    temperature = days["temperature_c"].to_numpy(dtype=float) if has_temperature else np.zeros(len(days))
+    grouping = _grouping(days.index, options.granularity)
+    out: list[_Candidate] = []
+    for kind in options.models:
+        if kind != "1P" and not has_temperature:
+            continue
+        for bps in _balance_points(kind, grid):
+            day_x, extra = _day_matrix(temperature, base, kind, bps)
+            candidate = _assess(kind, bps, day_x, [*base_frame.columns, *extra], grouping, y, options)
+            if candidate is not None:
+                out.append(candidate)
+    return out
+
+
+def _fit_stats(best: _Candidate, y: np.ndarray) -> FitStats:
+    n, p = y.size, len(best.columns)
+    mean = float(y.mean())
+    sse = float(best.residuals @ best.residuals)
+    sst = float(((y - mean) ** 2).sum())
+    r2 = 1.0 - sse / sst if sst > 0 else 0.0
+    return FitStats(
+        n=n,
+        p=p,
+        r2=r2,
+        adj_r2=best.adj_r2,
+        cv_rmse=float(np.sqrt(sse / (n - p)) / mean),
+        nmbe=float(best.residuals.sum() / ((n - p) * mean)),
+        rho=lag1_autocorrelation(best.residuals),
+        mean_kwh=mean,
+        t_stats={c: float(v) for c, v in zip(best.columns, best.t_stats, strict=True)},
+        std_errors={c: float(v) for c, v in zip(best.columns, best.std_error, strict=True)},
+    )
+
+
+def _production_usable(days: pd.DataFrame, notes: list[str]) -> bool:
+    if "production" not in days.columns or days["production"].isna().all():
+        notes.append("no production data: the model has no production term")
+        return False
+    if float(days["production"].std()) == 0.0:
+        notes.append("production is constant in the baseline: the term was dropped")
+        return False
+    return True
+
+
+def _candidate_summary(candidates: list[_Candidate]) -> list[dict[str, Any]]:
+    best_per_kind: dict[str, _Candidate] = {}
+    for c in candidates:
+        held = best_per_kind.get(c.kind)
+        if held is None or (c.qualified, c.adj_r2) > (held.qualified, held.adj_r2):
+            best_per_kind[c.kind] = c
+    return [
+        {"kind": c.kind, "heating_bp_c": c.heating_bp, "cooling_bp_c": c.cooling_bp,
+         "adj_r2": c.adj_r2, "qualified": c.qualified, "reason": c.reason}
+        for c in best_per_kind.values()
+    ]  # fmt: skip
+
+
+def fit(daily: pd.DataFrame, options: BaselineOptions | None = None) -> BaselineModel:
+    """Fit the best qualifying change-point model; raises InsufficientData with the reason."""
+    options = options or BaselineOptions()
+    days, notes = _usable_days(daily, options)
+    if days.empty:
+        raise InsufficientData("baseline: no usable days (energy, coverage, production, temperature)")
+    usable = _coverage_check(daily, days, options)
+    days = days.loc[_group_keys(days.index, options.granularity).isin(usable)]
+    use_production = _production_usable(days, notes)
+    has_temperature = "temperature_c" in days.columns and bool(days["temperature_c"].notna().all())
+    y = period_frame(days[["energy_kwh"]], options.granularity)["energy_kwh"].to_numpy(dtype=float)
+    candidates = _candidates(days, y, options, use_production, has_temperature)
+    qualified = [c for c in candidates if c.qualified]
+    if not qualified:
+        raise InsufficientData("baseline: no candidate model could be fitted (data without variation?)")
+    best = max(qualified, key=lambda c: c.adj_r2)
+    coefficients = {c: float(b) for c, b in zip(best.columns, best.beta, strict=True)}
+    notes.extend(_coefficient_notes(coefficients, best, options))
+    return BaselineModel(
+        kind=best.kind,
+        granularity=options.granularity,
+        ipmvp_option=options.ipmvp_option,
+        coefficients=coefficients,
+        heating_bp_c=best.heating_bp,
+        cooling_bp_c=best.cooling_bp,
+        stats=_fit_stats(best, y),
+        baseline_start=str(pd.Timestamp(days.index.min()).date()),
+        baseline_end=str(pd.Timestamp(days.index.max()).date()),
+        warnings=notes,
+        candidates=_candidate_summary(candidates),
+    )
+
+
+def _coefficient_notes(
+    coefficients: dict[str, float], best: _Candidate, options: BaselineOptions
+) -> list[str]:
+    notes = []
+    if "production" in coefficients:
+        t = float(best.t_stats[best.columns.index("production")])
+        if coefficients["production"] <= 0:
+            notes.append("production coefficient is not positive: check the production data")
+        elif abs(t) < options.min_t_stat:
+            notes.append(f"production term not significant (|t| = {abs(t):.2f})")
+    if coefficients["intercept"] < 0:
+        notes.append("negative base load (intercept): the model extrapolates poorly at low output")
+    return notes
+
+
+# ---------------------------------------------------------------- acceptance
+
+
+def cv_rmse_limit(granularity: str, reporting_months: int | None) -> float:
+    """Guideline 14 CV(RMSE) limit: monthly 20 % (< 12 months reporting), 25 % (12-60), 30 % beyond;
+    daily / hourly models 30 %."""
+    if granularity != "monthly":
+        return 0.30
+    months = reporting_months if reporting_months is not None else 0
+    if months < 12:
+        return 0.20
+    return 0.25 if months <= 60 else 0.30
+
+
+def accept(
+    model: BaselineModel, *, reporting_months: int | None = None, nmbe_limit: float = 0.005
+) -> Acceptance:
+    """Check the baseline against ASHRAE Guideline 14 acceptance criteria."""
+    limit = cv_rmse_limit(model.granularity, reporting_months)
+    s = model.stats
+    checks = [
+        Check(
+            "cv_rmse", s.cv_rmse, f"<= {limit:.0%}", s.cv_rmse <= limit, f"{_G14} baseline model acceptance"
+        ),
+        Check(
+            "nmbe",
+            s.nmbe,
+            f"within +/-{nmbe_limit:.1%}",
+            abs(s.nmbe) <= nmbe_limit,
+            f"{_G14} (OLS with intercept meets it on its own data; programmes check it on held-out data)",
+        ),
+        Check("points", float(s.n), "> parameters + 1", s.n > s.p + 1, "degrees of freedom for the fit"),
+    ]
+    return Acceptance(passed=all(c.passed for c in checks), checks=checks)
