@@ -7,8 +7,10 @@ partition exactly, by dynamic programming over the points sorted by address.
 
 Overlapping points (a `bits` point inside a status word, a uint16 alias of a 32-bit value's low word)
 are merged into one *cluster* that is always read whole. Clusters are disjoint, so a block is a
-contiguous run of clusters and the DP over runs is optimal. A cluster wider than the read limit (only
-possible with odd overlaps) is read as separate groups that never join a neighbour.
+contiguous run of clusters and the DP over runs is optimal among plans that keep each cluster in one
+read (splitting a cluster across two overlapping reads re-reads registers and is not considered). A
+cluster wider than the read limit (only possible with odd overlaps) is read as separate groups that
+never join a neighbour.
 """
 
 from __future__ import annotations
