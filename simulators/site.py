@@ -1,0 +1,320 @@
+"""The simulated site at any instant: gauges and exact counters per device, from the day physics.
+
+`SiteModel.values(device, t)` returns every physics quantity of a device at epoch time `t` under the
+point names the shipped profiles use. Counters are the exact integral of the physics up to `t`
+(day totals are cached, so a live server pays for past days once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulators.environment import FloatArray
+from simulators.physics import CompressorSteps, DaySteps, compute_day, loaded_seconds
+from simulators.scenario import DeviceSpec, Scenario
+
+__all__ = ["COUNTERS", "SiteModel", "device_step_increments"]
+
+# The true counters of each device kind, in engineering units.
+COUNTERS: dict[str, tuple[str, ...]] = {
+    "meter": ("import_kwh", "import_kvarh", "kvah"),
+    "compressor": ("energy_kwh", "running_h", "loaded_h", "fad_m3", "load_cycles"),
+    "production_counter": ("units", "rejects"),
+}
+
+_CACHE_DAYS = 4
+_MAX_RPM = 2980.0
+
+
+def _meter_arrays(scenario: Scenario, device: DeviceSpec, day: DaySteps) -> tuple[FloatArray, FloatArray]:
+    if "site" in device.measures:
+        names = [load.name for load in scenario.loads] + list(day.compressors)
+        factor = 1 + scenario.loss_fraction
+    else:
+        names, factor = list(device.measures), 1.0
+    kw = sum((day.element_kw(n) for n in names), np.zeros(day.n_steps)) * factor
+    kvar = sum((day.element_kvar(n) for n in names), np.zeros(day.n_steps)) * factor
+    return kw, kvar
+
+
+def device_step_increments(scenario: Scenario, device: DeviceSpec, day: DaySteps) -> dict[str, FloatArray]:
+    """Per step, how much each true counter of the device grows."""
+    hours = day.step_s / 3600.0
+    if device.kind == "meter":
+        kw, kvar = _meter_arrays(scenario, device, day)
+        return {"import_kwh": kw * hours, "import_kvarh": kvar * hours, "kvah": np.hypot(kw, kvar) * hours}
+    if device.kind == "compressor":
+        c = day.compressors[str(device.compressor)]
+        return {
+            "energy_kwh": c.mean_kw() * hours,
+            "running_h": c.running * hours,
+            "loaded_h": c.running * c.duty * hours,
+            "fad_m3": c.mean_flow_m3min() * day.step_s / 60.0,
+            "load_cycles": c.running * c.cycles * ((c.duty > 0) & (c.duty < 1)),
+        }
+    return {"units": day.units, "rejects": day.rejects}
+
+
+@dataclass
+class _DeviceDay:
+    increments: dict[str, FloatArray]
+    before_step: dict[str, FloatArray]  # counter growth from the day start to each step start
+
+
+class SiteModel:
+    """Exact device values at any time, for the actual site or (retrofit=False) its counterfactual."""
+
+    def __init__(self, scenario: Scenario, *, retrofit: bool = True) -> None:
+        self.scenario = scenario
+        self.retrofit = retrofit
+        self._t_start = scenario.start.timestamp()
+        self._days: OrderedDict[int, DaySteps] = OrderedDict()
+        self._device_days: OrderedDict[tuple[int, str], _DeviceDay] = OrderedDict()
+        self._day_start_totals: list[dict[str, dict[str, float]]] = [self._initial_totals()]
+        self._phase_shares = self._meter_phase_shares()
+
+    def _initial_totals(self) -> dict[str, dict[str, float]]:
+        totals = {}
+        for dev in self.scenario.devices:
+            counters = dict.fromkeys(COUNTERS[dev.kind], 0.0)
+            if dev.kind in ("meter", "compressor"):
+                counters["import_kwh" if dev.kind == "meter" else "energy_kwh"] = dev.initial_kwh
+            totals[dev.name] = counters
+        return totals
+
+    def _meter_phase_shares(self) -> dict[str, FloatArray]:
+        rng = np.random.default_rng([self.scenario.seed & 0xFFFFFFFF, 11])
+        shares = {}
+        for dev in self.scenario.devices:
+            raw = 1 + rng.normal(0, 0.04, 3)
+            shares[dev.name] = raw / raw.sum()
+        return shares
+
+    def day(self, index: int) -> DaySteps:
+        if index in self._days:
+            self._days.move_to_end(index)
+            return self._days[index]
+        steps = compute_day(self.scenario, index, retrofit=self.retrofit)
+        self._days[index] = steps
+        if len(self._days) > _CACHE_DAYS:
+            self._days.popitem(last=False)
+        return steps
+
+    def _device_day(self, index: int, device: DeviceSpec) -> _DeviceDay:
+        key = (index, device.name)
+        if key not in self._device_days:
+            inc = device_step_increments(self.scenario, device, self.day(index))
+            before = {k: np.concatenate([[0.0], np.cumsum(v)[:-1]]) for k, v in inc.items()}
+            self._device_days[key] = _DeviceDay(inc, before)
+            if len(self._device_days) > _CACHE_DAYS * max(1, len(self.scenario.devices)):
+                self._device_days.popitem(last=False)
+        return self._device_days[key]
+
+    def _totals_at_day_start(self, index: int) -> dict[str, dict[str, float]]:
+        if index < 0:
+            raise ValueError(f"scenario {self.scenario.name}: time is before the scenario start")
+        while len(self._day_start_totals) <= index:
+            done = len(self._day_start_totals) - 1
+            previous = self._day_start_totals[done]
+            following = {}
+            for dev in self.scenario.devices:
+                inc = device_step_increments(self.scenario, dev, self.day(done))
+                following[dev.name] = {k: previous[dev.name][k] + float(v.sum()) for k, v in inc.items()}
+            self._day_start_totals.append(following)
+        return self._day_start_totals[index]
+
+    def warm(self, t: float) -> None:
+        """Compute the day totals up to `t` now, so that the first request is answered quickly."""
+        self._totals_at_day_start(self._locate(t)[0])
+
+    def _locate(self, t: float) -> tuple[int, int, float]:
+        """(day index, step index, seconds into the step) of epoch time t."""
+        since = t - self._t_start
+        index = math.floor(since / 86400.0)
+        into_day = since - index * 86400.0
+        step = min(int(into_day // self.scenario.step_s), 86400 // self.scenario.step_s - 1)
+        return index, step, into_day - step * self.scenario.step_s
+
+    def counters(self, name: str, t: float) -> dict[str, float]:
+        """True counters of a device at time t (unaffected by any fault)."""
+        device = self.scenario.device(name)
+        index, step, into = self._locate(t)
+        start = self._totals_at_day_start(index)[name]
+        dd = self._device_day(index, device)
+        partial = self._partial_step(device, index, step, into, dd)
+        return {k: start[k] + float(dd.before_step[k][step]) + partial[k] for k in start}
+
+    def _partial_step(
+        self, device: DeviceSpec, index: int, step: int, into: float, dd: _DeviceDay
+    ) -> dict[str, float]:
+        step_s = self.scenario.step_s
+        if device.kind != "compressor":
+            return {k: float(v[step]) * into / step_s for k, v in dd.increments.items()}
+        c = self.day(index).compressors[str(device.compressor)]
+        running = float(c.running[step])
+        loaded_s = running * loaded_seconds(float(c.duty[step]), float(c.cycles[step]), step_s, into)
+        unloaded_s = running * into - loaded_s
+        cycling = 1.0 if 0 < float(c.duty[step]) < 1 else 0.0
+        return {
+            "energy_kwh": (loaded_s * float(c.loaded_kw[step]) + unloaded_s * float(c.unloaded_kw[step]))
+            / 3600,
+            "running_h": running * into / 3600,
+            "loaded_h": loaded_s / 3600,
+            "fad_m3": loaded_s * float(c.loaded_flow_m3min[step]) / 60,
+            "load_cycles": running * cycling * math.ceil(into / (step_s / float(c.cycles[step]))),
+        }
+
+    def values(self, name: str, t: float) -> dict[str, float]:
+        """Every quantity of a device at time t, under the shipped profiles' point names."""
+        device = self.scenario.device(name)
+        index, step, into = self._locate(t)
+        day = self.day(index)
+        counters = self.counters(name, t)
+        if device.kind == "meter":
+            return self._meter_values(device, day, step, counters, t)
+        if device.kind == "compressor":
+            spec_name = str(device.compressor)
+            return _compressor_values(
+                self.scenario, spec_name, day.compressors[spec_name], step, into, counters
+            )
+        rate = float(day.units[step]) * 3600 / self.scenario.step_s
+        return {
+            "line_state": 1.0 if rate > 0 else 0.0,
+            "units_total": math.floor(counters["units"]),
+            "units_reject": math.floor(counters["rejects"]),
+            "units_good": math.floor(counters["units"]) - math.floor(counters["rejects"]),
+            "line_speed_units_per_h": rate,
+            "product_code": 101.0,
+            "nominal_speed_units_per_h": self.scenario.production_units_per_h,
+        }
+
+    def _meter_values(
+        self, device: DeviceSpec, day: DaySteps, step: int, counters: dict[str, float], t: float
+    ) -> dict[str, float]:
+        kw_total = float(self._device_day(self._locate(t)[0], device).increments["import_kwh"][step]) * (
+            3600 / day.step_s
+        )
+        kvar_total = float(self._device_day(self._locate(t)[0], device).increments["import_kvarh"][step]) * (
+            3600 / day.step_s
+        )
+        voltage = float(day.voltage_v[step])
+        values = _three_phase(self._phase_shares[device.name], kw_total, kvar_total, voltage)
+        values["frequency_hz"] = float(day.frequency_hz[step])
+        earlier = self.counters(device.name, max(t - 900.0, self._t_start))["import_kwh"]
+        values["active_power_demand_total_kw"] = (counters["import_kwh"] - earlier) * 4.0
+        values["total_import_kwh"] = counters["import_kwh"]
+        values["total_kwh"] = counters["import_kwh"]
+        values["total_import_kvarh"] = counters["import_kvarh"]
+        values["total_kvarh"] = counters["import_kvarh"]
+        values["total_kvah"] = counters["kvah"]
+        values["total_export_kwh"] = 0.0
+        values["total_export_kvarh"] = 0.0
+        return values
+
+
+def _three_phase(shares: FloatArray, kw: float, kvar: float, voltage: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    unbalance = (0.0, 0.006, -0.004)
+    currents = []
+    phasor_sum = 0j
+    for phase in range(3):
+        n = phase + 1
+        p, q = kw * float(shares[phase]), kvar * float(shares[phase])
+        s = math.hypot(p, q)
+        v = voltage * (1 + unbalance[phase])
+        amps = s * 1000 / v if v > 0 else 0.0
+        pf = p / s if s > 0 else 1.0
+        angle = math.degrees(math.atan2(q, p)) if s > 0 else 0.0
+        phasor_sum += amps * complex(
+            math.cos(math.radians(-angle - 120 * phase)), math.sin(math.radians(-angle - 120 * phase))
+        )
+        currents.append(amps)
+        out |= {
+            f"voltage_l{n}_n_v": v,
+            f"current_l{n}_a": amps,
+            f"active_power_l{n}_kw": p,
+            f"reactive_power_l{n}_kvar": q,
+            f"apparent_power_l{n}_kva": s,
+            f"power_factor_l{n}": pf,
+            f"phase_angle_l{n}_deg": angle,
+            f"thd_voltage_l{n}_n_pct": 2.1 + 0.2 * phase,
+            f"thd_current_l{n}_pct": 6.0 + 3.0 * phase,
+        }
+    s_total = math.hypot(kw, kvar)
+    v_avg = sum(out[f"voltage_l{n}_n_v"] for n in (1, 2, 3)) / 3
+    ll = [
+        math.sqrt(
+            out[f"voltage_l{a}_n_v"] ** 2
+            + out[f"voltage_l{b}_n_v"] ** 2
+            + out[f"voltage_l{a}_n_v"] * out[f"voltage_l{b}_n_v"]
+        )
+        for a, b in ((1, 2), (2, 3), (3, 1))
+    ]
+    return out | {
+        "voltage_ln_avg_v": v_avg,
+        "current_avg_a": sum(currents) / 3,
+        "current_sum_a": sum(currents),
+        "current_n_a": abs(phasor_sum),
+        "active_power_total_kw": kw,
+        "reactive_power_total_kvar": kvar,
+        "apparent_power_total_kva": s_total,
+        "power_factor_total": kw / s_total if s_total > 0 else 1.0,
+        "phase_angle_total_deg": math.degrees(math.atan2(kvar, kw)) if s_total > 0 else 0.0,
+        "voltage_l1_l2_v": ll[0],
+        "voltage_l2_l3_v": ll[1],
+        "voltage_l3_l1_v": ll[2],
+        "voltage_ll_avg_v": sum(ll) / 3,
+        "thd_voltage_ln_avg_pct": 2.3,
+        "thd_current_avg_pct": 9.0,
+    }
+
+
+def _compressor_values(
+    scenario: Scenario, name: str, c: CompressorSteps, step: int, into: float, counters: dict[str, float]
+) -> dict[str, float]:
+    assert scenario.air is not None
+    spec = next(s for s in scenario.air.compressors if s.name == name)
+    running = float(c.running[step]) > 0
+    duty = float(c.duty[step])
+    cycle = scenario.step_s / float(c.cycles[step])
+    phase = (into % cycle) / cycle
+    loaded = running and phase < duty
+    low, high = float(c.band_low_bar[step]), float(c.band_high_bar[step])
+    if running and 0 < duty < 1:
+        rising = phase / duty if loaded else 1 - (phase - duty) / (1 - duty)
+        pressure = low + (high - low) * rising
+    else:
+        pressure = (low + high) / 2
+    power = (float(c.loaded_kw[step]) if loaded else float(c.unloaded_kw[step])) if running else 0.0
+    flow = float(c.loaded_flow_m3min[step]) if loaded else 0.0
+    pf = 0.87 if loaded else 0.45
+    speed_pct = 100 * flow / spec.fad_m3min if spec.kind == "vsd" else (100.0 if running else 0.0)
+    return {
+        "state": 2.0 if loaded else (1.0 if running else 0.0),
+        "alarm_word": 0.0,
+        "discharge_pressure_bar": pressure,
+        "discharge_temperature_c": 72 + 16 * duty if running else 35.0,
+        "active_power_kw": power,
+        "fad_m3_min": flow,
+        "running_hours_h": counters["running_h"],
+        "loaded_hours_h": counters["loaded_h"],
+        "energy_kwh": counters["energy_kwh"],
+        "load_cycles": math.floor(counters["load_cycles"]),
+        "total_fad_m3": counters["fad_m3"],
+        "motor_speed_rpm": _MAX_RPM * speed_pct / 100,
+        "speed_pct": speed_pct,
+        "drive_temperature_c": 38 + 10 * duty if running else 30.0,
+        "motor_current_a": power * 1000 / (math.sqrt(3) * 380 * pf) if running else 0.0,
+        "motor_rated_kw": spec.rated_kw,
+        "rated_fad_m3_min": spec.fad_m3min,
+        "rated_pressure_bar": spec.rated_bar,
+        "min_speed_rpm": _MAX_RPM * spec.min_speed,
+        "max_speed_rpm": _MAX_RPM,
+        "load_pressure_setpoint_bar": low,
+        "unload_pressure_setpoint_bar": high,
+        "target_pressure_setpoint_bar": (low + high) / 2,
+    }
