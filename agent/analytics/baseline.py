@@ -264,17 +264,17 @@ def _assess(
     bps: tuple[float | None, float | None],
     day_x: np.ndarray,
     columns: list[str],
-    grouping: np.ndarray,
+    grouping: np.ndarray | None,
     y: np.ndarray,
     options: BaselineOptions,
 ) -> _Candidate | None:
     first_dd = len(columns) - sum(c in ("hdd", "cdd") for c in columns)
     if ((day_x[:, first_dd:] > 0).mean(axis=0) < options.min_degree_day_share).any():
         return None
-    result = ols(grouping @ day_x, y)
+    result = ols(day_x if grouping is None else grouping @ day_x, y)
     if result is None:
         return None
-    n, p = grouping.shape[0], len(columns)
+    n, p = y.size, len(columns)
     sst = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - result.sse / sst if sst > 0 else 0.0
     adj_r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - p)
@@ -291,10 +291,10 @@ def _assess(
     )  # fmt: skip
 
 
-def _grouping(index: pd.Index, granularity: str) -> np.ndarray:
-    """Matrix summing day rows into period rows (identity for daily)."""
+def _grouping(index: pd.Index, granularity: str) -> np.ndarray | None:
+    """Matrix summing day rows into period rows (None for daily: no summing)."""
     if granularity == "daily":
-        return np.eye(len(index))
+        return None
     keys = _group_keys(index, granularity)
     periods = keys.unique()
     matrix: np.ndarray = (np.asarray(keys)[None, :] == np.asarray(periods)[:, None]).astype(float)
