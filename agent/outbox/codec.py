@@ -1,0 +1,95 @@
+"""Compact, lossless encoding of a PollResult for the outbox (JSON arrays, no key names).
+
+JSON keeps int/float/bool/str/None apart, so a value comes back with the type it went in with;
+NaN and infinity are allowed here (Python's JSON extension) because the outbox is private storage.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.readings.model import PollResult, Reading
+
+__all__ = ["ENERGY_UNITS", "carries_counter", "decode_result", "encode_result"]
+
+# Units of accumulated quantities: a row holding one of them cannot be rebuilt from later rows.
+ENERGY_UNITS = frozenset(
+    {
+        "wh",
+        "kwh",
+        "mwh",
+        "varh",
+        "kvarh",
+        "mvarh",
+        "vah",
+        "kvah",
+        "m3",
+        "nm3",
+        "t",
+        "kg",
+        "gj",
+        "mj",
+        "h",
+        "pcs",
+    }
+)
+
+
+def carries_counter(result: PollResult) -> bool:
+    """Default priority rule: a poll with any energy/volume/count-like unit is counter data.
+
+    Counter rows are dropped last when the outbox is full: a missing gauge sample leaves a gap in a
+    curve, a missing counter sample can move energy between intervals. The runtime can pass a rule
+    built from the profiles' `kind: counter` instead.
+    """
+    return any(r.unit.lower() in ENERGY_UNITS for r in result.readings)
+
+
+def encode_result(result: PollResult) -> str:
+    readings = [[r.point, r.value, r.unit, r.quality, r.reason] for r in result.readings]
+    return json.dumps(
+        [
+            result.site,
+            result.device,
+            result.device_kind,
+            result.profile,
+            result.ts,
+            result.seq,
+            result.status,
+            result.error,
+            result.area,
+            result.requested_at,
+            result.latency_ms,
+            result.tags,
+            readings,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _reading(item: list[Any]) -> Reading:
+    point, value, unit, quality, reason = item
+    return Reading(point=point, value=value, unit=unit, quality=quality, reason=reason)
+
+
+def decode_result(body: str) -> PollResult:
+    (site, device, kind, profile, ts, seq, status, error, area, requested_at, latency_ms, tags, readings) = (
+        json.loads(body)
+    )
+    return PollResult(
+        site=site,
+        device=device,
+        device_kind=kind,
+        profile=profile,
+        ts=ts,
+        seq=seq,
+        readings=tuple(_reading(item) for item in readings),
+        status=status,
+        error=error,
+        area=area,
+        requested_at=requested_at,
+        latency_ms=latency_ms,
+        tags=tags,
+    )
