@@ -1,0 +1,204 @@
+"""Pure builders of what the sinks send: MQTT JSON payloads, topics and InfluxDB line protocol.
+
+No I/O, no asyncio, no client library: every function maps plain values to bytes or strings, so the
+contracts (schemas/mqtt/*.schema.json, docs/influxdb.md) are tested with plain values, fast.
+
+Non-finite floats (NaN, inf) cannot be written as JSON or line protocol. In MQTT they travel as
+`null` with quality `bad` and reason `non_finite`; in InfluxDB they are left out and counted in the
+`bad_points` field, like every other bad value.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from agent.readings.model import PollResult, Reading
+
+__all__ = [
+    "SCHEMA_AGENT_STATUS",
+    "SCHEMA_DEVICE_STATUS",
+    "SCHEMA_KPI",
+    "SCHEMA_RATING",
+    "SCHEMA_TELEMETRY",
+    "agent_status_payload",
+    "device_status_payload",
+    "escape_measurement",
+    "escape_tag",
+    "iso_utc",
+    "kpi_payload",
+    "line_protocol",
+    "lines_for",
+    "rating_payload",
+    "telemetry_payload",
+    "topic",
+]
+
+SCHEMA_TELEMETRY = "energy-agent/telemetry/1"
+SCHEMA_DEVICE_STATUS = "energy-agent/device-status/1"
+SCHEMA_AGENT_STATUS = "energy-agent/agent-status/1"
+SCHEMA_KPI = "energy-agent/kpi/1"
+SCHEMA_RATING = "energy-agent/rating/1"
+
+
+def topic(prefix: str, site: str, *parts: str) -> str:
+    """`{prefix}/{site}/{parts...}`, e.g. topic("energy", "plant1", "meter1", "telemetry")."""
+    return "/".join((prefix, site, *parts))
+
+
+def iso_utc(ts: float) -> str:
+    """Epoch seconds as ISO 8601 UTC with milliseconds (what humans and Grafana read)."""
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _dumps(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
+
+
+def _point_json(reading: Reading) -> dict[str, Any]:
+    value, quality, reason = reading.value, reading.quality, reading.reason
+    if isinstance(value, float) and not math.isfinite(value):
+        value, quality, reason = None, "bad", reason or "non_finite"
+    return {"v": value, "u": reading.unit, "q": quality, "r": reason}
+
+
+def telemetry_payload(result: PollResult) -> bytes:
+    """One poll as one JSON message (schemas/mqtt/telemetry.schema.json)."""
+    return _dumps(
+        {
+            "schema": SCHEMA_TELEMETRY,
+            "site": result.site,
+            "device": result.device,
+            "kind": result.device_kind,
+            "profile": result.profile,
+            "area": result.area,
+            "ts": result.ts,
+            "time": iso_utc(result.ts),
+            "seq": result.seq,
+            "status": result.status,
+            "error": result.error,
+            "requested_at": result.requested_at,
+            "latency_ms": result.latency_ms,
+            "tags": dict(result.tags),
+            "points": {r.point: _point_json(r) for r in result.readings},
+        }
+    )
+
+
+def device_status_payload(site: str, device: str, online: bool, reason: str | None, ts: float) -> bytes:
+    """Retained availability of one device: changes only on transitions (online <-> offline)."""
+    state = "online" if online else "offline"
+    return _dumps(
+        {
+            "schema": SCHEMA_DEVICE_STATUS,
+            "site": site,
+            "device": device,
+            "state": state,
+            "reason": reason,
+            "ts": ts,
+            "time": iso_utc(ts),
+        }
+    )
+
+
+def agent_status_payload(site: str, online: bool, reason: str | None, ts: float | None) -> bytes:
+    """Retained agent availability; the offline form is also the MQTT last will (ts unknown: null)."""
+    return _dumps(
+        {
+            "schema": SCHEMA_AGENT_STATUS,
+            "site": site,
+            "state": "online" if online else "offline",
+            "reason": reason,
+            "ts": ts,
+        }
+    )
+
+
+def kpi_payload(site: str, ts: float, period: str, values: Mapping[str, tuple[float | None, str]]) -> bytes:
+    """KPIs of one period: `values` maps a KPI name to (value, unit); non-finite values become null."""
+    return _dumps(
+        {
+            "schema": SCHEMA_KPI,
+            "site": site,
+            "ts": ts,
+            "time": iso_utc(ts),
+            "period": period,
+            "values": {
+                name: {"value": value if value is None or math.isfinite(value) else None, "unit": unit}
+                for name, (value, unit) in values.items()
+            },
+        }
+    )
+
+
+def rating_payload(site: str, ts: float, package: Mapping[str, Any]) -> bytes:
+    """The rating data package (owned by agent.rating) wrapped with site and time."""
+    return _dumps({"schema": SCHEMA_RATING, "site": site, "ts": ts, "time": iso_utc(ts), "package": package})
+
+
+# --- InfluxDB line protocol -------------------------------------------------------------------------
+
+# The same escapes as influxdb-client's own Point (the reference writer): a backslash stays literal.
+_CONTROL = {"\n": r"\n", "\t": r"\t", "\r": r"\r"}
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", **_CONTROL})
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", **_CONTROL})
+
+
+def escape_measurement(name: str) -> str:
+    """Measurement names escape commas, spaces and control characters."""
+    return name.translate(_MEASUREMENT_ESCAPES)
+
+
+def escape_tag(text: str) -> str:
+    """Tag keys, tag values and field keys also escape equals signs."""
+    return text.translate(_TAG_ESCAPES)
+
+
+def _field_value(value: object) -> str | None:
+    """Line-protocol field value, or None when the value cannot be written as a number."""
+    if isinstance(value, bool):
+        return "1i" if value else "0i"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return None
+
+
+def _tags(result: PollResult) -> str:
+    pairs: dict[str, str] = dict(result.tags)
+    # The standard tags win over free-form device tags of the same name: they are the contract.
+    pairs.update({"site": result.site, "device": result.device, "profile": result.profile})
+    if result.area:
+        pairs["area"] = result.area
+    # Influx stores tags sorted; sending them sorted saves the server the work.
+    return "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(pairs.items()) if k and v)
+
+
+def line_protocol(result: PollResult) -> str:
+    """One line per poll: measurement = device kind, numeric good/stale values, ms timestamp.
+
+    Strings are skipped (not numbers); bad or non-finite values are counted in `bad_points`, which
+    also guarantees that every line has at least one field.
+    """
+    fields: list[str] = []
+    bad = 0
+    for reading in result.readings:
+        if isinstance(reading.value, str):
+            continue
+        encoded = _field_value(reading.value) if reading.quality != "bad" else None
+        if encoded is None:
+            bad += 1
+            continue
+        fields.append(f"{escape_tag(reading.point)}={encoded}")
+    fields.append(f"bad_points={bad}i")
+    ts_ms = round(result.ts * 1000)
+    return f"{escape_measurement(result.device_kind)}{_tags(result)} {','.join(fields)} {ts_ms}"
+
+
+def lines_for(results: Iterable[PollResult]) -> list[str]:
+    """Line protocol for many polls, one line each, in order."""
+    return [line_protocol(r) for r in results]
