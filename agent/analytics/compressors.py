@@ -6,6 +6,8 @@ Input per compressor: a DataFrame indexed by UTC interval start with
     running_h    hours running (loaded + unloaded) in the interval
     air_m3       optional: free air delivered in the interval (flow meter); else estimated as
                  loaded hours x rated FAD
+The counter names of the compressor profiles and simulator (`energy_kwh`, `fad_m3`) are accepted as
+aliases of `kwh` and `air_m3`.
 Specific power = package input power / free air delivery, kW/(m3/min) = 60 x kWh / m3.
 
 Practice values (REFERENCE.md, compressed-air practice, not a standard): unloaded power 20-25 % of
@@ -69,12 +71,17 @@ class CompressorKpis:
         return asdict(self)
 
 
-def _require(data: pd.DataFrame, device: str) -> None:
+_ALIASES = {"energy_kwh": "kwh", "fad_m3": "air_m3"}
+
+
+def _normalised(data: pd.DataFrame, device: str) -> pd.DataFrame:
+    data = data.rename(columns={k: v for k, v in _ALIASES.items() if v not in data.columns})
     missing = {"kwh", "loaded_h", "running_h"} - set(data.columns)
     if missing:
         raise AnalyticsError(f"compressor {device}: columns {sorted(missing)} missing")
     if (data["loaded_h"] > data["running_h"] + 1e-9).any():
         raise AnalyticsError(f"compressor {device}: loaded_h exceeds running_h in some intervals")
+    return data
 
 
 def _unloaded_kw(data: pd.DataFrame, spec: CompressorSpec) -> tuple[float | None, str]:
@@ -119,7 +126,7 @@ def compressor_kpis(
     required_pressure_bar: float | None = None,
 ) -> CompressorKpis:
     """KPIs of one machine over the frame's period."""
-    _require(data, spec.device)
+    data = _normalised(data, spec.device)
     energy = float(data["kwh"].sum())
     running, loaded = float(data["running_h"].sum()), float(data["loaded_h"].sum())
     unloaded_kw, unloaded_method = _unloaded_kw(data, spec)
@@ -174,7 +181,8 @@ def _leak_flow(
 ) -> tuple[float, float] | None:
     """Room leak flow (m3/min) from no-production intervals and the production-time mean demand."""
     idle_air = busy_air = idle_hours = busy_hours = 0.0
-    for device, data in machines.items():
+    for device, raw in machines.items():
+        data = _normalised(raw, device)
         mask = idle.reindex(data.index, fill_value=False).astype(bool)
         air = data["loaded_h"] * 60.0 * specs[device].rated_fad_m3_min
         idle_air += float(air[mask].sum())

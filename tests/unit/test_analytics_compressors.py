@@ -60,6 +60,13 @@ def test_measured_air_flow_is_preferred() -> None:
     assert kpis.loaded_specific_power == pytest.approx(LOADED_KW / FAD / 0.9)
 
 
+def test_profile_counter_names_are_accepted() -> None:
+    data, _ = machine()
+    data["air_m3"] = data["loaded_h"] * 60 * FAD
+    renamed = data.rename(columns={"kwh": "energy_kwh", "air_m3": "fad_m3"})
+    assert compressor_kpis(renamed, spec()) == compressor_kpis(data, spec())
+
+
 def test_pressure_band_costs_seven_percent_per_bar() -> None:
     data, _ = machine()
     kpis = compressor_kpis(data, spec(setpoint_bar=8.0), required_pressure_bar=6.5)
