@@ -460,6 +460,19 @@ class AnalyticsConfig(_Strict):
         default=None, gt=0, le=40, description="Pressure the end uses need at the compressor room, bar(g)."
     )
 
+    @field_validator("shifts")
+    @classmethod
+    def _shifts_cover_the_day(cls, shifts: tuple[Shift, ...]) -> tuple[Shift, ...]:
+        covered = [0] * (24 * 60)
+        for shift in shifts:
+            start, end = minutes_of(shift.start), minutes_of(shift.end)
+            minutes = range(start, end) if end > start else [*range(start, 1440), *range(0, end)]
+            for minute in minutes:
+                covered[minute] += 1
+        if any(count != 1 for count in covered):
+            raise ValueError("shifts must cover every minute of the day exactly once")
+        return shifts
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:

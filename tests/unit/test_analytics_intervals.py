@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from agent.analytics import (
     AnalyticsError,
@@ -12,7 +13,7 @@ from agent.analytics import (
     daily_frame,
     to_wide,
 )
-from agent.config.analytics import Shift, default_shifts, gb17167_2006_targets
+from agent.config.analytics import AnalyticsConfig, Shift, default_shifts, gb17167_2006_targets
 
 TZ = "Asia/Shanghai"
 
@@ -93,6 +94,12 @@ def test_shift_table_with_a_gap_is_refused() -> None:
     shifts = (Shift(name="A", start="08:00", end="16:00"),)
     with pytest.raises(AnalyticsError, match="uncovered"):
         aggregate_by_shift(pd.Series(1.0, index=quarter_hours("2025-03-01", 4)), shifts, TZ)
+
+
+def test_config_refuses_overlapping_shifts() -> None:
+    overlapping = [Shift(name="A", start="00:00", end="13:00"), Shift(name="B", start="12:00", end="24:00")]
+    with pytest.raises(ValidationError, match="exactly once"):
+        AnalyticsConfig(shifts=overlapping)
 
 
 def test_daily_frame_has_the_baseline_columns() -> None:
