@@ -35,7 +35,8 @@ class HistoryResult:
 
 def _per_interval(values: FloatArray, steps: int, how: str = "sum") -> FloatArray:
     shaped = values.reshape(-1, steps)
-    return shaped.sum(axis=1) if how == "sum" else shaped.mean(axis=1)
+    reduced: FloatArray = shaped.sum(axis=1) if how == "sum" else shaped.mean(axis=1)
+    return reduced
 
 
 def _day_columns(scenario: Scenario, day: DaySteps, steps: int) -> dict[str, FloatArray]:

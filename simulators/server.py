@@ -1,0 +1,421 @@
+"""Serve a scenario's devices over Modbus: TCP, RTU framing over TCP, or RTU on a serial line.
+
+One pymodbus server per bus; each device is a `SimDevice` whose action computes the requested
+registers from the physics at the simulated "now", after the bus's faults and wire timing have had
+their say. Every request is logged (real monotonic start/end) so a test can check that requests on a
+serial line never overlap.
+
+    async with SimulatedFactory(load_scenario("tiny"), clock=FixedClock(t)) as factory:
+        bus = factory.bus("meters")            # bus.host, bus.port (or bus.client_port for serial)
+        bus.faults.set(1, Fault(FaultKind.TIMEOUT))
+        factory.true_counters("main_meter")   # what the physics says, whatever the faults show
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from agent.config.profile import (
+    BitPoint,
+    BoolPoint,
+    Function,
+    NumericPoint,
+    Profile,
+    StringPoint,
+    register_count,
+)
+from agent.config.registry import ProfileRegistry
+from agent.modbus.decode import encode_point
+from simulators.clock import Clock, RealClock
+from simulators.faults import Fault, FaultKind, FaultTable
+from simulators.scenario import Bus, DeviceSpec, Scenario
+from simulators.site import SiteModel
+
+__all__ = ["BusServer", "Endpoint", "RequestRecord", "SimulatedFactory", "wire_seconds"]
+
+_CHAR_BITS = 11  # start + 8 data + parity/second stop + stop: the Modbus RTU character
+
+
+@dataclass
+class RequestRecord:
+    unit_id: int
+    function: int
+    address: int
+    count: int
+    start: float  # time.monotonic() when the server had the whole request
+    end: float = math.nan  # time.monotonic() when the answer (or silence) was decided
+    sim_time: float = math.nan
+    outcome: str = "ok"  # ok | exception N | no_answer | corrupt
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    bus: str
+    transport: str
+    address: str  # host:port, or the serial device path a client opens
+    unit_id: int
+    device: str
+    profile: str
+
+
+def wire_seconds(baudrate: int, request_bytes: int, response_bytes: int) -> float:
+    """Time an RTU exchange occupies the line: both frames plus a 3.5-character silence after each."""
+    return (request_bytes + response_bytes + 7) * _CHAR_BITS / baudrate
+
+
+def _response_bytes(function: int, count: int) -> int:
+    payload = math.ceil(count / 8) if function in (1, 2) else 2 * count
+    return 5 + payload  # unit, function, byte count, payload, CRC(2)
+
+
+class _DeviceImage:
+    """Turns physics values into the registers of one device's profile."""
+
+    def __init__(self, spec: DeviceSpec, profile: Profile) -> None:
+        self.spec = spec
+        self.profile = profile
+        self.tables: dict[Function, list[NumericPoint | BoolPoint | BitPoint | StringPoint]] = {}
+        for point in profile.points:
+            self.tables.setdefault(point.function, []).append(point)
+
+    def span(self, function: Function) -> int:
+        points = self.tables.get(function, [])
+        return max((p.address + register_count(p) for p in points), default=0)
+
+    def refuse(self, function: Function, address: int, count: int) -> ExcCodes | None:
+        """The exception a real device of this model gives for the request, if any."""
+        if count > self.profile.max_registers_per_read:
+            return ExcCodes.ILLEGAL_VALUE
+        for forbidden in self.profile.forbidden:
+            if (
+                forbidden.function is function
+                and address <= forbidden.end
+                and forbidden.start < address + count
+            ):
+                return ExcCodes.ILLEGAL_ADDRESS
+        return None
+
+    def registers(self, function: Function, values: dict[str, float]) -> list[int]:
+        words = [0] * self.span(function)
+        for point in self.tables.get(function, []):
+            if isinstance(point, StringPoint):
+                encoded = encode_point(point, self.spec.name.upper()[: 2 * point.length], self.profile.order)
+            else:
+                encoded = self._encode_number(point, values.get(point.name, 0.0))
+            for offset, word in enumerate(encoded):
+                words[point.address + offset] |= word
+        return words
+
+    def _encode_number(self, point: NumericPoint | BoolPoint | BitPoint, value: float) -> list[int]:
+        if not isinstance(point, NumericPoint):
+            return encode_point(point, bool(value), self.profile.order)
+        order = self.profile.order_of(point)
+        try:
+            return encode_point(point, value, order)
+        except ValueError:
+            # A counter past its register width wraps, as the real register does.
+            width_value = float(2 ** (16 * register_count(point))) * point.scale
+            return encode_point(point, math.fmod(value - point.offset, width_value) + point.offset, order)
+
+
+@dataclass
+class BusServer:
+    """One bus of the scenario, served by one pymodbus server."""
+
+    spec: Bus
+    images: dict[int, _DeviceImage]
+    model: SiteModel
+    clock: Clock
+    faults: FaultTable = field(default_factory=FaultTable)
+    request_log: list[RequestRecord] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 0
+    client_port: str = ""  # serial: the pty a client opens
+    _server: Any = None
+    _socat: asyncio.subprocess.Process | None = None
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+    _corrupt_next: set[int] = field(default_factory=set)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def address(self) -> str:
+        return self.client_port if self.spec.transport == "serial" else f"{self.host}:{self.port}"
+
+    def endpoints(self) -> list[Endpoint]:
+        return [
+            Endpoint(self.name, self.spec.transport, self.address, unit, image.spec.name, image.profile.id)
+            for unit, image in sorted(self.images.items())
+        ]
+
+    async def start(self) -> None:
+        devices = [self._sim_device(unit, image) for unit, image in self.images.items()]
+        # Unit id 0 in pymodbus catches every id no device has; it spans the whole address space so
+        # that its action (silence) runs whatever the request.
+        coils, discrete, _, _ = _empty_simdata()
+        everything = _register_block(65535)
+        devices.append(SimDevice(0, simdata=(coils, discrete, everything, everything), action=self._absent))
+        if self.spec.transport == "serial":
+            server_port = await self._start_socat()
+            self._server = ModbusSerialServer(
+                devices,
+                framer=FramerType.RTU,
+                port=server_port,
+                baudrate=self.spec.baudrate or 9600,
+                ignore_missing_devices=True,
+                trace_packet=self._trace,
+            )
+        else:
+            framer = FramerType.SOCKET if self.spec.transport == "tcp" else FramerType.RTU
+            self._server = ModbusTcpServer(
+                devices,
+                address=(self.host, self.port),
+                framer=framer,
+                ignore_missing_devices=True,
+                trace_packet=self._trace,
+            )
+        await self._server.serve_forever(background=True)
+        if self.spec.transport != "serial":
+            self.port = self._server.transport.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.shutdown()
+            self._server = None
+        if self._socat is not None:
+            if self._socat.returncode is None:
+                self._socat.terminate()
+            try:
+                await asyncio.wait_for(self._socat.wait(), timeout=5)
+            except TimeoutError:
+                self._socat.kill()
+                await self._socat.wait()
+            self._socat = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def _start_socat(self) -> str:
+        socat = shutil.which("socat")
+        if socat is None:
+            raise RuntimeError(f"bus {self.name}: a serial bus needs socat (apt-get install socat)")
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"sim-{self.name}-")
+        server_link, client_link = Path(self._tmp.name) / "server", Path(self._tmp.name) / "client"
+        self._socat = await asyncio.create_subprocess_exec(
+            socat,
+            f"pty,raw,echo=0,link={server_link}",
+            f"pty,raw,echo=0,link={client_link}",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5.0
+        while not (server_link.exists() and client_link.exists()):
+            if self._socat.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bus {self.name}: socat did not create the pty pair")
+            await asyncio.sleep(0.01)
+        self.client_port = str(client_link)
+        return str(server_link)
+
+    def _sim_device(self, unit: int, image: _DeviceImage) -> SimDevice:
+        coils, discrete, _, _ = _empty_simdata()
+        holding, inputs = (_register_block(image.span(f)) for f in (Function.HOLDING, Function.INPUT))
+        return SimDevice(
+            unit,
+            simdata=(coils, discrete, holding, inputs),
+            action=partial(self._action, unit, image),
+        )
+
+    async def _absent(self, function: int, *_: Any) -> ExcCodes | None:
+        # No device has this unit id: on a real line nobody answers.
+        raise NoSuchIdException("no device with this unit id")
+
+    async def _action(
+        self,
+        unit: int,
+        image: _DeviceImage,
+        function: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: Any,
+    ) -> ExcCodes | None:
+        record = RequestRecord(unit, function, address, count, time.monotonic())
+        try:
+            return await self._answer(unit, image, function, start_address, address, count, registers, record)
+        finally:
+            record.end = time.monotonic()
+            self.request_log.append(record)
+
+    async def _answer(
+        self,
+        unit: int,
+        image: _DeviceImage,
+        function: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        record: RequestRecord,
+    ) -> ExcCodes | None:
+        faults = self.faults
+        if faults.transport_fault(unit, FaultKind.TIMEOUT) or faults.transport_fault(unit, FaultKind.OFFLINE):
+            record.outcome = "no_answer"
+            raise NoSuchIdException(f"unit {unit} is silent (fault)")
+        await self._delay(unit, function, count)
+        table = Function.INPUT if function == 4 else Function.HOLDING
+        refusal = _exception_fault(faults, unit) or image.refuse(table, address, count)
+        if function not in (3, 4):
+            refusal = ExcCodes.ILLEGAL_FUNCTION
+        if refusal is not None:
+            record.outcome = f"exception {int(refusal)}"
+            return refusal
+        record.sim_time = self.clock.now()
+        values = faults.apply_values(unit, image.profile, self.model.values(image.spec.name, record.sim_time))
+        words = image.registers(table, values)
+        registers[address - start_address : address - start_address + count] = words[
+            address : address + count
+        ]
+        if faults.transport_fault(unit, FaultKind.CORRUPT):
+            record.outcome = "corrupt"
+            self._corrupt_next.add(unit)
+        return None
+
+    async def _delay(self, unit: int, function: int, count: int) -> None:
+        delay = 0.0
+        if self.spec.baudrate:
+            delay += wire_seconds(self.spec.baudrate, 8, _response_bytes(function, count))
+        slow = self.faults.transport_fault(unit, FaultKind.SLOW)
+        if slow is not None:
+            delay += slow.delay_s
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        if not sending or not data:
+            return data
+        unit = data[6] if self.spec.transport == "tcp" and len(data) > 6 else data[0]
+        if unit not in self._corrupt_next:
+            return data
+        self._corrupt_next.discard(unit)
+        if self.spec.transport == "tcp":
+            return data[:2] + b"\x12\x34" + data[4:]  # a protocol id that is not Modbus
+        return data[:-1] + bytes([data[-1] ^ 0xFF])  # a CRC that does not match
+
+
+def _exception_fault(faults: FaultTable, unit: int) -> ExcCodes | None:
+    fault = faults.transport_fault(unit, FaultKind.EXCEPTION)
+    return ExcCodes(fault.code) if fault is not None else None
+
+
+def _empty_simdata() -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
+    bits = [SimData(0, values=False, datatype=DataType.BITS)]
+    return (bits, list(bits), _register_block(0), _register_block(0))
+
+
+def _register_block(span: int) -> list[SimData]:
+    if span == 0:
+        return [SimData(0, count=1, datatype=DataType.INVALID)]
+    return [SimData(0, count=span, datatype=DataType.REGISTERS)]
+
+
+class SimulatedFactory:
+    """All buses of a scenario, started and stopped together (an async context manager)."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        ports: dict[str, int] | None = None,
+        registry: ProfileRegistry | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.clock = clock or RealClock()
+        self.model = SiteModel(scenario, retrofit=True)
+        registry = registry or ProfileRegistry()
+        self.buses: dict[str, BusServer] = {}
+        for bus in scenario.buses:
+            images = {d.unit_id: _DeviceImage(d, _profile(registry, d)) for d in bus.devices}
+            server = BusServer(
+                bus, images, self.model, self.clock, host=host, port=(ports or {}).get(bus.name, 0)
+            )
+            for device in bus.devices:
+                for spec in device.faults:
+                    server.faults.set(
+                        device.unit_id, Fault(FaultKind(spec.kind), **spec.model_dump(exclude={"kind"}))
+                    )
+            self.buses[bus.name] = server
+
+    def bus(self, name: str) -> BusServer:
+        return self.buses[name]
+
+    def bus_of(self, device: str) -> BusServer:
+        for server in self.buses.values():
+            if any(image.spec.name == device for image in server.images.values()):
+                return server
+        raise KeyError(f"scenario {self.scenario.name}: no device {device!r}")
+
+    def set_fault(self, device: str, fault: Fault) -> None:
+        self.bus_of(device).faults.set(self.scenario.device(device).unit_id, fault)
+
+    def clear_fault(self, device: str, kind: FaultKind | None = None) -> None:
+        self.bus_of(device).faults.clear(self.scenario.device(device).unit_id, kind)
+
+    def true_counters(self, device: str, t: float | None = None) -> dict[str, float]:
+        """The physics' counters (kWh, h, m3, units) at t (default: the clock's now), faults ignored."""
+        return self.model.counters(device, self.clock.now() if t is None else t)
+
+    def endpoints(self) -> list[Endpoint]:
+        return [e for server in self.buses.values() for e in server.endpoints()]
+
+    async def start(self) -> None:
+        self.model.warm(self.clock.now())
+        try:
+            for server in self.buses.values():
+                await server.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        for server in self.buses.values():
+            with contextlib.suppress(OSError):
+                await server.stop()
+
+    async def __aenter__(self) -> SimulatedFactory:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+def _profile(registry: ProfileRegistry, device: DeviceSpec) -> Profile:
+    try:
+        return registry.get(device.profile)
+    except KeyError:
+        raise KeyError(
+            f"device {device.name}: profile {device.profile!r} not found in {registry.dirs}"
+        ) from None
