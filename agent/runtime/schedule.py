@@ -1,0 +1,107 @@
+"""Wall-clock aligned poll slots, backoff, and the clocks the runtime sleeps on.
+
+A 15 s device polls at :00, :15, :30, :45 of the wall clock, so readings of different devices line
+up and a reading's timestamp (the slot) means the same thing on every gateway. Slot times come from
+`time.time()`; sleeping uses the event loop's monotonic clock (asyncio.sleep), so a wall-clock step
+(NTP) moves the next slot but never makes a sleep hang or spin. When a poll overruns, the slots it
+covered are skipped and counted, never queued: a slow bus must not turn into a burst of stale polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "Backoff",
+    "Clock",
+    "ManualClock",
+    "SlotSchedule",
+    "SystemClock",
+]
+
+
+class Clock(Protocol):
+    """Wall time, and a sleep that returns early when `stop` is set."""
+
+    def time(self) -> float: ...
+
+    async def wait(self, seconds: float, stop: asyncio.Event) -> None: ...
+
+
+class SystemClock:
+    """The real clock: wall time from time.time(), sleeping on the loop's monotonic clock."""
+
+    def time(self) -> float:
+        return time.time()
+
+    async def wait(self, seconds: float, stop: asyncio.Event) -> None:
+        if seconds <= 0 or stop.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+class ManualClock:
+    """A test clock: waiting moves time forward instantly (and lets other tasks run)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+    async def wait(self, seconds: float, stop: asyncio.Event) -> None:
+        if not stop.is_set():
+            self.advance(seconds)
+        await asyncio.sleep(0)
+
+
+@dataclass
+class SlotSchedule:
+    """Slots k x interval (+ phase) of the wall clock for one device."""
+
+    interval_s: float
+    phase_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0:
+            raise ValueError(f"interval must be positive, got {self.interval_s}")
+
+    def slot_at_or_after(self, wall: float) -> float:
+        """The first slot at or after `wall`."""
+        k = math.ceil(round((wall - self.phase_s) / self.interval_s, 9))
+        return k * self.interval_s + self.phase_s
+
+    def next_after(self, slot: float, now: float, not_before: float | None = None) -> tuple[float, int]:
+        """The slot to poll after `slot` given it is `now`, and how many slots were missed.
+
+        Slots already past are skipped (counted as missed) rather than polled late. `not_before`
+        (backoff) pushes the next slot out; slots skipped for backoff are not counted as missed.
+        """
+        following = slot + self.interval_s
+        nxt = max(following, self.slot_at_or_after(now))
+        missed = round((nxt - following) / self.interval_s)
+        if not_before is not None and not_before > nxt:
+            nxt = self.slot_at_or_after(not_before)
+        return nxt, missed
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff: base x 2^(failures-1), capped (failures counted from 1)."""
+
+    base_s: float
+    cap_s: float = 300.0
+
+    def delay(self, failures: int) -> float:
+        if failures <= 0:
+            return 0.0
+        return float(min(self.cap_s, self.base_s * 2 ** min(failures - 1, 30)))
