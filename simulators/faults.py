@@ -31,6 +31,7 @@ class FaultKind(StrEnum):
         return self in _TRANSPORT
 
 
+_EXCEPTION_CODES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 11)
 _TRANSPORT = {FaultKind.TIMEOUT, FaultKind.EXCEPTION, FaultKind.OFFLINE, FaultKind.SLOW, FaultKind.CORRUPT}
 
 
@@ -70,6 +71,10 @@ class FaultTable:
         self._active: dict[int, dict[FaultKind, _Active]] = {}
 
     def set(self, unit_id: int, fault: Fault) -> None:
+        if fault.kind is FaultKind.EXCEPTION and fault.code not in _EXCEPTION_CODES:
+            raise ValueError(
+                f"unit {unit_id}: Modbus exception code {fault.code} is not one of {_EXCEPTION_CODES}"
+            )
         self._active.setdefault(unit_id, {})[fault.kind] = _Active(fault)
 
     def clear(self, unit_id: int, kind: FaultKind | None = None) -> None:

@@ -137,6 +137,7 @@ class FaultSpec(_Strict):
     duration_s: float | None = Field(default=None, gt=0, description="offline: real seconds, then back.")
     point: str | None = Field(default=None, description="rollover/reset/glitch: counter or gauge point.")
     value: float | None = Field(default=None, description="glitch: value returned once (default 0).")
+    margin: float = Field(default=1.0, gt=0, description="rollover: engineering units left before the wrap.")
 
 
 class DeviceSpec(_Strict):
