@@ -1,0 +1,208 @@
+"""The composition root: buses, pollers and the output, run under one asyncio TaskGroup.
+
+`Agent.run()` starts one arbiter per bus and one poller per enabled device and returns after `stop()`
+once every poller has finished its in-flight poll, the output is flushed and every link is closed.
+`reload()` applies a new config without dropping data: a device whose config, bus and profile are
+unchanged keeps its poller (counter state, sequence numbers, schedule); a changed device is restarted
+with its state carried over (same profile) so its sequence continues; new devices start, removed ones
+stop. An invalid new config is logged with every issue and the running one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from agent.config.loader import LoadedConfig
+from agent.config.profile import Profile
+from agent.config.site import Device, RtuOverTcpBus, SerialBus, TcpBus
+from agent.errors import ConfigError
+from agent.modbus.bus import LineArbiter, LinkFactory, PoolArbiter, arbiter_for
+from agent.runtime.health import HealthSnapshot
+from agent.runtime.logfmt import log_event
+from agent.runtime.output import Output
+from agent.runtime.poller import DevicePoller, DeviceState, PollerSettings
+from agent.runtime.schedule import Clock, SystemClock
+
+__all__ = ["Agent"]
+
+log = logging.getLogger("agent.runtime")
+
+AnyBus = TcpBus | RtuOverTcpBus | SerialBus
+ConfigLoader = Callable[[], LoadedConfig]
+
+
+@dataclass
+class _Running:
+    poller: DevicePoller
+    task: asyncio.Task[None]
+    spec: tuple[Device, AnyBus, Profile]
+
+
+@dataclass
+class _BusEntry:
+    config: AnyBus
+    arbiter: LineArbiter | PoolArbiter
+
+
+class Agent:
+    """Runs every device of a site config until stopped."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        output: Output,
+        *,
+        clock: Clock | None = None,
+        settings: PollerSettings | None = None,
+        loader: ConfigLoader | None = None,
+        link_factories: Mapping[str, LinkFactory] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.output = output
+        self.clock = clock or SystemClock()
+        self.settings = settings or PollerSettings()
+        self._loader = loader
+        self._link_factories = dict(link_factories or {})
+        self._commands: asyncio.Queue[str] = asyncio.Queue()
+        self._buses: dict[str, _BusEntry] = {}
+        self._running: dict[str, _Running] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        self.reloads = 0
+        self.started = asyncio.Event()
+
+    # -- control -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the agent to finish in-flight polls, flush the output and return from run()."""
+        self._commands.put_nowait("stop")
+
+    def request_reload(self) -> None:
+        """Re-read the config (via the loader given at construction) and apply it."""
+        self._commands.put_nowait("reload")
+
+    def health(self) -> dict[str, HealthSnapshot]:
+        """Health of every running device, by device name."""
+        return {name: r.poller.health.snapshot() for name, r in sorted(self._running.items())}
+
+    def pollers(self) -> dict[str, DevicePoller]:
+        return {name: r.poller for name, r in self._running.items()}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        site = self.loaded.config.site.name
+        log_event(log, logging.INFO, "agent_start", site=site, devices=len(self.loaded.config.devices))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                await self._apply(self.loaded)
+                self.started.set()
+                await self._serve_commands()
+                await self._stop_all()
+        finally:
+            self._tg = None
+            await self.output.flush()
+            for entry in self._buses.values():
+                await entry.arbiter.close()
+            self._buses.clear()
+            log_event(log, logging.INFO, "agent_stop", site=site)
+
+    async def _serve_commands(self) -> None:
+        while True:
+            command = await self._commands.get()
+            if command == "stop":
+                return
+            await self._reload()
+
+    async def _reload(self) -> None:
+        if self._loader is None:
+            log_event(log, logging.WARNING, "reload_ignored", reason="no config loader")
+            return
+        try:
+            new = await asyncio.to_thread(self._loader)
+        except ConfigError as exc:
+            log_event(log, logging.ERROR, "reload_rejected", issues=len(exc.issues))
+            for issue in exc.issues:
+                log_event(log, logging.ERROR, "config_issue", issue=str(issue))
+            return
+        await self.reload(new)
+
+    async def reload(self, new: LoadedConfig) -> None:
+        """Apply `new` while running (unchanged devices keep polling undisturbed)."""
+        await self._apply(new)
+        self.loaded = new
+        self.reloads += 1
+        log_event(log, logging.INFO, "config_reloaded", devices=len(self._running))
+
+    async def _apply(self, loaded: LoadedConfig) -> None:
+        config = loaded.config
+        buses = {b.name: b for b in config.buses}
+        wanted = {d.name: d for d in config.devices if d.enabled}
+        old_buses = self._swap_buses(buses)
+        for name in list(self._running):
+            if name not in wanted:
+                await self._stop_device(name)
+                log_event(log, logging.INFO, "device_removed", device=name)
+        for device in wanted.values():
+            profile = loaded.registry.get(device.profile)
+            spec = (device, buses[device.bus], profile)
+            current = self._running.get(device.name)
+            if current is not None and current.spec == spec and current.poller.bus is self._arbiter(device):
+                continue
+            state = await self._stop_device(device.name) if current is not None else None
+            if state is not None and current is not None and current.spec[2].id != profile.id:
+                state = DeviceState(device.name, seq=state.seq)
+            self._start(config.site.name, spec, state)
+        for entry in old_buses:
+            await entry.arbiter.close()
+
+    def _swap_buses(self, buses: dict[str, AnyBus]) -> list[_BusEntry]:
+        """Keep arbiters of unchanged buses, make new ones; return the retired ones (to close)."""
+        retired = [e for name, e in self._buses.items() if buses.get(name) != e.config]
+        kept = {name: e for name, e in self._buses.items() if buses.get(name) == e.config}
+        for name, bus in buses.items():
+            if name not in kept:
+                kept[name] = _BusEntry(bus, arbiter_for(bus, self._link_factories.get(name)))
+        self._buses = kept
+        return retired
+
+    def _arbiter(self, device: Device) -> LineArbiter | PoolArbiter:
+        return self._buses[device.bus].arbiter
+
+    def _start(self, site: str, spec: tuple[Device, AnyBus, Profile], state: DeviceState | None) -> None:
+        assert self._tg is not None, "devices start only while the agent runs"
+        device, _, profile = spec
+        poller = DevicePoller(
+            site=site,
+            device=device,
+            profile=profile,
+            bus=self._arbiter(device),
+            output=self.output,
+            clock=self.clock,
+            state=state,
+            settings=self.settings,
+        )
+        task = self._tg.create_task(poller.run(), name=f"poll-{device.name}")
+        self._running[device.name] = _Running(poller, task, spec)
+        log_event(
+            log,
+            logging.INFO,
+            "device_start",
+            device=device.name,
+            bus=device.bus,
+            interval_s=device.interval_s,
+        )
+
+    async def _stop_device(self, name: str) -> DeviceState:
+        running = self._running.pop(name)
+        running.poller.stop()
+        await running.task
+        return running.poller.state
+
+    async def _stop_all(self) -> None:
+        for running in self._running.values():
+            running.poller.stop()
+        await asyncio.gather(*(r.task for r in self._running.values()))

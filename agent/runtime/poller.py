@@ -1,0 +1,323 @@
+"""One device's poll loop: schedule, read the plan, judge the values, hand the result on.
+
+Isolation is the point. A device that times out (or only answers with exceptions) goes offline: the
+transition is logged once and handed to the output as a status event, and from then on the poller
+sends ONE probe request (the first block) per backoff period (interval x 2^k, capped at 5 minutes).
+So a dead device costs its bus at most one timeout per backoff period and the other devices on the
+line keep their schedules. A timeout ends the poll at once instead of timing out every block.
+
+A block answered with ILLEGAL DATA ADDRESS is bisected (`split_block`) and the halves read again; a
+single point that still fails is marked bad ("illegal_address") and its range remembered, so the
+next plan reads around it: the plan heals itself after one poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from agent.config.profile import NumericPoint, PointKind, Profile
+from agent.config.site import Device
+from agent.errors import DecodeError, DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
+from agent.modbus.bus import Arbiter
+from agent.modbus.decode import Decoded, decode_block
+from agent.modbus.plan import AddressRange, ReadBlock, gap_between, plan_for_profile, split_block
+from agent.readings.counters import CounterTracker, counter_limits
+from agent.readings.derived import (
+    ACTIVE_POWER_POINTS,
+    AIR_FLOW_POINTS,
+    ENERGY_COUNTER_POINTS,
+    derive_readings,
+    find_point,
+)
+from agent.readings.intervals import DEFAULT_BUCKET_S, IntervalAccumulator, IntervalMethod
+from agent.readings.model import PollResult, PollStatus, Reading
+from agent.runtime.health import DeviceHealth
+from agent.runtime.logfmt import log_event
+from agent.runtime.output import Output, StatusEvent
+from agent.runtime.schedule import Backoff, Clock, SlotSchedule
+
+__all__ = ["DevicePoller", "DeviceState", "PollerSettings"]
+
+log = logging.getLogger("agent.poller")
+
+# Exceptions that say "the device is not there" (gateways answer 10/11 for a silent slave).
+_ABSENT_CODES = {10, 11}
+_ILLEGAL_ADDRESS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PollerSettings:
+    max_backoff_s: float = 300.0
+    bucket_s: float = DEFAULT_BUCKET_S
+
+
+@dataclass
+class DeviceState:
+    """What survives a poller restart (config reload): sequence, counters, interval buckets, health."""
+
+    device: str
+    seq: int = 0
+    counters: dict[str, CounterTracker] = field(default_factory=dict)
+    intervals: IntervalAccumulator | None = None
+    bad_ranges: list[AddressRange] = field(default_factory=list)
+    bad_points: dict[str, str] = field(default_factory=dict)
+    health: DeviceHealth = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.health = DeviceHealth(self.device)
+
+
+class _PollAborted(Exception):
+    """The device did not answer: stop this poll, the remaining blocks would time out too."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class DevicePoller:
+    """Polls one device on its schedule until stopped."""
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        device: Device,
+        profile: Profile,
+        bus: Arbiter,
+        output: Output,
+        clock: Clock,
+        state: DeviceState | None = None,
+        settings: PollerSettings | None = None,
+    ) -> None:
+        self.site, self.device, self.profile, self.bus = site, device, profile, bus
+        self.output, self.clock = output, clock
+        self.settings = settings or PollerSettings()
+        self.state = state or DeviceState(device.name)
+        self.schedule = SlotSchedule(device.interval_s)
+        self.backoff = Backoff(2 * device.interval_s, max(self.settings.max_backoff_s, device.interval_s))
+        self._stop = asyncio.Event()
+        self._names = list(device.points) if device.points else [p.name for p in profile.points]
+        self._energy = find_point(profile, ENERGY_COUNTER_POINTS, self._names, counter=True)
+        self._power = find_point(profile, ACTIVE_POWER_POINTS, self._names, counter=False)
+        self._flow = find_point(profile, AIR_FLOW_POINTS, self._names, counter=False)
+        self._plan = self._make_plan()
+        self._init_counters()
+
+    @property
+    def health(self) -> DeviceHealth:
+        return self.state.health
+
+    @property
+    def plan(self) -> list[ReadBlock]:
+        return list(self._plan)
+
+    def stop(self) -> None:
+        """Finish the poll in flight (if any), then return from `run`."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        slot = self.schedule.slot_at_or_after(self.clock.time())
+        while True:
+            await self.clock.wait(slot - self.clock.time(), self._stop)
+            if self._stop.is_set():
+                break
+            await self.poll(slot)
+            not_before = self.health.next_probe if self.health.state == "offline" else None
+            slot, missed = self.schedule.next_after(slot, self.clock.time(), not_before)
+            self.health.missed_slots += missed
+        self.health.state = "stopped"
+
+    async def poll(self, slot: float) -> PollResult:
+        """Poll once for `slot` and hand the result (and any closed intervals, status change) on."""
+        requested_at = self.clock.time()
+        started = time.monotonic()
+        try:
+            readings, failed = await self._read_all(probe=self.health.state == "offline")
+        except _PollAborted as exc:
+            result = self._result(slot, self._all_bad(exc.reason), "failed", str(exc), requested_at, started)
+            await self._failed(slot, exc.reason, str(exc))
+        else:
+            status: PollStatus = "failed" if failed == len(self._plan) and self._plan else "ok"
+            if status == "ok" and any(r.quality != "good" for r in readings):
+                status = "partial"
+            readings = self._judge(slot, readings)
+            result = self._result(slot, readings, status, None, requested_at, started)
+            if status == "failed":
+                await self._failed(slot, "exception", "every block answered with an exception")
+            else:
+                await self._succeeded(slot, result.latency_ms or 0.0)
+        self.state.seq += 1
+        await self.output.put(result)
+        await self._close_intervals(slot)
+        return result
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def _read_all(self, *, probe: bool) -> tuple[list[Reading], int]:
+        """Read every block (a probe stops after the first if it fails). Returns readings, failed blocks."""
+        values: dict[str, Decoded] = {}
+        failed = 0
+        replan = False
+        for block in self._plan:
+            got, ok, healed = await self._read_block(block)
+            values.update(got)
+            failed += not ok
+            replan |= healed
+            if probe and not ok:
+                raise _PollAborted("exception", f"probe of {block} failed")
+            probe = False
+        if replan:
+            self._plan = self._make_plan()
+        readings = [self._reading(name, values.get(name)) for name in self._names]
+        return readings, failed
+
+    async def _read_block(self, block: ReadBlock) -> tuple[dict[str, Decoded], bool, bool]:
+        """Decoded values of a block, whether it was read, and whether the plan learned a bad range."""
+        try:
+            words = await self.bus.read(self.device.unit_id, block.function, block.start, block.count)
+        except ExceptionResponse as exc:
+            if exc.code == _ILLEGAL_ADDRESS:
+                return await self._split(block)
+            if exc.code in _ABSENT_CODES:
+                raise _PollAborted("timeout", f"{self._where(block)}: {exc}") from exc
+            return self._bad(block, f"exception_{exc.code}"), False, False
+        except DeviceTimeout as exc:
+            raise _PollAborted("timeout", f"{self._where(block)}: {exc}") from exc
+        except Unreachable as exc:
+            raise _PollAborted("unreachable", f"{self._where(block)}: {exc}") from exc
+        except DeviceError as exc:
+            raise _PollAborted("device_error", f"{self._where(block)}: {exc}") from exc
+        try:
+            return decode_block(block, words, self.profile), True, False
+        except DecodeError:
+            return self._bad(block, "decode_error"), False, False
+
+    async def _split(self, block: ReadBlock) -> tuple[dict[str, Decoded], bool, bool]:
+        try:
+            left, right = split_block(block, self.profile.points)
+        except ValueError:
+            self.state.bad_ranges.append(AddressRange(block.function, block.start, block.end - 1))
+            for name in block.points:
+                self.state.bad_points[name] = "illegal_address"
+            log_event(log, logging.WARNING, "illegal_address", device=self.device.name, block=str(block))
+            return self._bad(block, "illegal_address"), False, True
+        got_left, ok_left, _ = await self._read_block(left)
+        got_right, ok_right, _ = await self._read_block(right)
+        gap = gap_between(left, right)
+        if ok_left and ok_right and gap is not None:
+            self.state.bad_ranges.append(gap)
+        return {**got_left, **got_right}, ok_left or ok_right, True
+
+    def _bad(self, block: ReadBlock, reason: str) -> dict[str, Decoded]:
+        return {name: Decoded(None, "bad", reason) for name in block.points}
+
+    def _where(self, block: ReadBlock) -> str:
+        return f"device {self.device.name} unit {self.device.unit_id} {block}"
+
+    def _make_plan(self) -> list[ReadBlock]:
+        names = [n for n in self._names if n not in self.state.bad_points]
+        return plan_for_profile(self.profile, names, bad_ranges=self.state.bad_ranges) if names else []
+
+    # -- judging -------------------------------------------------------------------------------
+
+    def _reading(self, name: str, decoded: Decoded | None) -> Reading:
+        unit = self.profile.point(name).unit
+        if decoded is None:
+            return Reading(name, None, unit, "bad", self.state.bad_points.get(name, "not_read"))
+        return Reading(name, decoded.value, unit, decoded.quality, decoded.reason)
+
+    def _all_bad(self, reason: str) -> list[Reading]:
+        return [Reading(n, None, self.profile.point(n).unit, "bad", reason) for n in self._names]
+
+    def _init_counters(self) -> None:
+        state = self.state
+        for name in self._names:
+            point = self.profile.point(name)
+            is_counter = isinstance(point, NumericPoint) and point.kind is PointKind.COUNTER
+            if is_counter and name not in state.counters:
+                assert isinstance(point, NumericPoint)
+                state.counters[name] = CounterTracker(counter_limits(point, self.device.rated_power_kw))
+        if state.intervals is None and (self._energy or self._power):
+            method: IntervalMethod = "counter" if self._energy else "integrated"
+            state.intervals = IntervalAccumulator(self.device.name, method, self.settings.bucket_s)
+
+    def _judge(self, slot: float, readings: list[Reading]) -> list[Reading]:
+        """Counter verdicts, interval energy, derived points."""
+        judged = [self._judge_counter(slot, r) for r in readings]
+        intervals = self.state.intervals
+        if intervals is not None and intervals.method == "integrated":
+            power = next((r for r in judged if r.point == self._power), None)
+            if power is not None and power.quality == "good" and isinstance(power.value, int | float):
+                intervals.add_power(slot, float(power.value))
+        return judged + derive_readings(judged, self._power, self._flow)
+
+    def _judge_counter(self, slot: float, reading: Reading) -> Reading:
+        tracker = self.state.counters.get(reading.point)
+        if tracker is None or reading.quality != "good" or not isinstance(reading.value, int | float):
+            return reading
+        verdict = tracker.update(slot, float(reading.value))
+        intervals = self.state.intervals
+        if verdict.counts and reading.point == self._energy and intervals is not None:
+            assert verdict.since is not None
+            intervals.add_energy(verdict.since, slot, verdict.delta)
+        if verdict.quality == "good" and verdict.reason is None:
+            return reading
+        return Reading(reading.point, reading.value, reading.unit, verdict.quality, verdict.reason)
+
+    # -- outcome -------------------------------------------------------------------------------
+
+    def _result(
+        self,
+        slot: float,
+        readings: list[Reading],
+        status: PollStatus,
+        error: str | None,
+        requested_at: float,
+        started: float,
+    ) -> PollResult:
+        return PollResult(
+            site=self.site,
+            device=self.device.name,
+            device_kind=self.profile.device_kind,
+            profile=self.profile.id,
+            ts=slot,
+            seq=self.state.seq,
+            readings=tuple(readings),
+            status=status,
+            error=error,
+            area=self.device.area,
+            requested_at=requested_at,
+            latency_ms=round((time.monotonic() - started) * 1000.0, 3),
+            tags=dict(self.device.tags),
+        )
+
+    async def _succeeded(self, slot: float, latency_ms: float) -> None:
+        health = self.health
+        health.succeeded(slot, latency_ms)
+        if health.state != "online":
+            health.state = "online"
+            log_event(log, logging.INFO, "device_online", device=self.device.name, bus=self.bus.name)
+            await self.output.status(StatusEvent(self.device.name, "online", None, slot))
+
+    async def _failed(self, slot: float, reason: str, detail: str) -> None:
+        health = self.health
+        health.failed(detail)
+        delay = self.backoff.delay(health.consecutive_failures)
+        health.next_probe = slot + delay
+        if health.state != "offline":
+            health.state = "offline"
+            log_event(
+                log, logging.WARNING, "device_offline", device=self.device.name, reason=reason, detail=detail
+            )
+            await self.output.status(StatusEvent(self.device.name, "offline", reason, slot))
+
+    async def _close_intervals(self, slot: float) -> None:
+        intervals = self.state.intervals
+        if intervals is None:
+            return
+        for record in intervals.close_until(slot):
+            await self.output.interval(record)
