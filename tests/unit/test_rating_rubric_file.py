@@ -202,3 +202,10 @@ def test_site_file_problems_are_reported_with_lines(tmp_path: Path) -> None:
         "F:5: declared.solar_roof: rubric 'chongqing_default' has no indicator 'solar_roof'",
         "F:8: curves.unit_product_energy: lower_is_better: `advanced` (100) must be below `access` (80)",
     ]
+
+
+def test_every_default_indicator_is_explained_in_the_docs() -> None:
+    docs = (REPO / "docs" / "rating.md").read_text(encoding="utf-8")
+    rubric = load_rubric(default_rubric_path())
+    assert [i.id for i in rubric.indicators if f"| `{i.id}` |" not in docs] == []
+    assert "not public" in docs
