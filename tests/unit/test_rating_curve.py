@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from agent.rating.curve import curve_points, value_for_points
@@ -123,3 +125,18 @@ def test_value_for_points_on_thresholds_is_the_least_demanding_step() -> None:
     assert value_for_points(STEPPED, 11) is None
     assert value_for_points(LOWER, 10.5) is None
     assert value_for_points(LOWER, 0) is None
+
+
+@given(
+    a=st.floats(-1e6, 1e6),
+    b=st.floats(-1e6, 1e6),
+    share=st.floats(0, 0.99),
+    direction=st.sampled_from(["lower_is_better", "higher_is_better"]),
+)
+def test_linear_points_stay_in_range_and_never_drop_as_the_value_improves(
+    a: float, b: float, share: float, direction: str
+) -> None:
+    access, advanced = (100.0, 80.0) if direction == "lower_is_better" else (60.0, 90.0)
+    curve = indicator(direction, curve="linear", access=access, advanced=advanced, access_share=share)
+    worse, better = (max(a, b), min(a, b)) if direction == "lower_is_better" else (min(a, b), max(a, b))
+    assert 0 <= curve_points(curve, worse) <= curve_points(curve, better) <= 10
