@@ -12,13 +12,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent import __version__
-from agent.cli import config_cmds
+from agent.cli import commission, config_cmds, run, simulate
 from agent.errors import AgentError, ConfigError, DeviceError
 
 __all__ = ["main"]
 
 # Each module adds its sub-commands; each command sets `func(args) -> int`.
-COMMAND_MODULES: list[Callable[[Any], None]] = [config_cmds.add_parsers]
+COMMAND_MODULES: list[Callable[[Any], None]] = [
+    config_cmds.add_parsers,
+    commission.add_parsers,
+    run.add_parsers,
+    lambda sub: simulate.add_parser(sub).set_defaults(func=simulate.run),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
