@@ -118,9 +118,10 @@ class _Walker:
                 key = str(key)
             child = (*path, key)
             if key in result:
-                self.out.lines[child] = key_node.start_mark.line + 1
                 first = self.out.lines.get(child)
-                self.out.issue(child, f"duplicate key {key!r} (a key may appear once; first at line {first})")
+                line = key_node.start_mark.line + 1
+                message = f"duplicate key {key!r} (a key may appear once; first at line {first})"
+                self.out.issues.append(ConfigIssue(self.out.file, line, format_path(child), message))
                 continue
             result[key] = self.build(value_node, child)
             self.out.lines[child] = key_node.start_mark.line + 1
@@ -150,7 +151,7 @@ def validation_issues(loaded: LoadedYaml, error: ValidationError, prefix: PathKe
         path = _real_path(loaded.data, prefix, err["loc"])
         message = err["msg"]
         if err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see `energy-agent schema`)"
+            message = "unknown field (check the spelling and the indentation)"
         elif err["type"] == "missing":
             message = "required field is missing"
         elif message.startswith("Value error, "):

@@ -195,6 +195,13 @@ def test_broken_config_names_file_line_and_field(
     assert str(matching[0]).startswith(f"{path}:{line}:")
 
 
+def test_duplicate_key_names_both_lines(tmp_path: Path) -> None:
+    found = issues_of(write(tmp_path, GOOD.replace("    unit_id: 2", "    unit_id: 2\n    unit_id: 3")))
+    dup = next(i for i in found if "duplicate key" in i.message)
+    assert dup.line == 25
+    assert "first at line 24" in dup.message
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = GOOD.replace("    unit_id: 2", "    unit_id: 300").replace("    bus: tcp1\n", "    bus: nope\n")
     text = text.replace("  name: plant", "  name: Bad Name")
