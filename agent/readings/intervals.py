@@ -111,8 +111,8 @@ class IntervalAccumulator:
 
     def close_until(self, ts: float) -> list[IntervalEnergy]:
         """Every bucket that ended at or before `ts` and was not handed out yet, oldest first."""
-        self.observe(ts)
-        assert self._open_from is not None
+        if self._open_from is None:
+            self._open_from = min(self._buckets, default=bucket_start(ts, self.bucket_s))
         closed: list[IntervalEnergy] = []
         start = self._open_from
         while start + self.bucket_s <= ts:
