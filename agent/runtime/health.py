@@ -34,6 +34,7 @@ class DeviceHealth:
     def __init__(self, device: str) -> None:
         self.device = device
         self.state: DeviceState = "starting"
+        self.state_before_stop: DeviceState = "starting"  # resumed by a restarted poller (reload)
         self.polls = 0
         self.failures = 0
         self.missed_slots = 0

@@ -97,6 +97,8 @@ class DevicePoller:
         self.output, self.clock = output, clock
         self.settings = settings or PollerSettings()
         self.state = state or DeviceState(device.name)
+        if self.health.state == "stopped":  # restarted by a reload: no second "online" event
+            self.health.state = self.health.state_before_stop
         self.schedule = SlotSchedule(device.interval_s)
         self.backoff = Backoff(2 * device.interval_s, max(self.settings.max_backoff_s, device.interval_s))
         self._stop = asyncio.Event()
@@ -129,7 +131,7 @@ class DevicePoller:
             not_before = self.health.next_probe if self.health.state == "offline" else None
             slot, missed = self.schedule.next_after(slot, self.clock.time(), not_before)
             self.health.missed_slots += missed
-        self.health.state = "stopped"
+        self.health.state_before_stop, self.health.state = self.health.state, "stopped"
 
     async def poll(self, slot: float) -> PollResult:
         """Poll once for `slot` and hand the result (and any closed intervals, status change) on."""
