@@ -7,6 +7,7 @@ command -v mosquitto >/dev/null || need+=(mosquitto mosquitto-clients)
 command -v victoria-metrics >/dev/null || need+=(victoria-metrics)
 command -v mbpoll >/dev/null || need+=(mbpoll)
 command -v socat >/dev/null || need+=(socat)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing: ${need[*]}"

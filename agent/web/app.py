@@ -1,0 +1,187 @@
+"""The dashboard web app: pages, the JSON API under /api/ (OpenAPI at /api/openapi.json), /metrics.
+
+Everything is served by the agent itself (a gateway is often offline): our own HTML/CSS/JS from
+`agent/web/static`, and plotly.js from the installed `plotly` wheel. Access: bound to loopback by
+default; bound anywhere else a token is required (`check_bind`), and every request must carry it
+(`Authorization: Bearer`, `X-Energy-Agent-Token`, or the cookie a browser gets from `/?token=...`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import importlib.util
+import ipaddress
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+
+from agent.errors import ConfigError, ConfigIssue
+from agent.web.jsonable import jsonable
+from agent.web.metrics import render_metrics
+from agent.web.source import DashboardSource
+
+__all__ = ["PAGES", "TOKEN_COOKIE", "TOKEN_ENV", "check_bind", "create_app", "is_loopback"]
+
+TOKEN_ENV = "ENERGY_AGENT_WEB_TOKEN"
+TOKEN_COOKIE = "energy_agent_token"
+PAGES = ("overview", "devices", "air", "savings", "rating")
+_STATIC = Path(__file__).parent / "static"
+_TEMPLATE = Path(__file__).parent / "templates" / "page.html"
+_OWN_ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
+
+
+def _config_error(field: str, message: str) -> ConfigError:
+    return ConfigError([ConfigIssue("dashboard", None, field, message)])
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to serve beyond this machine without an access token."""
+    if not is_loopback(host) and not token:
+        raise _config_error(
+            "host",
+            f"dashboard: binding to {host} exposes the site's data; set {TOKEN_ENV} to an access token "
+            "(or bind to 127.0.0.1)",
+        )
+
+
+def plotly_js_path() -> Path:
+    """plotly.min.js as shipped inside the installed `plotly` package (never a CDN)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise _config_error("plotly", "the 'plotly' package is not installed (pip install plotly)")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
+def _presented_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("x-energy-agent-token") or request.cookies.get(TOKEN_COOKIE)
+
+
+def _token_guard(
+    token: str,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        offered = request.query_params.get("token")
+        if offered is not None and request.method == "GET" and not request.url.path.startswith("/api/"):
+            if not hmac.compare_digest(offered.encode(), token.encode()):
+                return PlainTextResponse("invalid token", status_code=401)
+            # A browser logs in once with ?token=; the cookie carries it afterwards, off the URL.
+            redirect = RedirectResponse(request.url.path, status_code=303)
+            redirect.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            return redirect
+        presented = _presented_token(request)
+        if presented is None or not hmac.compare_digest(presented.encode(), token.encode()):
+            return PlainTextResponse(
+                "401: access token required (Authorization: Bearer ..., or open /?token=...)",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await call_next(request)
+
+    return guard
+
+
+def create_app(source: DashboardSource, *, token: str | None = None, poll_seconds: float = 5.0) -> FastAPI:
+    """The dashboard app over a source. With `token`, every request must present it."""
+    app = FastAPI(
+        title="energy-agent dashboard API",
+        version="1",
+        description="Site energy, devices, compressed air, savings (IPMVP / ASHRAE Guideline 14) and rating.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI loads its assets from a CDN; the gateway may be offline.
+        redoc_url=None,
+    )
+    if token:
+        app.middleware("http")(_token_guard(token))
+    _add_pages(app, source, poll_seconds)
+    _add_api(app, source)
+    return app
+
+
+def _add_pages(app: FastAPI, source: DashboardSource, poll_seconds: float) -> None:
+    template = _TEMPLATE.read_text(encoding="utf-8")
+    site = re.sub(r"[<>&\"']", "", source.settings.display_name or source.settings.site)
+
+    def page(name: str) -> HTMLResponse:
+        html = template.replace("{{page}}", name).replace("{{site}}", site)
+        return HTMLResponse(html.replace("{{poll_ms}}", str(int(poll_seconds * 1000))))
+
+    for name in PAGES:
+        path = "/" if name == "overview" else f"/{name}"
+        app.add_api_route(path, lambda name=name: page(name), include_in_schema=False, methods=["GET"])
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name == "plotly.min.js":
+            return FileResponse(plotly_js_path(), media_type="text/javascript")
+        if name not in _OWN_ASSETS:
+            raise HTTPException(404, f"no asset {name}")
+        return FileResponse(_STATIC / name, media_type=_OWN_ASSETS[name])
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return PlainTextResponse(render_metrics(source.metrics()), media_type="text/plain; version=0.0.4")
+
+
+def _add_api(app: FastAPI, source: DashboardSource) -> None:
+    @app.get("/api/overview", summary="Site power now, today's and this month's energy, cost, EUI, savings")
+    def overview() -> JSONResponse:
+        return JSONResponse(jsonable(source.overview()))
+
+    @app.get("/api/devices", summary="Device status, health, last values and the meter-tree balance")
+    def devices() -> JSONResponse:
+        return JSONResponse(jsonable(source.devices()))
+
+    @app.get("/api/energy", summary="Energy per device for charts (local time axis)")
+    def energy(
+        start: str | None = Query(None, description="Local start, ISO 8601; default: 7 days before end"),
+        end: str | None = Query(None, description="Local end, ISO 8601; default: now"),
+        freq: str = Query("interval", pattern="^(interval|hour|day|month)$"),
+    ) -> JSONResponse:
+        try:
+            return JSONResponse(jsonable(source.energy(start, end, freq)))
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    @app.get(
+        "/api/compressors", summary="Compressed air: machine states, shares, specific power, leaks, advice"
+    )
+    def compressors(days: int = Query(7, ge=1, le=366)) -> JSONResponse:
+        return JSONResponse(jsonable(source.compressors(days)))
+
+    @app.get(
+        "/api/savings",
+        summary="Baseline vs actual, cumulative savings with the Annex B band, model statistics",
+    )
+    def savings_(start: date | None = None, end: date | None = None) -> JSONResponse:
+        return JSONResponse(jsonable(source.savings(start, end)))
+
+    @app.get("/api/rating", summary="Rating: dimensions, indicators, scores, grade, what would raise it")
+    def rating(period: str | None = Query(None, pattern=r"^\d{4}(-\d{2})?$")) -> JSONResponse:
+        return JSONResponse(jsonable(source.rating(period)))
+
+    @app.get("/api/rating/package", summary="Download the rating data package (JSON)")
+    def rating_package(period: str | None = Query(None, pattern=r"^\d{4}(-\d{2})?$")) -> JSONResponse:
+        result: dict[str, Any] = source.rating(period)
+        if not result.get("available"):
+            raise HTTPException(404, result.get("reason", "no rating"))
+        name = f"rating-{source.settings.site}-{result['period']}.json"
+        return JSONResponse(
+            jsonable(result["package"]), headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )

@@ -1,0 +1,640 @@
+"""`HistorySource`: the dashboard's numbers computed from a `HistoryStore` with `agent.analytics`.
+
+The store is opened per call (SQLite connections belong to one thread, and the web server answers
+from a thread pool). The baseline fit and the savings are cached per window, because the fit tries a
+few hundred candidate models and every open dashboard polls every few seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from agent.analytics import (
+    BaselineModel,
+    InsufficientData,
+    MeterTree,
+    absolute_uncertainty,
+    accept,
+    aggregate,
+    cost,
+    daily_frame,
+    effective_price,
+    fit,
+    room_kpis,
+    savings,
+    value_savings,
+)
+from agent.analytics.errors import AnalyticsError
+from agent.config.analytics import CompressorSpec
+from agent.history.store import HistoryStore
+from agent.web.jsonable import jsonable_dict
+from agent.web.source import DashboardSettings, JsonDict, LiveState, MetricSample, RatingProvider
+
+__all__ = ["HistorySource"]
+
+_FREQS = {"interval", "hour", "day", "month"}
+_MAX_INTERVAL_DAYS = 31  # longer windows are served hourly: a browser chart of 10^5 points crawls
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    model: BaselineModel
+    start: date
+    end: date
+    eui_kwh_per_unit: float | None
+
+
+class HistorySource:
+    """`DashboardSource` over one history file (+ optional live state and rating provider)."""
+
+    def __init__(
+        self,
+        history_path: Path | str,
+        settings: DashboardSettings,
+        *,
+        live: LiveState | None = None,
+        rating: RatingProvider | None = None,
+        clock: Callable[[], pd.Timestamp] | None = None,
+        cache_seconds: float = 60.0,
+    ) -> None:
+        self.history_path = Path(history_path)
+        self.settings = settings
+        self.live = live
+        self.rating_provider = rating
+        self._clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
+        self._cache_seconds = cache_seconds
+        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _store(self) -> Iterator[HistoryStore]:
+        store = HistoryStore(self.history_path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            value = compute()
+            self._cache[key] = (time.monotonic() + self._cache_seconds, value)
+            return value
+
+    @property
+    def _tz(self) -> str:
+        return self.settings.timezone
+
+    @property
+    def _interval_min(self) -> int:
+        return self.settings.analytics.interval_minutes
+
+    def now(self, store: HistoryStore | None = None) -> pd.Timestamp:
+        """'Now': the clock, or in replay mode the end of the history."""
+        if not self.settings.replay:
+            return self._clock()
+        if store is None:
+            with self._store() as opened:
+                return self.now(opened)
+        span = store.span()
+        return span[1] if span else self._clock()
+
+    def _local_midnight(self, ts: pd.Timestamp) -> pd.Timestamp:
+        return ts.tz_convert(self._tz).normalize().tz_convert("UTC")
+
+    def _month_start(self, ts: pd.Timestamp) -> pd.Timestamp:
+        local = ts.tz_convert(self._tz).normalize()
+        return (local - pd.Timedelta(days=local.day - 1)).tz_convert("UTC")
+
+    def _site_meter(self, store: HistoryStore) -> str | None:
+        return self.settings.meter_for_site(store.devices())
+
+    def _named(
+        self, store: HistoryStore, name: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> pd.Series | None:
+        frame = store.series([name], start, end)
+        column = frame[name] if name in frame.columns else None
+        return None if column is None or column.isna().all() else column
+
+    # ------------------------------------------------------------ overview
+
+    def overview(self) -> JsonDict:
+        with self._store() as store:
+            now = self.now(store)
+            meter = self._site_meter(store)
+            if meter is None:
+                return {"available": False, "reason": "the history holds no energy yet", "now": now}
+            day0, month0 = self._local_midnight(now), self._month_start(now)
+            site = store.energy([meter], start=min(month0, now - pd.Timedelta(days=1)), end=now)[meter]
+            production = self._named(store, self.settings.production_series, month0, now)
+            status = self._device_states(store, now)
+        today, month = site[site.index >= day0], site[site.index >= month0]
+        return jsonable_dict(
+            {
+                "available": True,
+                "site": self.settings.display_name or self.settings.site,
+                "now": now,
+                "timezone": self._tz,
+                "site_meter": meter,
+                "power": self._power_now(meter, site),
+                "today": self._period_energy(today, production, day0, now),
+                "month": self._period_energy(month, production, month0, now),
+                "baseline_eui_kwh_per_unit": self._baseline_eui(),
+                "production_unit": self.settings.analytics.production.unit,
+                "savings_to_date": self._savings_summary(),
+                "rating": self._rating_summary(now),
+                "devices": _count_states(status),
+                "power_trend": self._power_trend(site, now),
+            }
+        )
+
+    def _power_now(self, meter: str, site: pd.Series) -> JsonDict:
+        if self.live is not None:
+            for value in self.live.latest_values().get(meter, ()):
+                if (
+                    value.unit.lower() == "kw"
+                    and "power" in value.point
+                    and isinstance(value.value, int | float)
+                ):
+                    return {"kw": float(value.value), "method": f"live reading {value.point}", "ts": value.ts}
+        valid = site.dropna()
+        if valid.empty:
+            return {"kw": None, "method": "no data"}
+        return {
+            "kw": float(valid.iloc[-1]) * 60.0 / self._interval_min,
+            "method": "mean power of the last interval",
+            "ts": valid.index[-1],
+        }
+
+    def _period_energy(
+        self, energy: pd.Series, production: pd.Series | None, start: pd.Timestamp, now: pd.Timestamp
+    ) -> JsonDict:
+        kwh = float(energy.sum())
+        priced = (
+            cost(energy.dropna(), self.settings.analytics.tariff, self._tz) if energy.notna().any() else None
+        )
+        elapsed = max(1, int((now - start).total_seconds() // (60 * self._interval_min)))
+        units = None if production is None else float(production[production.index >= start].sum())
+        return {
+            "energy_kwh": kwh,
+            "cost_yuan": priced.total_yuan if priced else 0.0,
+            "by_period": priced.by_period.reset_index().to_dict(orient="records") if priced else [],
+            "production": units,
+            "eui_kwh_per_unit": kwh / units if units else None,
+            "completeness": min(1.0, float(energy.notna().sum()) / elapsed),
+            "intervals_expected_so_far": elapsed,
+        }
+
+    def _power_trend(self, site: pd.Series, now: pd.Timestamp) -> JsonDict:
+        last = site[site.index >= now - pd.Timedelta(days=1)]
+        local = pd.DatetimeIndex(last.index).tz_convert(self._tz).tz_localize(None)
+        return {"x": [t.isoformat() for t in local], "kw": (last * 60.0 / self._interval_min).tolist()}
+
+    def _rating_summary(self, now: pd.Timestamp) -> JsonDict | None:
+        rating = self.rating(str(now.tz_convert(self._tz).year))
+        if not rating.get("available"):
+            return None
+        grade = rating["package"].get("grade", {})
+        return {"grade": grade.get("grade"), "points": rating["package"].get("total", {}).get("points")}
+
+    # ------------------------------------------------------------ devices
+
+    def _device_states(self, store: HistoryStore, now: pd.Timestamp) -> dict[str, JsonDict]:
+        if self.live is not None:
+            return {s.device: _status_dict(s) for s in self.live.device_status()}
+        recent = store.energy(start=now - pd.Timedelta(days=2), end=now)
+        stale_after = pd.Timedelta(minutes=2 * self._interval_min)
+        states: dict[str, JsonDict] = {}
+        for device in store.devices():
+            seen = recent[device].dropna() if device in recent.columns else pd.Series(dtype=float)
+            last_end = seen.index[-1] + pd.Timedelta(minutes=self._interval_min) if len(seen) else None
+            online = last_end is not None and now - last_end <= stale_after
+            states[device] = {
+                "state": "online" if online else "offline",
+                "last_success": last_end,
+                "source": "history (no live state)",
+            }
+        return states
+
+    def devices(self) -> JsonDict:
+        with self._store() as store:
+            now = self.now(store)
+            states = self._device_states(store, now)
+            month = store.energy(start=self._month_start(now), end=now)
+            last = store.energy(start=now - pd.Timedelta(days=1), end=now)
+        live_values = self.live.latest_values() if self.live is not None else {}
+        names = sorted(set(states) | set(month.columns) | set(self.settings.parents))
+        rows = [
+            {
+                "device": name,
+                "parent": self.settings.parents.get(name),
+                **states.get(name, {"state": "unknown"}),
+                "month_kwh": float(month[name].sum()) if name in month.columns else None,
+                "values": self._values(name, live_values, last),
+            }
+            for name in names
+        ]
+        return jsonable_dict({"now": now, "devices": rows, "tree": self._tree(month)})
+
+    def _values(self, device: str, live: Mapping[str, Any], last: pd.DataFrame) -> list[JsonDict]:
+        if device in live:
+            return [asdict(v) for v in live[device]]
+        seen = last[device].dropna() if device in last.columns else pd.Series(dtype=float)
+        if seen.empty:
+            return []
+        kwh = float(seen.iloc[-1])
+        ts = seen.index[-1]
+        return [
+            {
+                "point": "interval_energy",
+                "value": kwh,
+                "unit": "kWh",
+                "quality": "good",
+                "reason": None,
+                "ts": ts,
+            },
+            {
+                "point": "mean_power",
+                "value": kwh * 60.0 / self._interval_min,
+                "unit": "kW",
+                "quality": "good",
+                "reason": None,
+                "ts": ts,
+            },
+        ]
+
+    def _tree(self, month: pd.DataFrame) -> JsonDict:
+        parents = {m: p for m, p in self.settings.parents.items() if m in month.columns}
+        parents = {m: (p if p in parents else None) for m, p in parents.items()}
+        if not parents:
+            return {"balance": [], "coverage": []}
+        try:
+            tree = MeterTree(parents)
+        except AnalyticsError as exc:
+            return {"balance": [], "coverage": [], "error": str(exc)}
+        totals = month.sum()
+        targets = self.settings.analytics.metering.targets.get("electricity", (1.0, 1.0, 0.95))
+        return {
+            "period": "month to date",
+            "balance": tree.balance(totals).reset_index().to_dict(orient="records"),
+            "coverage": tree.coverage(totals, targets).reset_index().to_dict(orient="records"),
+            "edition": self.settings.analytics.metering.edition,
+        }
+
+    # ------------------------------------------------------------ charts
+
+    def energy(self, start: str | None, end: str | None, freq: str) -> JsonDict:
+        if freq not in _FREQS:
+            raise ValueError(f"freq must be one of {sorted(_FREQS)}, not {freq!r}")
+        with self._store() as store:
+            now = self.now(store)
+            t1 = _parse_local(end, self._tz) if end else now
+            t0 = _parse_local(start, self._tz) if start else t1 - pd.Timedelta(days=7)
+            frame = store.energy(start=t0, end=t1)
+        if freq == "interval" and t1 - t0 > pd.Timedelta(days=_MAX_INTERVAL_DAYS):
+            freq = "hour"
+        if freq == "interval":
+            local = pd.DatetimeIndex(frame.index).tz_convert(self._tz).tz_localize(None)
+            out = frame.set_axis(local)
+        else:
+            out = aggregate(frame, freq, self._tz) if len(frame) else frame  # type: ignore[arg-type]
+        return jsonable_dict(
+            {
+                "freq": freq,
+                "unit": "kWh",
+                "x": [pd.Timestamp(t).isoformat() for t in out.index],
+                "series": {str(c): out[c].tolist() for c in out.columns},
+            }
+        )
+
+    # ------------------------------------------------------------ compressed air
+
+    def _machine_frame(
+        self, store: HistoryStore, spec: CompressorSpec, t0: pd.Timestamp, t1: pd.Timestamp
+    ) -> pd.DataFrame:
+        fields = ("loaded_h", "running_h", "air_m3", "pressure_bar")
+        names = {self.settings.compressor_series.format(device=spec.device, field=f): f for f in fields}
+        series = store.series(list(names), t0, t1).rename(columns=names)
+        energy = store.energy([spec.device], start=t0, end=t1)[spec.device].rename("kwh")
+        frame = series.join(energy, how="outer")
+        return frame.dropna(axis=1, how="all")
+
+    def compressors(self, days: int = 7) -> JsonDict:
+        specs = self.settings.analytics.compressors
+        if not specs:
+            return {"available": False, "reason": "no compressors configured (analytics.compressors)"}
+        with self._store() as store:
+            now = self.now(store)
+            t0 = now - pd.Timedelta(days=days)
+            machines = {s.device: self._machine_frame(store, s, t0, now) for s in specs}
+            production = self._named(store, self.settings.production_series, t0, now)
+        usable = {d: m for d, m in machines.items() if {"kwh", "loaded_h", "running_h"} <= set(m.columns)}
+        if not usable:
+            return {
+                "available": False,
+                "reason": "no compressor data (energy, loaded_h, running_h) in the window",
+            }
+        idle = None if production is None else production.fillna(0.0) <= 0
+        try:
+            room = room_kpis(
+                {d: m.dropna(subset=["kwh", "loaded_h", "running_h"]) for d, m in usable.items()},
+                [s for s in specs if s.device in usable],
+                no_production=idle,
+                required_pressure_bar=self.settings.analytics.required_pressure_bar,
+            )
+        except AnalyticsError as exc:
+            return {"available": False, "reason": str(exc)}
+        by_spec = {s.device: s for s in specs}
+        return jsonable_dict(
+            {
+                "available": True,
+                "window_days": days,
+                "room": room.to_dict(),
+                "machines": {d: self._machine_view(m, by_spec[d]) for d, m in usable.items()},
+            }
+        )
+
+    def _machine_view(self, frame: pd.DataFrame, spec: CompressorSpec) -> JsonDict:
+        last = frame.dropna(subset=["running_h"]).iloc[-1] if frame["running_h"].notna().any() else None
+        running, loaded = float(frame["running_h"].sum()), float(frame["loaded_h"].sum())
+        hours = len(frame) * self._interval_min / 60.0
+        air = (
+            frame["air_m3"] if "air_m3" in frame.columns else frame["loaded_h"] * 60.0 * spec.rated_fad_m3_min
+        )
+        daily = aggregate(pd.DataFrame({"kwh": frame["kwh"], "air": air}), "day", self._tz)
+        pressure = (
+            aggregate(frame["pressure_bar"], "hour", self._tz)["pressure_bar"] / (60 / self._interval_min)
+            if "pressure_bar" in frame.columns
+            else None
+        )
+        return {
+            "state": _machine_state(last),
+            "shares": {
+                "loaded": loaded / hours if hours else None,
+                "unloaded": (running - loaded) / hours if hours else None,
+                "off": 1 - running / hours if hours else None,
+            },
+            "specific_power": {
+                "x": [t.isoformat() for t in daily.index],
+                "kw_per_m3_min": (60.0 * daily["kwh"] / daily["air"].where(daily["air"] > 0)).tolist(),
+                "nameplate": spec.nameplate_specific_power,
+            },
+            "pressure": None
+            if pressure is None
+            else {"x": [t.isoformat() for t in pressure.index], "bar": pressure.tolist()},
+        }
+
+    # ------------------------------------------------------------ savings
+
+    def _baseline_window(self, store: HistoryStore) -> tuple[date, date]:
+        s = self.settings
+        span = store.span()
+        if span is None:
+            raise InsufficientData("baseline: the history is empty")
+        first = span[0].tz_convert(self._tz).date()
+        if s.baseline_end is not None:
+            return (s.baseline_start or first), s.baseline_end
+        last = span[1].tz_convert(self._tz).date()
+        if (last - first).days < 395:
+            raise InsufficientData("baseline: set baseline_end (the history is shorter than 13 months)")
+        return first, first + timedelta(days=364)
+
+    def _daily(self, store: HistoryStore, meter: str, start: date, end: date) -> pd.DataFrame:
+        t0 = pd.Timestamp(start).tz_localize(self._tz).tz_convert("UTC")
+        t1 = pd.Timestamp(end + timedelta(days=1)).tz_localize(self._tz).tz_convert("UTC")
+        energy = store.energy([meter], start=t0, end=t1)[meter]
+        return daily_frame(
+            energy,
+            self._tz,
+            production=self._named(store, self.settings.production_series, t0, t1),
+            temperature_c=self._named(store, self.settings.temperature_series, t0, t1),
+            interval_minutes=self._interval_min,
+        )
+
+    def baseline(self) -> _Baseline:
+        """The fitted baseline (cached); raises InsufficientData when the data cannot support one."""
+
+        def compute() -> _Baseline:
+            with self._store() as store:
+                meter = self._site_meter(store)
+                if meter is None:
+                    raise InsufficientData("baseline: the history holds no energy")
+                start, end = self._baseline_window(store)
+                days = self._daily(store, meter, start, end)
+            model = fit(days, self.settings.analytics.baseline)
+            units = float(days["production"].sum()) if "production" in days.columns else 0.0
+            eui = float(days["energy_kwh"].sum()) / units if units > 0 else None
+            return _Baseline(model, start, end, eui)
+
+        key = ("baseline", self.settings.baseline_start, self.settings.baseline_end)
+        result: _Baseline = self._cached(key, compute)
+        return result
+
+    def _baseline_eui(self) -> float | None:
+        try:
+            return self.baseline().eui_kwh_per_unit
+        except InsufficientData:
+            return None
+
+    def _savings_summary(self) -> JsonDict | None:
+        result = self.savings()
+        if not result.get("available"):
+            return None
+        return {
+            **result["value"],
+            "band_68_kwh": result["uncertainty"][0]["absolute_kwh"],
+            "meets_guideline_14": result["meets_guideline_14"],
+            "fraction": result["fraction"],
+        }
+
+    def savings(self, start: date | None = None, end: date | None = None) -> JsonDict:
+        """Avoided energy from the day after the baseline (or `start`) to today (or `end`)."""
+        try:
+            base = self.baseline()
+        except InsufficientData as exc:
+            return {"available": False, "reason": str(exc)}
+        with self._store() as store:
+            today = self.now(store).tz_convert(self._tz).date()
+        first = max(start or base.end, base.end + timedelta(days=1))
+        last = min(end or today, today)
+        key = ("savings", first, last)
+        result: JsonDict = self._cached(key, lambda: self._compute_savings(base, first, last))
+        return result
+
+    def _compute_savings(self, base: _Baseline, first: date, last: date) -> JsonDict:
+        with self._store() as store:
+            meter = self._site_meter(store)
+            assert meter is not None  # a baseline was fitted, so there is energy
+            days = self._daily(store, meter, first, last)
+            t0 = pd.Timestamp(first).tz_localize(self._tz).tz_convert("UTC")
+            t1 = pd.Timestamp(last + timedelta(days=1)).tz_localize(self._tz).tz_convert("UTC")
+            shape = store.energy([meter], start=t0, end=t1)[meter].dropna()
+        days = days[days["coverage"] > 0]
+        if days.empty:
+            return {"available": False, "reason": f"savings: no reporting data between {first} and {last}"}
+        try:
+            result = savings(base.model, days, adjustments=self.settings.adjustments)
+            price = effective_price(shape, self.settings.analytics.tariff, self._tz)
+        except AnalyticsError as exc:
+            return {"available": False, "reason": str(exc)}
+        acceptance = accept(base.model, reporting_months=max(1, len(days) // 30))
+        value = value_savings(
+            result.savings_kwh,
+            price,
+            factors=dict(self.settings.analytics.conversion_factors),
+            grid=self.settings.analytics.grid_emission,
+        )
+        return jsonable_dict(
+            {
+                "available": True,
+                "reporting": {"start": first, "end": last},
+                "baseline": _baseline_dict(base),
+                "acceptance": acceptance.to_dict(),
+                "periods": _periods_with_band(result.to_dict()["periods"], base.model, result.band(0.68).t),
+                **{k: v for k, v in result.to_dict().items() if k != "periods"},
+                "value": value.to_dict(),
+                "tariff": {
+                    "name": self.settings.analytics.tariff.name,
+                    "source": self.settings.analytics.tariff.source,
+                },
+                "adjustments": [asdict(a) for a in self.settings.adjustments],
+            }
+        )
+
+    # ------------------------------------------------------------ rating, metrics
+
+    def rating(self, period: str | None = None) -> JsonDict:
+        if self.rating_provider is None:
+            return {"available": False, "reason": "no rating configured for this site"}
+        label = period or str(self.now().tz_convert(self._tz).year)
+        try:
+            package = self.rating_provider(label)
+        except (ValueError, AnalyticsError) as exc:
+            return {"available": False, "reason": str(exc), "period": label}
+        if package is None:
+            return {"available": False, "reason": "no rating inputs for this period", "period": label}
+        return {"available": True, "period": label, "package": jsonable_dict(package)}
+
+    def metrics(self) -> list[MetricSample]:
+        samples = list(self.live.agent_metrics()) if self.live is not None else []
+        with self._store() as store:
+            now = self.now(store)
+            states = self._device_states(store, now)
+            devices = store.devices()
+        samples.append(
+            MetricSample("energy_agent_history_devices", float(len(devices)), "Devices in the history.")
+        )
+        for device, state in states.items():
+            labels = {"device": device}
+            up = 1.0 if state.get("state") == "online" else 0.0
+            samples.append(
+                MetricSample("energy_agent_device_up", up, "1 when the device is online.", labels=labels)
+            )
+            last = state.get("last_success")
+            if last is not None:
+                seconds = _epoch(last)
+                samples.append(
+                    MetricSample(
+                        "energy_agent_device_data_age_seconds",
+                        max(0.0, now.timestamp() - seconds),
+                        "Seconds since the device last delivered good data.",
+                        labels=labels,
+                    )
+                )
+        return samples
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _parse_local(text: str, tz: str) -> pd.Timestamp:
+    ts = pd.Timestamp(text)
+    return (ts.tz_localize(tz) if ts.tzinfo is None else ts).tz_convert("UTC")
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, pd.Timestamp):
+        return value.timestamp()
+    return float(value)
+
+
+def _status_dict(status: Any) -> JsonDict:
+    return {
+        "state": status.state,
+        "polls": status.polls,
+        "failures": status.failures,
+        "missed_slots": status.missed_slots,
+        "success_rate": status.success_rate,
+        "last_success": None
+        if status.last_success is None
+        else pd.Timestamp(status.last_success, unit="s", tz="UTC"),
+        "mean_latency_ms": status.mean_latency_ms,
+        "last_error": status.last_error,
+        "source": "runtime",
+    }
+
+
+def _count_states(states: Mapping[str, JsonDict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for state in states.values():
+        counts[str(state.get("state"))] = counts.get(str(state.get("state")), 0) + 1
+    return counts
+
+
+def _machine_state(last: pd.Series | None) -> str:
+    if last is None:
+        return "unknown"
+    if not last["running_h"] > 0:
+        return "off"
+    return "loaded" if last["loaded_h"] >= 0.5 * last["running_h"] else "unloaded"
+
+
+def _baseline_dict(base: _Baseline) -> JsonDict:
+    model = base.model
+    return {
+        "window": {"start": base.start, "end": base.end},
+        "ipmvp_option": model.ipmvp_option,
+        "kind": model.kind,
+        "granularity": model.granularity,
+        "equation": _equation(model),
+        "coefficients": model.coefficients,
+        "heating_bp_c": model.heating_bp_c,
+        "cooling_bp_c": model.cooling_bp_c,
+        "stats": asdict(model.stats),
+        "warnings": model.warnings,
+        "eui_kwh_per_unit": base.eui_kwh_per_unit,
+    }
+
+
+def _equation(model: BaselineModel) -> str:
+    terms = [
+        f"{value:.4g} x {name}" if name != "intercept" else f"{value:.4g}"
+        for name, value in model.coefficients.items()
+    ]
+    return f"E_day [kWh] = {' + '.join(terms)}"
+
+
+def _periods_with_band(periods: list[JsonDict], model: BaselineModel, t68: float) -> list[JsonDict]:
+    """Cumulative savings with the Annex B 68 % band for the first k periods (it widens with k)."""
+    s = model.stats
+    out, cumulative_baseline = [], 0.0
+    for k, row in enumerate(periods, start=1):
+        cumulative_baseline += float(row["adjusted_baseline_kwh"]) + float(row["non_routine_kwh"])
+        half = absolute_uncertainty(s.cv_rmse, s.n, k, s.rho, cumulative_baseline, t68)
+        cum = float(row["cumulative_savings_kwh"])
+        out.append({**row, "band_68_low_kwh": cum - half, "band_68_high_kwh": cum + half})
+    return out if all(math.isfinite(r["band_68_low_kwh"]) for r in out) else periods

@@ -1,0 +1,126 @@
+// energy-agent dashboard: strings (zh-CN, en) and number formats. Our own code, no dependencies.
+"use strict";
+
+const STRINGS = {
+  en: {
+    "app.title": "Energy dashboard",
+    "nav.overview": "Overview", "nav.devices": "Devices", "nav.air": "Compressed air",
+    "nav.savings": "Savings", "nav.rating": "Rating",
+    "common.loading": "Loading…", "common.updated": "Updated", "common.unavailable": "Not available",
+    "common.none": "—", "common.so_far": "so far",
+    "footer.note": "Served by the energy-agent on this gateway; no internet needed.",
+    "ov.power": "Site power now", "ov.today_energy": "Energy today", "ov.today_cost": "Cost today",
+    "ov.month_energy": "Energy this month", "ov.eui_today": "EUI today", "ov.eui_month": "EUI this month",
+    "ov.vs_baseline": "baseline", "ov.savings": "Savings to date", "ov.savings_yuan": "Money saved",
+    "ov.savings_tce": "Standard coal saved", "ov.savings_co2": "CO₂ avoided", "ov.grade": "Rating grade",
+    "ov.devices": "Devices", "ov.completeness": "Data completeness today", "ov.power_chart": "Site power, last 24 h",
+    "ov.energy_chart": "Energy per day, last 30 days", "ov.band": "±", "ov.g14_ok": "meets Guideline 14",
+    "ov.g14_no": "uncertainty too high (Guideline 14)",
+    "dev.title": "Devices", "dev.device": "Device", "dev.parent": "Parent meter", "dev.state": "State",
+    "dev.success": "Success rate", "dev.latency": "Latency", "dev.last": "Last data", "dev.values": "Last values",
+    "dev.month": "This month", "dev.missed": "Missed slots", "dev.tree": "Meter tree balance (month to date)",
+    "dev.meter": "Meter", "dev.children": "Sub-meters", "dev.unaccounted": "Unaccounted", "dev.share": "Share",
+    "dev.coverage": "Metering coverage", "dev.level": "Level", "dev.target": "Target", "dev.meets": "Meets",
+    "dev.chart": "Energy per device (drag to zoom)",
+    "air.title": "Compressed air", "air.state": "State", "air.loaded": "Loaded", "air.unloaded": "Unloaded",
+    "air.off": "Off", "air.sp_chart": "Specific power per day, kW/(m³/min)", "air.pressure_chart": "Discharge pressure, bar",
+    "air.room_sp": "Room specific power", "air.leak": "Leak estimate", "air.leak_share": "of demand",
+    "air.advice": "Advice", "air.no_advice": "No advice: the room runs as it should.",
+    "air.energy": "Energy", "air.air": "Free air delivered", "air.grade": "Grade (GB 19153)",
+    "sav.title": "Savings", "sav.chart": "Adjusted baseline vs actual, kWh per day",
+    "sav.cum_chart": "Cumulative savings with 68 % uncertainty band", "sav.baseline": "Adjusted baseline",
+    "sav.actual": "Actual", "sav.cumulative": "Cumulative savings", "sav.band": "68 % band",
+    "sav.model": "Baseline model", "sav.stats": "Model statistics", "sav.acceptance": "ASHRAE Guideline 14 acceptance",
+    "sav.check": "Check", "sav.value": "Value", "sav.limit": "Limit", "sav.passed": "Passed",
+    "sav.total": "Savings in the reporting period", "sav.uncertainty": "Uncertainty", "sav.confidence": "Confidence",
+    "sav.factors": "Factors used", "sav.source": "Source", "sav.g14_met": "Guideline 14 met",
+    "sav.g14_not": "Guideline 14 not met", "sav.window": "Baseline period", "sav.reporting": "Reporting period",
+    "rat.title": "Rating", "rat.grade": "Grade", "rat.points": "Points", "rat.dimension": "Dimension",
+    "rat.indicator": "Indicator", "rat.value": "Value", "rat.score": "Score", "rat.improve": "What would raise it",
+    "rat.available": "points available", "rat.target": "target value", "rat.download": "Download data package (JSON)",
+    "rat.gap": "to next grade",
+    "yes": "yes", "no": "no",
+    "state.online": "online", "state.offline": "offline", "state.starting": "starting", "state.stopped": "stopped",
+    "state.unknown": "unknown", "state.loaded": "loaded", "state.unloaded": "unloaded", "state.off": "off",
+  },
+  "zh-CN": {
+    "app.title": "能源看板",
+    "nav.overview": "总览", "nav.devices": "设备", "nav.air": "压缩空气", "nav.savings": "节能量", "nav.rating": "评价",
+    "common.loading": "加载中…", "common.updated": "更新于", "common.unavailable": "暂无", "common.none": "—",
+    "common.so_far": "截至目前",
+    "footer.note": "由本网关上的 energy-agent 提供，无需联网。",
+    "ov.power": "全厂实时功率", "ov.today_energy": "今日用电量", "ov.today_cost": "今日电费",
+    "ov.month_energy": "本月用电量", "ov.eui_today": "今日单耗", "ov.eui_month": "本月单耗", "ov.vs_baseline": "基准",
+    "ov.savings": "累计节电量", "ov.savings_yuan": "节约电费", "ov.savings_tce": "节约标准煤", "ov.savings_co2": "减排二氧化碳",
+    "ov.grade": "评价等级", "ov.devices": "设备", "ov.completeness": "今日数据完整率", "ov.power_chart": "全厂功率（近24小时）",
+    "ov.energy_chart": "每日用电量（近30天）", "ov.band": "±", "ov.g14_ok": "满足 Guideline 14",
+    "ov.g14_no": "不确定度过高（Guideline 14）",
+    "dev.title": "设备", "dev.device": "设备", "dev.parent": "上级表计", "dev.state": "状态", "dev.success": "成功率",
+    "dev.latency": "响应时间", "dev.last": "最近数据", "dev.values": "最新读数", "dev.month": "本月", "dev.missed": "漏采次数",
+    "dev.tree": "表计树电量平衡（本月至今）", "dev.meter": "表计", "dev.children": "下级表计合计", "dev.unaccounted": "差额",
+    "dev.share": "占比", "dev.coverage": "计量器具配备率", "dev.level": "级别", "dev.target": "要求", "dev.meets": "达标",
+    "dev.chart": "各设备用电量（拖动可缩放）",
+    "air.title": "压缩空气", "air.state": "状态", "air.loaded": "加载", "air.unloaded": "卸载", "air.off": "停机",
+    "air.sp_chart": "每日比功率 kW/(m³/min)", "air.pressure_chart": "排气压力 bar", "air.room_sp": "站房比功率",
+    "air.leak": "泄漏估算", "air.leak_share": "占用气量", "air.advice": "建议", "air.no_advice": "暂无建议：站房运行正常。",
+    "air.energy": "用电量", "air.air": "供气量", "air.grade": "能效等级（GB 19153）",
+    "sav.title": "节能量", "sav.chart": "调整基准与实际（kWh/天）", "sav.cum_chart": "累计节能量及 68% 不确定度区间",
+    "sav.baseline": "调整后基准", "sav.actual": "实际", "sav.cumulative": "累计节能量", "sav.band": "68% 区间",
+    "sav.model": "基准模型", "sav.stats": "模型统计量", "sav.acceptance": "ASHRAE Guideline 14 验收",
+    "sav.check": "检查项", "sav.value": "数值", "sav.limit": "限值", "sav.passed": "通过",
+    "sav.total": "报告期节能量", "sav.uncertainty": "不确定度", "sav.confidence": "置信度", "sav.factors": "采用的系数",
+    "sav.source": "来源", "sav.g14_met": "满足 Guideline 14", "sav.g14_not": "未满足 Guideline 14",
+    "sav.window": "基准期", "sav.reporting": "报告期",
+    "rat.title": "绿色工厂评价", "rat.grade": "等级", "rat.points": "得分", "rat.dimension": "维度", "rat.indicator": "指标",
+    "rat.value": "数值", "rat.score": "得分", "rat.improve": "提分建议", "rat.available": "可提升分数", "rat.target": "目标值",
+    "rat.download": "下载数据包（JSON）", "rat.gap": "距下一等级",
+    "yes": "是", "no": "否",
+    "state.online": "在线", "state.offline": "离线", "state.starting": "启动中", "state.stopped": "已停止",
+    "state.unknown": "未知", "state.loaded": "加载", "state.unloaded": "卸载", "state.off": "停机",
+  },
+};
+
+const I18N = {
+  lang: "en",
+  init() {
+    const saved = window.localStorage.getItem("ea-lang");
+    this.lang = saved || ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh-CN" : "en");
+  },
+  set(lang) { this.lang = lang; window.localStorage.setItem("ea-lang", lang); },
+  t(key) { return (STRINGS[this.lang] && STRINGS[this.lang][key]) || STRINGS.en[key] || key; },
+  zh() { return this.lang === "zh-CN"; },
+  num(value, digits) {
+    if (value === null || value === undefined || Number.isNaN(value)) return this.t("common.none");
+    return new Intl.NumberFormat(this.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+  },
+  pct(value, digits = 1) {
+    if (value === null || value === undefined) return this.t("common.none");
+    return this.num(value * 100, digits) + " %";
+  },
+  // Energy: Chinese readers count in 万 (10^4); English readers in kWh / MWh.
+  kwh(value) {
+    if (value === null || value === undefined) return this.t("common.none");
+    if (this.zh() && Math.abs(value) >= 1e4) return this.num(value / 1e4, 2) + " 万kWh";
+    if (!this.zh() && Math.abs(value) >= 1e6) return this.num(value / 1e3, 1) + " MWh";
+    return this.num(value, Math.abs(value) < 100 ? 1 : 0) + " kWh";
+  },
+  yuan(value) {
+    if (value === null || value === undefined) return this.t("common.none");
+    if (this.zh()) return Math.abs(value) >= 1e4 ? this.num(value / 1e4, 2) + " 万元" : this.num(value, 0) + " 元";
+    return "CNY " + this.num(value, 0);
+  },
+  tce(value) {
+    if (value === null || value === undefined) return this.t("common.none");
+    return this.num(value, 2) + (this.zh() ? " 吨标准煤" : " tce");
+  },
+  tco2(value) {
+    if (value === null || value === undefined) return this.t("common.none");
+    return this.num(value, 2) + (this.zh() ? " 吨CO₂" : " tCO₂");
+  },
+  kw(value) { return value === null || value === undefined ? this.t("common.none") : this.num(value, 1) + " kW"; },
+  time(iso, timeZone) {
+    if (!iso) return this.t("common.none");
+    return new Date(iso).toLocaleString(this.lang, { hour12: false, timeZone: timeZone });
+  },
+};
+I18N.init();
