@@ -1,0 +1,130 @@
+"""The M&V report: HTML with the statistics an auditor checks and the charts embedded; PDF via Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from agent.cli import web_cmds
+from agent.errors import ConfigError
+from agent.report import find_chromium, parse_period, write_report
+from agent.web import HistorySource
+from tests.e2e.synthetic import NOW, SyntheticSite, build_site
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> SyntheticSite:
+    return build_site(tmp_path_factory.mktemp("report") / "history.sqlite")
+
+
+@pytest.fixture(scope="module")
+def report_html(site: SyntheticSite, tmp_path_factory: pytest.TempPathFactory) -> str:
+    source = HistorySource(site.path, site.settings, clock=lambda: NOW)
+    files = write_report(source, "2025-09", tmp_path_factory.mktemp("out"), pdf=False)
+    assert files.html.name == "report-synthetic-plant-2025-09.html"
+    assert files.pdf is None
+    return files.html.read_text(encoding="utf-8")
+
+
+def test_report_states_method_and_model_statistics(report_html: str) -> None:
+    for text in (
+        "Option C",
+        "3PC",
+        "R2",
+        "CV(RMSE)",
+        "NMBE",
+        "t-statistic",
+        "Guideline 14",
+        "2025-09-01 to 2025-09-30",
+    ):
+        assert text in report_html
+
+
+def test_report_states_savings_uncertainty_and_factor_sources(report_html: str) -> None:
+    for text in ("Fractional savings uncertainty", "68 %", "90 %", "GB/T 2589-2020", "0.5306", "CNY/kWh"):
+        assert text in report_html
+    assert "No non-routine adjustments." in report_html
+
+
+def test_report_embeds_its_charts(report_html: str) -> None:
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', report_html)
+    assert len(images) == 3  # daily energy, baseline vs actual, cumulative savings with band
+    assert all(len(image) > 5000 for image in images)
+    assert "http://" not in report_html
+    assert "https://" not in report_html
+
+
+def test_report_balances_the_meter_tree_over_the_period(report_html: str) -> None:
+    assert "Meter tree balance" in report_html
+    assert "10.0 %" in report_html  # main: 10 % not metered below it
+
+
+@pytest.mark.parametrize("text", ["2025-13", "25-01", "2025-1", "last month"])
+def test_bad_period_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="--period"):
+        parse_period(text)
+
+
+def test_whole_year_period() -> None:
+    assert [d.isoformat() for d in parse_period("2024")] == ["2024-01-01", "2024-12-31"]
+
+
+def test_pdf_printed_by_chromium(site: SyntheticSite, tmp_path: Path) -> None:
+    assert find_chromium() is not None, "scripts/setup-services.sh installs chromium"
+    source = HistorySource(site.path, site.settings, clock=lambda: NOW)
+    files = write_report(source, "2025-09", tmp_path)
+    assert files.pdf is not None, files.note
+    assert files.pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_report_command_over_a_site_config(
+    site: SyntheticSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    web_cmds.add_parsers(parser.add_subparsers())
+    config = REPO / "edge_configs" / "sites" / "example_site.yaml"
+    args = parser.parse_args(
+        [
+            "report",
+            str(config),
+            "--period",
+            "2025-09",
+            "--out",
+            str(tmp_path),
+            "--history",
+            str(site.path),
+            "--baseline",
+            "2025-01-01:2025-07-19",
+            "--no-pdf",
+            "--replay",
+        ]
+    )
+    assert args.func(args) == 0
+    written = Path(capsys.readouterr().out.strip())
+    assert written == tmp_path / "report-example-plant-2025-09.html"
+    assert "Option C" in written.read_text(encoding="utf-8")
+
+
+def test_report_command_without_history_names_the_missing_file(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    web_cmds.add_parsers(parser.add_subparsers())
+    config = REPO / "edge_configs" / "sites" / "example_site.yaml"
+    args = parser.parse_args(
+        [
+            "report",
+            str(config),
+            "--period",
+            "2025-09",
+            "--out",
+            str(tmp_path),
+            "--history",
+            str(tmp_path / "none.sqlite"),
+        ]
+    )
+    with pytest.raises(ConfigError, match="no history store"):
+        args.func(args)
