@@ -143,6 +143,7 @@ class VictoriaMetrics(_Process):
                 f"-storageDataPath={self.workdir / 'data'}",
                 "-retentionPeriod=100y",  # the default month rejects older test timestamps
                 "-search.latencyOffset=0s",
+                "-http.maxGracefulShutdownDuration=1s",  # a stopped test server must not hold 7 s
             ]
         )
         assert self.proc is not None
