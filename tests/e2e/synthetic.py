@@ -81,7 +81,7 @@ def _compressors(frame: pd.DataFrame) -> dict[str, pd.Series]:
         "comp-1.pressure_bar": pd.Series(np.where(day, 7.1, 7.4), index=frame.index),
         "comp-2.running_h": pd.Series(np.where(day, 0.25, 0.0), index=frame.index),
         "comp-2.loaded_h": pd.Series(np.where(day, 0.10, 0.0), index=frame.index),
-        "comp-2.pressure_bar": pd.Series(np.where(day, 7.0, 0.0), index=frame.index),
+        "comp-2.pressure_bar": pd.Series(np.where(day, 7.0, np.nan), index=frame.index),
     }
     return series
 
