@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from agent.config.site import LocalStoreSink
 from agent.errors import SinkError
 from agent.outbox.codec import carries_counter, decode_result, encode_result
 from agent.readings.model import PollResult
@@ -117,6 +118,23 @@ class Outbox:
             self._open(tuple(sinks))
         except sqlite3.Error as exc:
             raise SinkError(f"outbox {path}: cannot open: {exc}") from exc
+
+    @classmethod
+    def from_config(
+        cls,
+        config: LocalStoreSink,
+        sinks: Sequence[str],
+        *,
+        is_counter: Callable[[PollResult], bool] = carries_counter,
+    ) -> Outbox:
+        """`<local_store.path>/outbox.db` with the configured size and age bounds."""
+        return cls(
+            config.path / "outbox.db",
+            sinks,
+            max_bytes=config.max_bytes,
+            max_age_s=config.max_age_days * 86400,
+            is_counter=is_counter,
+        )
 
     def _open(self, sinks: tuple[str, ...]) -> None:
         db = self._db

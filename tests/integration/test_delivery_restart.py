@@ -37,7 +37,7 @@ async def test_restart_resumes_at_the_cursor_and_resends_nothing_confirmed(
         confirmed = (await first.stats()).sinks[0].cursor
         await publisher.close()
         await first.close()
-        assert 300 <= confirmed < 2000
+        assert 0 < confirmed < 2000, "the stop must fall mid-stream"
 
         second = AsyncOutbox(Outbox(path, ["mqtt"]))
         again = Forwarder(second, MqttPublisher(config, "plant1"), batch_rows=200)

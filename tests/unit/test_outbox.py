@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.config.site import LocalStoreSink
 from agent.errors import SinkError
 from agent.outbox import AsyncOutbox, Backoff, Delivery, Forwarder, Outbox, OutboxRow
 from agent.outbox.codec import carries_counter, decode_result, encode_result
@@ -83,6 +84,12 @@ def test_each_sink_reads_after_its_own_cursor_and_rows_are_pruned_when_all_passe
     assert box.stats().rows == 6  # rows 1..4 passed by both cursors are gone
     box.ack("influx", 2)  # a late, smaller ack never moves a cursor back
     assert box.read_after("influx", 1)[0].id == 5
+
+
+def test_from_config_uses_the_store_directory_and_bounds(tmp_path: Path) -> None:
+    config = LocalStoreSink(path=tmp_path / "store", max_bytes=5 * 1024**2, max_age_days=2)
+    box = Outbox.from_config(config, ["mqtt"])
+    assert (box.path, box.max_bytes, box.max_age_s) == (tmp_path / "store" / "outbox.db", 5 * 1024**2, 172800)
 
 
 def test_unknown_sink_is_an_error_naming_the_file(tmp_path: Path) -> None:
