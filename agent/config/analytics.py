@@ -11,6 +11,7 @@ user before they are relied on.
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Literal
 
@@ -368,6 +369,14 @@ class MeteringTargets(_Strict):
 class BaselineOptions(_Strict):
     """How baseline models are fitted and judged (ASHRAE Guideline 14-2014, IPMVP)."""
 
+    period_start: date | None = Field(
+        default=None,
+        description="First day of the baseline period (local date); default: the history's start.",
+    )
+    period_end: date | None = Field(
+        default=None,
+        description="Day after the baseline period = first day of reporting (e.g. the retrofit date).",
+    )
     granularity: Literal["daily", "monthly"] = Field(default="daily", description="Fit on days or months.")
     ipmvp_option: Literal["B", "C"] = Field(
         default="C", description="B: retrofit isolation (sub-system meter); C: whole facility."

@@ -13,7 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from agent.config.analytics import AnalyticsConfig
 
 __all__ = [
     "Area",
@@ -198,3 +200,23 @@ class SiteConfig(_Strict):
     buses: tuple[Bus, ...] = Field(default=(), description="Physical lines / gateways.")
     devices: tuple[Device, ...] = Field(default=(), description="Polled devices.")
     sinks: Sinks = Field(default_factory=Sinks)
+    analytics: AnalyticsConfig = Field(
+        default_factory=AnalyticsConfig,
+        description="Factors, tariff, shifts, production, baseline; time zone defaults to the site's.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _analytics_follow_the_site_zone(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        site, analytics = data.get("site"), data.get("analytics")
+        if (
+            isinstance(site, dict)
+            and "timezone" in site
+            and (analytics is None or isinstance(analytics, dict))
+        ):
+            analytics = dict(analytics or {})
+            analytics.setdefault("timezone", site["timezone"])
+            return {**data, "analytics": analytics}
+        return data

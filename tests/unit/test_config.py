@@ -263,3 +263,23 @@ def test_a_broken_profile_is_reported_with_its_own_file_and_line(tmp_path: Path)
     assert any(f"{bad}:6" in i.message and "register table" in i.message for i in found), [
         str(i) for i in found
     ]
+
+
+def test_analytics_time_zone_follows_the_site_unless_set(tmp_path: Path) -> None:
+    text = GOOD.replace("timezone: Asia/Shanghai", "timezone: Asia/Urumqi")
+    assert (
+        load_config(write(tmp_path, text), env={"TEST_MQTT_PASSWORD": "x"}).config.analytics.timezone
+        == "Asia/Urumqi"
+    )
+    text += "analytics:\n  timezone: Asia/Shanghai\n  baseline:\n    period_end: 2026-07-01\n"
+    analytics = load_config(write(tmp_path, text), env={"TEST_MQTT_PASSWORD": "x"}).config.analytics
+    assert analytics.timezone == "Asia/Shanghai"
+    assert str(analytics.baseline.period_end) == "2026-07-01"
+
+
+def test_an_analytics_mistake_is_reported_at_its_line(tmp_path: Path) -> None:
+    text = GOOD + "analytics:\n  interval_minutes: 0\n"
+    found = issues_of(write(tmp_path, text))
+    assert any(i.path == "analytics.interval_minutes" and i.line == 32 for i in found), [
+        str(i) for i in found
+    ]
