@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,30 +49,49 @@ def _ref_name(ref: str) -> str:
     return ref.rsplit("/", 1)[-1]
 
 
+def heading_of(key: str, model: Schema, duplicated: set[str]) -> str:
+    """The section title: the model's name, with its module when two models share the name.
+
+    pydantic names a $defs entry `agent__config__site__Carrier` when two classes are called Carrier.
+    """
+    title = str(model.get("title", key))
+    if title in duplicated and "__" in key:
+        return f"{title} ({'.'.join(key.split('__')[:-1])})"
+    return title
+
+
+def anchor_of(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
 def _literal(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def type_of(prop: Schema) -> str:
+def type_of(prop: Schema, headings: Mapping[str, str] | None = None) -> str:
     """A short, human type for one property schema (follows $ref, anyOf, arrays, maps)."""
+    headings = headings or {}
     if "$ref" in prop:
-        return f"[{_ref_name(prop['$ref'])}](#{_ref_name(prop['$ref']).lower()})"
+        key = _ref_name(prop["$ref"])
+        heading = headings.get(key, key)
+        return f"[{heading}](#{anchor_of(heading)})"
     if "const" in prop:
         return f"`{_literal(prop['const'])}`"
     if "enum" in prop:
         return "one of " + ", ".join(f"`{_literal(v)}`" for v in prop["enum"])
     for key in ("anyOf", "oneOf"):
         if key in prop:
-            options = [type_of(option) for option in prop[key] if option.get("type") != "null"]
+            options = [type_of(option, headings) for option in prop[key] if option.get("type") != "null"]
             nullable = any(option.get("type") == "null" for option in prop[key])
             text = " or ".join(options)
             return f"{text} or null" if nullable else text
     kind = prop.get("type")
     if kind == "array":
-        return f"list of {type_of(prop.get('items', {}))}"
+        return f"list of {type_of(prop.get('items', {}), headings)}"
     if kind == "object":
         values = prop.get("additionalProperties")
-        return f"map of string to {type_of(values)}" if isinstance(values, Mapping) else "mapping"
+        return f"map of string to {type_of(values, headings)}" if isinstance(values, Mapping) else "mapping"
     if kind == "string" and prop.get("format") == "password":
         return "secret string"
     if kind == "string" and prop.get("format") == "path":
@@ -121,12 +141,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _field_rows(model: Schema) -> Iterator[str]:
+def _field_rows(model: Schema, headings: Mapping[str, str]) -> Iterator[str]:
     required = model.get("required", ())
     for name, prop in model.get("properties", {}).items():
         cells = (
             f"`{name}`",
-            type_of(prop),
+            type_of(prop, headings),
             default_of(name, prop, required),
             bounds_of(prop),
             description_of(prop),
@@ -146,6 +166,9 @@ def _refs_in(prop: Any) -> Iterator[tuple[str, str]]:
     if prop.get("type") == "array":
         for name, suffix in _refs_in(prop.get("items")):
             yield name, "[]" + suffix
+    if prop.get("type") == "object":
+        for name, suffix in _refs_in(prop.get("additionalProperties")):
+            yield name, ".<key>" + suffix
 
 
 def walk(schema: Schema) -> list[tuple[str, Schema, list[str]]]:
@@ -170,23 +193,27 @@ def walk(schema: Schema) -> list[tuple[str, Schema, list[str]]]:
     return [(name, models[name], paths[name]) for name in order]
 
 
-def _section(name: str, model: Schema, paths: Sequence[str]) -> list[str]:
-    lines = [f"## {name}", "", "**path:** " + ", ".join(f"`{p}`" for p in paths), ""]
+def _section(name: str, model: Schema, paths: Sequence[str], headings: Mapping[str, str]) -> list[str]:
+    lines = [f"## {headings[name]}", "", "**path:** " + ", ".join(f"`{p}`" for p in paths), ""]
     if model.get("description"):
         lines += [model["description"].strip(), ""]
     if "enum" in model:
         lines += ["Values: " + ", ".join(f"`{v}`" for v in model["enum"]), ""]
         return lines
     lines += ["| field | type | default | bounds | description |", "|---|---|---|---|---|"]
-    lines += list(_field_rows(model))
+    lines += list(_field_rows(model, headings))
     lines.append("")
     return lines
 
 
 def render_schema(schema: Schema) -> str:
+    models = walk(schema)
+    titles = [str(model.get("title", name)) for name, model, _ in models]
+    duplicated = {title for title in titles if titles.count(title) > 1}
+    headings = {name: heading_of(name, model, duplicated) for name, model, _ in models}
     lines = [HEADER]
-    for name, model, paths in walk(schema):
-        lines += _section(name, model, paths)
+    for name, model, paths in models:
+        lines += _section(name, model, paths, headings)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
