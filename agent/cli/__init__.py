@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent import __version__
-from agent.cli import commission, config_cmds, run, simulate
+from agent.cli import commission, config_cmds, run, simulate, web_cmds
 from agent.errors import AgentError, ConfigError, DeviceError
 
 __all__ = ["main"]
@@ -22,6 +22,7 @@ COMMAND_MODULES: list[Callable[[Any], None]] = [
     config_cmds.add_parsers,
     commission.add_parsers,
     run.add_parsers,
+    web_cmds.add_parsers,
     lambda sub: simulate.add_parser(sub).set_defaults(func=simulate.run),
 ]
 

@@ -1,22 +1,31 @@
-"""`energy-agent run CONFIG`: poll every device of a site until SIGTERM / SIGINT; SIGHUP reloads."""
+"""`energy-agent run CONFIG`: poll every device of a site until SIGTERM / SIGINT; SIGHUP reloads.
+
+Readings go through the durable outbox to the configured sinks (MQTT, InfluxDB), interval energy to
+the local history store, and the dashboard is served when the config has a `web:` section.
+`--output FILE` instead writes JSON lines (for debugging a config without any sink).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.config.loader import load_config
+from agent.config.loader import LoadedConfig, load_config
 from agent.errors import ConfigError
 from agent.runtime.app import Agent
+from agent.runtime.delivery import Delivery, store_dir
 from agent.runtime.output import JsonLinesOutput
 from agent.runtime.signals import install_signal_handlers
 
-__all__ = ["add_parsers", "main", "run_command"]
+__all__ = ["add_parsers", "main", "run_command", "serve_site"]
+
+log = logging.getLogger(__name__)
 
 
 def add_parsers(sub: Any) -> None:
@@ -27,23 +36,27 @@ def add_parsers(sub: Any) -> None:
     parser.add_argument("config", type=Path, help="site config YAML")
     parser.add_argument(
         "--output",
-        default="-",
-        help="JSON-lines file for poll results, status events and interval energy ('-' = stdout)",
+        default=None,
+        help="debug: write poll results, status events and interval energy as JSON lines to this file "
+        "('-' = stdout) instead of the outbox and sinks",
     )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)  # a ConfigError here exits 1 with every issue listed
-    output = JsonLinesOutput(None if args.output == "-" else Path(args.output))
-    try:
-        asyncio.run(_serve(args.config, loaded, output))
-    finally:
-        output.close()
+    if args.output is not None:
+        output = JsonLinesOutput(None if args.output == "-" else Path(args.output))
+        try:
+            asyncio.run(_serve_jsonl(args.config, loaded, output))
+        finally:
+            output.close()
+        return 0
+    asyncio.run(serve_site(args.config, loaded))
     return 0
 
 
-async def _serve(path: Path, loaded: Any, output: JsonLinesOutput) -> None:
+async def _serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput) -> None:
     agent = Agent(loaded, output, loader=lambda: load_config(path))
     remove = install_signal_handlers(agent)
     try:
@@ -52,8 +65,64 @@ async def _serve(path: Path, loaded: Any, output: JsonLinesOutput) -> None:
         remove()
 
 
+async def serve_site(
+    path: Path,
+    loaded: LoadedConfig,
+    *,
+    started: Callable[[Agent, Delivery], None] | None = None,
+    rating: Callable[[str], Any] | None = None,
+) -> None:
+    """The agent, its delivery pipeline and (if configured) the dashboard, until a stop signal."""
+    delivery = Delivery(loaded.config, store_dir(loaded.config, path))
+    agent = Agent(loaded, delivery, loader=lambda: load_config(path))
+    server = _dashboard(loaded, agent, delivery, rating)
+    remove = install_signal_handlers(agent)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            pipeline = tg.create_task(delivery.run(), name="delivery")
+            web = tg.create_task(server.serve(), name="dashboard") if server is not None else None
+            runner = tg.create_task(agent.run(), name="agent")
+            await agent.started.wait()
+            if started is not None:
+                started(agent, delivery)
+            await runner  # returns after a stop signal: in-flight polls finished, output flushed
+            if not await delivery.drain():
+                log.warning(
+                    "event=stop_with_backlog detail=sinks did not confirm everything; it stays queued"
+                )
+            if server is not None and web is not None:
+                server.should_exit = True
+                await web
+            pipeline.cancel()
+    finally:
+        remove()
+        await delivery.close()
+
+
+def _dashboard(
+    loaded: LoadedConfig, agent: Agent, delivery: Delivery, rating: Callable[[str], Any] | None
+) -> Any:
+    web = loaded.config.web
+    if web is None:
+        return None
+    from agent.runtime.live import LiveView
+    from agent.web.app import TOKEN_ENV, create_app
+    from agent.web.history_source import HistorySource
+    from agent.web.server import build_server
+    from agent.web.settings import settings_for
+
+    token = web.token.get_secret_value() if web.token is not None else os.environ.get(TOKEN_ENV) or None
+    source = HistorySource(
+        delivery.directory / "history.db",
+        settings_for(loaded.config),
+        live=LiveView(agent, delivery),
+        rating=rating,
+    )
+    return build_server(create_app(source, token=token), web.host, web.port, token)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (`python -m agent.cli.run CONFIG`) until the main CLI lists `run`."""
+    """Stand-alone entry: `python -m agent.cli.run CONFIG [--output FILE]`."""
     parser = argparse.ArgumentParser(prog="energy-agent")
     add_parsers(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["run", *(sys.argv[1:] if argv is None else argv)])

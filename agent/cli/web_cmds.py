@@ -15,9 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agent.config.analytics import AnalyticsConfig
 from agent.config.loader import load_config
 from agent.errors import ConfigError, ConfigIssue
+from agent.web.settings import settings_for
 from agent.web.source import DashboardSettings
 
 __all__ = ["add_parsers", "settings_from_config"]
@@ -63,17 +63,7 @@ def settings_from_config(config_path: Path, args: argparse.Namespace) -> tuple[D
     """Dashboard settings and the history path of a site config (+ the common options)."""
     loaded = load_config(config_path)
     cfg = loaded.config
-    parents = {d.name: d.parent for d in cfg.devices if d.carrier == "electricity"}
-    start, end = _baseline(args.baseline)
-    settings = DashboardSettings(
-        site=cfg.site.name,
-        display_name=cfg.site.display_name,
-        analytics=AnalyticsConfig(timezone=cfg.site.timezone),
-        parents=parents,
-        baseline_start=start,
-        baseline_end=end,
-        replay=bool(args.replay),
-    )
+    settings = settings_for(cfg, baseline=_baseline(args.baseline), replay=bool(args.replay))
     store_dir = cfg.sinks.local_store.path
     if not store_dir.is_absolute():
         store_dir = config_path.parent / store_dir

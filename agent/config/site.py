@@ -32,6 +32,7 @@ __all__ = [
     "Site",
     "SiteConfig",
     "TcpBus",
+    "WebConfig",
 ]
 
 NAME = r"^[a-z0-9][a-z0-9_-]*$"
@@ -190,6 +191,18 @@ class Sinks(_Strict):
     local_store: LocalStoreSink = Field(default_factory=LocalStoreSink)
 
 
+class WebConfig(_Strict):
+    """The agent's own dashboard and JSON API."""
+
+    host: str = Field(
+        default="127.0.0.1", description="Bind address; anything but loopback requires `token`."
+    )
+    port: int = Field(default=8080, ge=1, le=65535)
+    token: SecretStr | None = Field(
+        default=None, description="Access token (use ${ENV_VAR}); required when not bound to loopback."
+    )
+
+
 class SiteConfig(_Strict):
     """The whole file."""
 
@@ -200,6 +213,7 @@ class SiteConfig(_Strict):
     buses: tuple[Bus, ...] = Field(default=(), description="Physical lines / gateways.")
     devices: tuple[Device, ...] = Field(default=(), description="Polled devices.")
     sinks: Sinks = Field(default_factory=Sinks)
+    web: WebConfig | None = Field(default=None, description="Serve the dashboard from `energy-agent run`.")
     analytics: AnalyticsConfig = Field(
         default_factory=AnalyticsConfig,
         description="Factors, tariff, shifts, production, baseline; time zone defaults to the site's.",

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Generator
+
 import uvicorn
 from fastapi import FastAPI
 
 from agent.web.app import check_bind
 
-__all__ = ["build_server", "serve"]
+__all__ = ["EmbeddedServer", "build_server", "serve"]
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server inside the agent's event loop: the agent owns SIGTERM/SIGINT/SIGHUP, so the
+    server must not capture them (uvicorn's default would swallow the agent's clean stop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 def build_server(app: FastAPI, host: str, port: int, token: str | None) -> uvicorn.Server:
@@ -15,9 +27,10 @@ def build_server(app: FastAPI, host: str, port: int, token: str | None) -> uvico
     to stop it. Refuses a non-loopback host without a token."""
     check_bind(host, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    return uvicorn.Server(config)
+    return EmbeddedServer(config)
 
 
 def serve(app: FastAPI, host: str, port: int, token: str | None) -> None:
     """Blocking: serve until interrupted (the `dashboard` command)."""
-    build_server(app, host, port, token).run()
+    check_bind(host, token)
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)).run()
