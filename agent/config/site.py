@@ -79,7 +79,7 @@ class TcpBus(_BusBase):
 
     type: Literal["tcp"]
     host: str = Field(min_length=1, description="Host name or IP address.")
-    port: int = Field(default=502, ge=1, le=65535)
+    port: int = Field(default=502, ge=1, le=65535, description="TCP port (502 is the Modbus default).")
     max_connections: int = Field(
         default=4, ge=1, le=64, description="Sockets opened at most (many gateways allow only a few)."
     )
@@ -89,8 +89,8 @@ class RtuOverTcpBus(_BusBase):
     """RTU frames through a serial-to-Ethernet converter: one RS-485 line behind one TCP socket."""
 
     type: Literal["rtu_over_tcp"]
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, ge=1, le=65535)
+    host: str = Field(min_length=1, description="Host name or IP address of the converter.")
+    port: int = Field(default=502, ge=1, le=65535, description="TCP port (502 is the Modbus default).")
 
 
 class SerialBus(_BusBase):
@@ -98,10 +98,12 @@ class SerialBus(_BusBase):
 
     type: Literal["rtu"]
     port: str = Field(min_length=1, description="Serial device, e.g. /dev/ttyUSB0 or /dev/ttyS1.")
-    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = Field(
+        default=9600, description="Line speed; every device on the line must use the same."
+    )
+    parity: Literal["N", "E", "O"] = Field(default="N", description="None, even or odd parity.")
+    stopbits: Literal[1, 2] = Field(default=1, description="Stop bits (2 is common with no parity).")
+    bytesize: Literal[7, 8] = Field(default=8, description="Data bits.")
 
 
 Bus = Annotated[TcpBus | RtuOverTcpBus | SerialBus, Field(discriminator="type")]
@@ -137,7 +139,9 @@ class Device(_Strict):
         default=None, gt=0, description="Rated power: bounds plausible energy increments (glitch check)."
     )
     points: tuple[str, ...] | None = Field(default=None, description="Subset of profile points to poll.")
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="False keeps the device in the file but does not poll it."
+    )
     writes_enabled: bool = Field(default=False, description="Allow Modbus writes to this device.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags for sinks.")
 
@@ -150,32 +154,32 @@ class MqttTls(_Strict):
 
 
 class MqttSink(_Strict):
-    enabled: bool = True
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
+    enabled: bool = Field(default=True, description="False keeps the settings but sends nothing.")
+    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP address.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    username: str | None = Field(default=None, description="Login name, if the broker requires one.")
     password: SecretStr | None = Field(default=None, description="Use ${ENV_VAR}; never commit it.")
     client_id: str | None = Field(default=None, description="Default: energy-agent-<site>.")
     prefix: str = Field(default="energy", pattern=r"^[A-Za-z0-9_/-]+$", description="Topic prefix.")
-    qos: Literal[0, 1, 2] = 1
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
-    tls: MqttTls | None = None
+    qos: Literal[0, 1, 2] = Field(default=1, description="1: delivered at least once (PUBACK), the default.")
+    protocol: Literal["3.1.1", "5"] = Field(default="3.1.1", description="MQTT protocol version.")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="Keep-alive interval in seconds.")
+    tls: MqttTls | None = Field(default=None, description="TLS settings; absent means plain TCP.")
     max_inflight: int = Field(default=100, ge=1, le=65535, description="Unacknowledged messages at most.")
 
 
 class InfluxSink(_Strict):
-    enabled: bool = True
-    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://")
+    enabled: bool = Field(default=True, description="False keeps the settings but sends nothing.")
+    url: str = Field(default="http://127.0.0.1:8086", pattern=r"^https?://", description="Server base URL.")
     api: Literal["v2", "v1"] = Field(
         default="v2", description="v2 write API (2.x, 3.x, VictoriaMetrics) or 1.x."
     )
     token: SecretStr | None = Field(default=None, description="Use ${ENV_VAR}; never commit it.")
-    org: str = "energy"
-    bucket: str = "energy"
+    org: str = Field(default="energy", description="v2: organisation.")
+    bucket: str = Field(default="energy", description="v2: bucket (database/retention policy on 1.x).")
     database: str | None = Field(default=None, description="v1 only: database name.")
     batch_size: int = Field(default=5000, ge=1, le=100_000)
-    gzip: bool = True
+    gzip: bool = Field(default=True, description="Compress write requests.")
     timeout_s: float = Field(default=10.0, gt=0, le=300)
 
 
@@ -186,9 +190,9 @@ class LocalStoreSink(_Strict):
 
 
 class Sinks(_Strict):
-    mqtt: MqttSink | None = None
-    influxdb: InfluxSink | None = None
-    local_store: LocalStoreSink = Field(default_factory=LocalStoreSink)
+    mqtt: MqttSink | None = Field(default=None, description="MQTT broker; absent: no MQTT.")
+    influxdb: InfluxSink | None = Field(default=None, description="InfluxDB (or compatible); absent: none.")
+    local_store: LocalStoreSink = Field(default_factory=LocalStoreSink, description="Outbox and history.")
 
 
 class WebConfig(_Strict):
@@ -206,13 +210,13 @@ class WebConfig(_Strict):
 class SiteConfig(_Strict):
     """The whole file."""
 
-    site: Site
+    site: Site = Field(description="Name, time zone and areas of the plant.")
     profiles_dirs: tuple[Path, ...] = Field(
         default=(), description="Extra profile directories (relative to this file), searched first."
     )
     buses: tuple[Bus, ...] = Field(default=(), description="Physical lines / gateways.")
     devices: tuple[Device, ...] = Field(default=(), description="Polled devices.")
-    sinks: Sinks = Field(default_factory=Sinks)
+    sinks: Sinks = Field(default_factory=Sinks, description="Where readings go: MQTT, InfluxDB, local store.")
     web: WebConfig | None = Field(default=None, description="Serve the dashboard from `energy-agent run`.")
     analytics: AnalyticsConfig = Field(
         default_factory=AnalyticsConfig,
