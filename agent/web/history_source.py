@@ -35,6 +35,7 @@ from agent.analytics import (
     value_savings,
 )
 from agent.analytics.errors import AnalyticsError
+from agent.analytics.windows import baseline_days, local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
 from agent.web.jsonable import jsonable_dict
@@ -405,17 +406,11 @@ class HistorySource:
         span = store.span()
         if span is None:
             raise InsufficientData("baseline: the history is empty")
-        first = span[0].tz_convert(self._tz).date()
-        if s.baseline_end is not None:
-            return (s.baseline_start or first), s.baseline_end
-        last = span[1].tz_convert(self._tz).date()
-        if (last - first).days < 395:
-            raise InsufficientData("baseline: set baseline_end (the history is shorter than 13 months)")
-        return first, first + timedelta(days=364)
+        first, last = (ts.tz_convert(self._tz).date() for ts in span)
+        return baseline_days(first, last, s.baseline_start, s.baseline_end)
 
     def _daily(self, store: HistoryStore, meter: str, start: date, end: date) -> pd.DataFrame:
-        t0 = pd.Timestamp(start).tz_localize(self._tz).tz_convert("UTC")
-        t1 = pd.Timestamp(end + timedelta(days=1)).tz_localize(self._tz).tz_convert("UTC")
+        t0, t1 = local_day_bounds(start, end, self._tz)
         energy = store.energy([meter], start=t0, end=t1)[meter]
         return daily_frame(
             energy,
@@ -480,8 +475,7 @@ class HistorySource:
             meter = self._site_meter(store)
             assert meter is not None  # a baseline was fitted, so there is energy
             days = self._daily(store, meter, first, last)
-            t0 = pd.Timestamp(first).tz_localize(self._tz).tz_convert("UTC")
-            t1 = pd.Timestamp(last + timedelta(days=1)).tz_localize(self._tz).tz_convert("UTC")
+            t0, t1 = local_day_bounds(first, last, self._tz)
             shape = store.energy([meter], start=t0, end=t1)[meter].dropna()
         days = days[days["coverage"] > 0]
         if days.empty:

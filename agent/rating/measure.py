@@ -1,0 +1,347 @@
+"""The rating's measured indicators, computed from the factory's own interval history.
+
+Pure: takes the period's frames (`PeriodData`, read from the history by `agent.rating.provider`) and
+the site config, returns `Measurement` = indicator id -> `IndicatorValue` plus, for every measured
+indicator it could not compute, the reason. Nothing is estimated to fill a gap: an indicator without
+the data it needs is left out (the rating scores it 0 and flags it `missing`) and its reason goes
+into the package's warnings.
+
+Conventions (all in docs/rating.md, "Measured indicators"):
+
+* the **site boundary** is the sum of the root meters of the electricity meter tree (devices with
+  `carrier: electricity` and no `parent`); energy is what the meters delivered, gaps are not filled,
+  and `completeness` says how much is missing;
+* **standard coal** uses the config's electricity factor (GB/T 2589-2020), **CO2** the grid factor;
+  only electricity is metered through the history, so "comprehensive energy" is electricity here;
+* **metering coverage** is the data-side proxy of the GB 17167 configuration rate: the energy share
+  metered at each level of the meter tree (`MeterTree.coverage`) against the edition's targets; the
+  indicator is the worst level's share of its target, in %.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from agent.analytics.baseline import accept, fit
+from agent.analytics.compressors import room_kpis
+from agent.analytics.errors import AnalyticsError, InsufficientData
+from agent.analytics.eui import output_value_10k_yuan
+from agent.analytics.factors import FactorUsed, co2_from_electricity, comprehensive_energy
+from agent.analytics.intervals import MeterTree
+from agent.analytics.savings import savings
+from agent.config.analytics import Carrier as FactorCarrier
+from agent.config.site import Carrier, SiteConfig
+from agent.rating.values import IndicatorValue, measured
+
+__all__ = [
+    "MEASURED_IDS",
+    "Measurement",
+    "PeriodData",
+    "electricity_tree",
+    "measure",
+    "site_meters",
+]
+
+MEASURED_IDS = (
+    "unit_product_energy",
+    "unit_product_carbon",
+    "energy_per_output_value",
+    "unit_energy_yoy_reduction",
+    "verified_savings_rate",
+    "metering_coverage",
+    "compressed_air_specific_power",
+    "renewable_electricity_share",
+    "data_completeness",
+)
+_LEVELS = ("site", "secondary_units", "major_equipment")
+
+
+@dataclass(frozen=True)
+class PeriodData:
+    """One rating period of history. Frames are indexed by UTC interval start; NaN = no good data.
+
+    `start`/`end` bound the local period in UTC; `end` is clipped to 'now' for a running period so
+    that completeness counts only the intervals that could exist yet.
+    """
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    meters: pd.DataFrame
+    """kWh per interval, one column per electricity meter with data (site meters included)."""
+    months: tuple[str, ...]
+    """Local months 'YYYY-MM' of the period (for monthly output value entries)."""
+    production: pd.Series | None = None
+    """Units produced per interval (series `analytics.production.column`)."""
+    production_by_month: Mapping[str, float] = field(default_factory=dict)
+    last_year_site: pd.DataFrame | None = None
+    """Site meters over the same stretch one year earlier."""
+    last_year_production: pd.Series | None = None
+    last_year_label: str = "last year"
+    baseline_days: pd.DataFrame | None = None
+    """`daily_frame` of the baseline window; None when no baseline can be set."""
+    baseline_reason: str = ""
+    reporting_days: pd.DataFrame | None = None
+    """`daily_frame` of the period's days after the baseline."""
+    compressors: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    """Per compressor: kwh, loaded_h, running_h and optionally air_m3 per interval."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    values: dict[str, IndicatorValue]
+    not_measured: dict[str, str]
+    factors: list[FactorUsed]
+
+    def warnings(self) -> list[str]:
+        return [f"not measured: {key}: {reason}" for key, reason in self.not_measured.items()]
+
+
+def electricity_tree(config: SiteConfig) -> dict[str, str | None]:
+    """Enabled electricity meters -> parent; a parent outside that set makes its child a root."""
+    meters = {d.name: d.parent for d in config.devices if d.enabled and d.carrier == Carrier.ELECTRICITY}
+    return {name: (parent if parent in meters else None) for name, parent in meters.items()}
+
+
+def site_meters(config: SiteConfig, with_data: list[str]) -> list[str]:
+    """Root meters of the electricity tree that have data; else the first device with data."""
+    roots = sorted(m for m, p in electricity_tree(config).items() if p is None and m in with_data)
+    if roots:
+        return roots
+    return sorted(with_data)[:1]
+
+
+def measure(data: PeriodData, config: SiteConfig) -> Measurement:
+    """Every measured indicator of the period that the data supports, and why the others are not."""
+    context = _Context(data, config)
+    values: dict[str, IndicatorValue] = {}
+    reasons: dict[str, str] = {}
+    for key in MEASURED_IDS:
+        try:
+            values[key] = _MEASURES[key](context)
+        except AnalyticsError as exc:
+            reasons[key] = str(exc)
+    return Measurement(values, reasons, context.factors())
+
+
+# ---------------------------------------------------------------- shared quantities
+
+
+class _Context:
+    """The period's site energy, production and completeness, computed once for every indicator."""
+
+    def __init__(self, data: PeriodData, config: SiteConfig) -> None:
+        self.data = data
+        self.config = config
+        self.analytics = config.analytics
+        self.unit = config.analytics.production.unit
+        self.site = data.meters[site_meters(config, list(data.meters.columns))]
+        self.site_kwh = float(self.site.sum().sum())
+        expected = (data.end - data.start).total_seconds() / 60.0 / self.analytics.interval_minutes
+        self.expected = max(1, round(expected))
+        self.completeness = _share_complete(self.site, self.expected)
+
+    def production_units(self) -> float:
+        units = None if self.data.production is None else float(self.data.production.sum())
+        if units is None or not units > 0:
+            column = self.analytics.production.column
+            raise InsufficientData(f"no production in the period (history series {column!r})")
+        return units
+
+    def electricity_factor(self) -> float:
+        factor = self.analytics.conversion_factors.get(FactorCarrier.ELECTRICITY)
+        if factor is None:
+            raise AnalyticsError("no standard-coal factor configured for electricity")
+        return factor.kgce_per_unit
+
+    def kgce(self) -> float:
+        energy = comprehensive_energy(
+            {FactorCarrier.ELECTRICITY: self.site_kwh}, self.analytics.conversion_factors
+        )
+        return energy.total_kgce
+
+    def factors(self) -> list[FactorUsed]:
+        grid = co2_from_electricity(0.0, self.analytics.grid_emission).factor
+        try:
+            coal = comprehensive_energy({FactorCarrier.ELECTRICITY: 0.0}, self.analytics.conversion_factors)
+        except AnalyticsError:
+            return [grid]
+        return [*coal.factors, grid]
+
+    def site_method(self) -> str:
+        return f"site meters {', '.join(self.site.columns)}: {self.site_kwh:.1f} kWh"
+
+
+def _share_complete(meters: pd.DataFrame, expected: int) -> float:
+    if meters.empty or not len(meters.columns):
+        return 0.0
+    present = int(meters.notna().all(axis=1).sum())
+    return min(1.0, present / expected)
+
+
+# ---------------------------------------------------------------- the indicators
+
+
+def _unit_product_energy(c: _Context) -> IndicatorValue:
+    units = c.production_units()
+    method = (
+        f"{c.site_method()} x {c.electricity_factor()} kgce/kWh (GB/T 2589-2020) / {units:g} {c.unit}"
+        " produced; electricity only (other carriers are not metered by the agent)"
+    )
+    return measured(c.kgce() / units, f"kgce/{c.unit}", method, c.completeness)
+
+
+def _unit_product_carbon(c: _Context) -> IndicatorValue:
+    units = c.production_units()
+    grid = c.analytics.grid_emission
+    co2 = co2_from_electricity(c.site_kwh, grid)
+    method = (
+        f"{c.site_method()} x {grid.kgco2_per_kwh} kgCO2/kWh ({grid.region} grid, {grid.data_year} data)"
+        f" / {units:g} {c.unit} produced; indirect emissions of purchased electricity only"
+    )
+    return measured(co2.tco2 * 1000.0 / units, f"kgCO2/{c.unit}", method, c.completeness)
+
+
+def _energy_per_output_value(c: _Context) -> IndicatorValue:
+    production = c.analytics.production
+    output = sum(
+        output_value_10k_yuan(month, c.data.production_by_month.get(month, 0.0), production)
+        for month in c.data.months
+    )
+    if not output > 0:
+        raise InsufficientData("output value of the period is zero")
+    tce = c.kgce() / 1000.0
+    sources = sorted({e.source for e in production.output_value if e.month in c.data.months})
+    basis = f"entries ({', '.join(sources)})" if sources else "production x output_value_yuan_per_unit"
+    method = f"{c.site_method()} = {tce:.4f} tce / output value {output:.4f} x 10^4 yuan from {basis}"
+    return measured(tce / output, "tce/10^4 yuan", method, c.completeness)
+
+
+def _unit_energy_yoy_reduction(c: _Context) -> IndicatorValue:
+    data = c.data
+    this_year = c.site_kwh / c.production_units()
+    last_site = data.last_year_site
+    if last_site is None or last_site.empty or last_site.notna().sum().sum() == 0:
+        raise InsufficientData(f"no site energy for {data.last_year_label} in the history")
+    last_units = None if data.last_year_production is None else float(data.last_year_production.sum())
+    if last_units is None or not last_units > 0:
+        raise InsufficientData(f"no production for {data.last_year_label} in the history")
+    last_year = float(last_site.sum().sum()) / last_units
+    completeness = min(c.completeness, _share_complete(last_site, c.expected))
+    method = (
+        f"(last year's {last_year:.4f} - this period's {this_year:.4f} kWh/{c.unit}) / last year's x 100;"
+        f" same stretch of {data.last_year_label}, electricity per unit of product"
+    )
+    return measured((last_year - this_year) / last_year * 100.0, "%", method, completeness)
+
+
+def _verified_savings_rate(c: _Context) -> IndicatorValue:
+    data = c.data
+    if data.baseline_days is None:
+        raise InsufficientData(data.baseline_reason or "no baseline period")
+    period_days = data.reporting_days
+    if period_days is None or period_days.empty or not (period_days["coverage"] > 0).any():
+        raise InsufficientData("no reporting days after the baseline in the period")
+    reporting = period_days[period_days["coverage"] > 0]
+    model = fit(data.baseline_days, c.analytics.baseline)
+    verdict = accept(model, reporting_months=max(1, len(reporting) // 30))
+    failed = [f"{k.name} {k.value:.4g} (limit {k.limit})" for k in verdict.checks if not k.passed]
+    if failed:
+        raise InsufficientData(f"baseline fails ASHRAE Guideline 14: {'; '.join(failed)}")
+    result = savings(model, reporting)
+    band = result.band(0.68)
+    if not result.meets_guideline_14():
+        raise InsufficientData(
+            f"savings uncertainty {band.fraction_of_savings:.0%} of savings at 68 % "
+            "(ASHRAE Guideline 14 needs < 50 %)"
+        )
+    s = model.stats
+    method = (
+        f"IPMVP Option {model.ipmvp_option}, {model.kind} {model.granularity} baseline "
+        f"{model.baseline_start}..{model.baseline_end} (CV(RMSE) {s.cv_rmse:.1%}, NMBE {s.nmbe:.3%}, "
+        f"n {s.n}); {result.savings_kwh:.1f} kWh avoided of {result.baseline_kwh:.1f} kWh adjusted "
+        f"baseline over {len(result.periods)} {model.granularity} periods; 68 % uncertainty "
+        f"{band.fraction_of_savings:.0%} of savings (ASHRAE Guideline 14 Annex B)"
+    )
+    covered = min(1.0, float(reporting["coverage"].clip(upper=1.0).sum()) / len(period_days))
+    return measured(result.fraction * 100.0, "%", method, covered)
+
+
+def _metering_coverage(c: _Context) -> IndicatorValue:
+    parents = electricity_tree(c.config)
+    if not parents:
+        raise InsufficientData("no electricity meters configured")
+    targets = c.analytics.metering.targets.get("electricity", (1.0, 1.0, 0.95))
+    totals = c.data.meters.sum().reindex(list(parents), fill_value=0.0)
+    table = MeterTree(parents).coverage(totals, targets)
+    shares, goals = table["share"].astype(float), table["target"].astype(float)
+    levels = {name: (float(shares[name]), float(goals[name])) for name in _LEVELS}
+    ratios = {name: _met(*levels[name]) for name in _LEVELS}
+    worst = min(ratios, key=lambda name: ratios[name])
+    shown = ", ".join(f"{n} {levels[n][0]:.1%} of {levels[n][1]:.0%}" for n in _LEVELS)
+    method = (
+        f"electricity, {c.analytics.metering.edition} targets; energy share metered per meter-tree level "
+        f"(data-side proxy of the configuration rate): {shown}; worst level {worst}"
+    )
+    return measured(ratios[worst] * 100.0, "%", method, c.completeness)
+
+
+def _met(share: float, target: float) -> float:
+    """How much of a level's target is met, 0..1 (a zero target is always met)."""
+    return 1.0 if target <= 0 else min(1.0, share / target)
+
+
+def _compressed_air_specific_power(c: _Context) -> IndicatorValue:
+    specs = c.analytics.compressors
+    if not specs:
+        raise InsufficientData("no compressors configured (analytics.compressors)")
+    needed = {"kwh", "loaded_h", "running_h"}
+    machines = {
+        d: frame.dropna(subset=sorted(needed))
+        for d, frame in c.data.compressors.items()
+        if needed <= set(frame.columns) and frame[sorted(needed)].notna().all(axis=1).any()
+    }
+    if not machines:
+        raise InsufficientData("no compressor data (kwh, loaded_h, running_h) in the period")
+    room = room_kpis(machines, [s for s in specs if s.device in machines])
+    if not math.isfinite(room.specific_power):
+        raise InsufficientData("the compressors delivered no air in the period")
+    air = sorted({m.air_method for m in room.machines})
+    method = (
+        f"compressor room {', '.join(sorted(machines))}: 60 x {room.energy_kwh:.1f} kWh / "
+        f"{room.air_m3:.1f} m3 free air ({'; '.join(air)})"
+    )
+    share = min(len(m) / c.expected for m in machines.values())
+    return measured(room.specific_power, "kW/(m3/min)", method, min(1.0, share))
+
+
+def _renewable_electricity_share(c: _Context) -> IndicatorValue:
+    raise InsufficientData(
+        "on-site generation and green-power purchases are not in the history yet: declare the value "
+        "in the site rating file"
+    )
+
+
+def _data_completeness(c: _Context) -> IndicatorValue:
+    present = round(c.completeness * c.expected)
+    method = (
+        f"intervals with good data on every site meter ({', '.join(c.site.columns)}): {present} of "
+        f"{c.expected} expected ({c.analytics.interval_minutes}-minute intervals)"
+    )
+    return measured(c.completeness * 100.0, "%", method, 1.0)
+
+
+_MEASURES: dict[str, Callable[[_Context], IndicatorValue]] = {
+    "unit_product_energy": _unit_product_energy,
+    "unit_product_carbon": _unit_product_carbon,
+    "energy_per_output_value": _energy_per_output_value,
+    "unit_energy_yoy_reduction": _unit_energy_yoy_reduction,
+    "verified_savings_rate": _verified_savings_rate,
+    "metering_coverage": _metering_coverage,
+    "compressed_air_specific_power": _compressed_air_specific_power,
+    "renewable_electricity_share": _renewable_electricity_share,
+    "data_completeness": _data_completeness,
+}
