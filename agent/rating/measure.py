@@ -6,7 +6,7 @@ indicator it could not compute, the reason. Nothing is estimated to fill a gap: 
 the data it needs is left out (the rating scores it 0 and flags it `missing`) and its reason goes
 into the package's warnings.
 
-Conventions (all in docs/rating.md, "Measured indicators"):
+Conventions (stated again in each value's method text):
 
 * the **site boundary** is the sum of the root meters of the electricity meter tree (devices with
   `carrier: electricity` and no `parent`); energy is what the meters delivered, gaps are not filled,
