@@ -13,11 +13,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.config.loader import LoadedConfig, load_config
-from agent.errors import ConfigError
+from agent.errors import AgentError, ConfigError
 from agent.runtime.app import Agent
 from agent.runtime.delivery import Delivery, store_dir
 from agent.runtime.output import JsonLinesOutput
@@ -75,6 +76,7 @@ async def serve_site(
     """The agent, its delivery pipeline and (if configured) the dashboard, until a stop signal."""
     delivery = Delivery(loaded.config, store_dir(loaded.config, path))
     agent = Agent(loaded, delivery, loader=lambda: load_config(path))
+    rating = rating or site_rating_provider(loaded, delivery.directory / "history.db")
     server = _dashboard(loaded, agent, delivery, rating)
     remove = install_signal_handlers(agent)
     try:
@@ -82,6 +84,9 @@ async def serve_site(
             pipeline = tg.create_task(delivery.run(), name="delivery")
             web = tg.create_task(server.serve(), name="dashboard") if server is not None else None
             runner = tg.create_task(agent.run(), name="agent")
+            publisher = (
+                tg.create_task(_publish_ratings(delivery, rating), name="rating") if delivery.mqtt else None
+            )
             await agent.started.wait()
             if started is not None:
                 started(agent, delivery)
@@ -94,9 +99,44 @@ async def serve_site(
                 server.should_exit = True
                 await web
             pipeline.cancel()
+            if publisher is not None:
+                publisher.cancel()
     finally:
         remove()
         await delivery.close()
+
+
+def site_rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str], Any]:
+    """The default rubric over the site's history; a period without data rates as None, not an error."""
+    from agent.analytics.errors import InsufficientData
+    from agent.rating import default_rubric_path, load_rubric
+    from agent.rating.provider import rating_provider
+
+    provide = rating_provider(loaded, history, load_rubric(default_rubric_path()))
+
+    def safe(period: str) -> Any:
+        try:
+            return provide(period)
+        except InsufficientData as exc:
+            log.info("event=rating_unavailable period=%s reason=%s", period, exc)
+            return None
+
+    return safe
+
+
+async def _publish_ratings(delivery: Delivery, rating: Callable[[str], Any], every_s: float = 3600.0) -> None:
+    """Publish this month's rating package retained on {prefix}/{site}/rating, hourly."""
+    assert delivery.mqtt is not None
+    while True:
+        now = datetime.now().astimezone()
+        try:
+            package = await asyncio.to_thread(rating, now.strftime("%Y-%m"))
+        except (AgentError, ValueError, ArithmeticError) as exc:  # a bad month must not stop polling
+            log.warning("event=rating_failed detail=%s", exc)
+            package = None
+        if package is not None:
+            await delivery.mqtt.publish_rating(now.timestamp(), package)
+        await asyncio.sleep(every_s)
 
 
 def _dashboard(

@@ -17,12 +17,13 @@ from typing import Any
 
 from agent.config.loader import load_config
 from agent.errors import ConfigError, ConfigIssue
+from agent.runtime.delivery import store_dir
 from agent.web.settings import settings_for
 from agent.web.source import DashboardSettings
 
 __all__ = ["add_parsers", "settings_from_config"]
 
-HISTORY_FILE = "history.sqlite"
+HISTORY_FILE = "history.db"  # what the runtime writes (agent.runtime.delivery)
 
 
 def add_parsers(sub: Any) -> None:
@@ -64,10 +65,7 @@ def settings_from_config(config_path: Path, args: argparse.Namespace) -> tuple[D
     loaded = load_config(config_path)
     cfg = loaded.config
     settings = settings_for(cfg, baseline=_baseline(args.baseline), replay=bool(args.replay))
-    store_dir = cfg.sinks.local_store.path
-    if not store_dir.is_absolute():
-        store_dir = config_path.parent / store_dir
-    history = args.history or store_dir / HISTORY_FILE
+    history = args.history or store_dir(cfg, config_path) / HISTORY_FILE
     if not history.exists():
         issue = ConfigIssue(
             str(config_path), None, "sinks.local_store.path", f"no history store at {history}"

@@ -165,13 +165,26 @@ class HistorySource:
 
     def _power_now(self, meter: str, site: pd.Series) -> JsonDict:
         if self.live is not None:
-            for value in self.live.latest_values().get(meter, ()):
-                if (
-                    value.unit.lower() == "kw"
-                    and "power" in value.point
-                    and isinstance(value.value, int | float)
-                ):
-                    return {"kw": float(value.value), "method": f"live reading {value.point}", "ts": value.ts}
+            powers = [
+                value
+                for value in self.live.latest_values().get(meter, ())
+                if value.unit.lower() == "kw"
+                and "power" in value.point
+                and value.quality == "good"
+                and isinstance(value.value, int | float)
+            ]
+            # The site's power is the meter's instantaneous total: never one phase, never a demand average.
+            powers.sort(
+                key=lambda v: (
+                    v.point != "active_power_total_kw",
+                    "total" not in v.point,
+                    "demand" in v.point,
+                )
+            )
+            if powers:
+                value = powers[0]
+                assert isinstance(value.value, int | float)
+                return {"kw": float(value.value), "method": f"live reading {value.point}", "ts": value.ts}
         valid = site.dropna()
         if valid.empty:
             return {"kw": None, "method": "no data"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from agent.config.site import Carrier, SiteConfig
 from agent.web.source import DashboardSettings
@@ -19,7 +19,8 @@ def settings_for(
     """The site's dashboard settings; a baseline given here overrides the config's baseline period."""
     options = config.analytics.baseline
     start = baseline[0] or options.period_start
-    end = baseline[1] or options.period_end
+    # The config's period_end is the first reporting day; the dashboard wants the last baseline day.
+    end = baseline[1] or (options.period_end - timedelta(days=1) if options.period_end else None)
     parents = {d.name: d.parent for d in config.devices if d.carrier == Carrier.ELECTRICITY}
     return DashboardSettings(
         site=config.site.name,

@@ -68,9 +68,7 @@ def test_field_errors_name_file_line_and_path(tmp_path: Path) -> None:
     )
     found = messages(write(tmp_path, broken))
     assert any(m.startswith("F:18: indicators[0].direction: Input should be") for m in found), found
-    assert (
-        "F:15: indicators[0].weigth: unknown field (check the spelling and the indentation)" in found
-    )
+    assert "F:15: indicators[0].weigth: unknown field (check the spelling and the indentation)" in found
     assert len(found) == 2  # the curve check runs once the direction is valid
 
 
