@@ -1,0 +1,305 @@
+"""`energy-agent demo`: the demo factory end to end on one machine with nothing else installed.
+
+The simulated factory (real Modbus servers on loopback), the agent polling it with its durable
+outbox, an MQTT broker (Mosquitto when it is on the machine, else the embedded amqtt broker when it
+is installed, else none), the local history store pre-filled with a year of 15-minute data in which
+a retrofit happened four months ago (so baseline, savings and rating have a year behind them from
+the first minute), and the dashboard. The scenario is re-dated so that its year ends today.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import tempfile
+import time as pytime
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from agent.history.store import HistoryStore
+
+__all__ = ["DemoPlan", "demo_scenario", "demo_site_config", "prepare_history", "start_broker"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 365
+RETROFIT_DAYS_AGO = 120
+TONNES_PER_TABLET = 0.5e-6  # a 0.5 g tablet: production is rated in tonnes (kgce/t in the rubric)
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    workdir: Path
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    mqtt_port: int = 1883
+    interval_s: float = 5.0
+    history_days: int = HISTORY_DAYS
+
+
+def demo_scenario(today: date | None = None, days: int = HISTORY_DAYS) -> Any:
+    """The shipped demo factory, re-dated: history ends today, the retrofit was 120 days ago."""
+    from simulators.scenario import load_scenario
+
+    base = load_scenario("demo_factory")
+    today = today or datetime.now(base.start.tzinfo).date()
+    first = today - timedelta(days=days)
+    start = datetime.combine(first, time(0, 0), tzinfo=base.start.tzinfo)
+    assert base.retrofit is not None, "the demo factory has a retrofit"
+    retrofit = base.retrofit.model_copy(
+        update={"date": today - timedelta(days=min(RETROFIT_DAYS_AGO, days // 3))}
+    )
+    return base.model_copy(update={"start": start, "retrofit": retrofit})
+
+
+def prepare_history(scenario: Any, workdir: Path, days: int = HISTORY_DAYS, now: float | None = None) -> Path:
+    """Generate (once per day, cached) and import the scenario's history up to the current interval.
+
+    Only intervals that have ended before `now` are imported, and only those newer than what the store
+    already holds, so a restart later in the day fills the gap without rewriting the past."""
+    from simulators.history import generate_history
+
+    cache = workdir / "history" / f"{scenario.name}-{scenario.start.date()}-{days}d"
+    csv = cache / "history.csv.gz"
+    if not csv.exists():
+        log.info("generating %d days of 15-minute history for %s (about 10 s) ...", days + 1, scenario.name)
+        generate_history(scenario, days + 1, cache)  # the extra day covers today up to now
+    store_path = workdir / "store" / "history.db"
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.read_csv(csv)
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), format="ISO8601", utc=True))
+    current = pd.Timestamp(now if now is not None else pytime.time(), unit="s", tz="UTC").floor("15min")
+    with HistoryStore(store_path) as store:
+        span = store.span()
+        newest = span[1] if span is not None else frame.index[0]
+        frame = frame[(frame.index >= newest) & (frame.index < current)]
+        if len(frame):
+            _import_demo_frame(scenario, frame, store)
+    return store_path
+
+
+def _import_demo_frame(scenario: Any, frame: pd.DataFrame, store: HistoryStore) -> None:
+    energy = {d.name: frame[f"{d.name}_kwh"] for d in scenario.devices if f"{d.name}_kwh" in frame.columns}
+    store.write_energy_frame(pd.DataFrame(energy), seconds=900, method="imported")
+    store.write_series("temperature_c", frame["temperature_c"])
+    counters = [d.name for d in scenario.devices if d.kind == "production_counter"]
+    tablets = sum((frame[f"{c}_units"] for c in counters), pd.Series(0.0, frame.index))
+    store.write_series("production", tablets * TONNES_PER_TABLET)
+    for device in (d.name for d in scenario.devices if d.kind == "compressor"):
+        loaded, unloaded = frame[f"{device}_loaded_s"], frame[f"{device}_unloaded_s"]
+        store.write_series(f"{device}.loaded_h", loaded / 3600)
+        store.write_series(f"{device}.running_h", (loaded + unloaded) / 3600)
+        store.write_series(f"{device}.air_m3", frame[f"{device}_fad_m3"])
+        store.write_series(f"{device}.pressure_bar", frame[f"{device}_pressure_bar"])
+
+
+def demo_site_config(
+    scenario: Any, endpoints: list[Any], mqtt_port: int | None, interval_s: float
+) -> dict[str, Any]:
+    """A site config for the agent polling the simulated factory (also written out for the user)."""
+    buses: dict[str, dict[str, Any]] = {}
+    timeout = min(1.0, interval_s / 2)  # a dead device must not overrun the next slot
+    for e in endpoints:
+        if e.bus in buses:
+            continue
+        if e.transport == "serial":
+            buses[e.bus] = {"name": e.bus, "type": "rtu", "port": e.address, "timeout_s": timeout}
+        else:
+            host, _, port = e.address.rpartition(":")
+            buses[e.bus] = {
+                "name": e.bus,
+                "type": e.transport,
+                "host": host,
+                "port": int(port),
+                "timeout_s": timeout,
+            }
+    site_meter = next(d.name for d in scenario.devices if d.kind == "meter" and "site" in d.measures)
+    parent_of = {m: d.name for d in scenario.devices if d.kind == "meter" for m in d.measures}
+    devices = []
+    for e in endpoints:
+        spec = scenario.device(e.device)
+        parent = None
+        if spec.kind == "meter" and spec.name != site_meter:
+            parent = site_meter
+        elif spec.kind == "compressor":
+            parent = parent_of.get(str(spec.compressor))
+        area = (
+            "compressor-room"
+            if spec.kind == "compressor" or e.device.startswith("compressor_room")
+            else "plant"
+        )
+        devices.append(
+            {
+                "name": e.device,
+                "bus": e.bus,
+                "unit_id": e.unit_id,
+                "profile": e.profile,
+                "interval_s": interval_s,
+                "area": area,
+                **({"parent": parent} if parent else {}),
+            }
+        )
+    config: dict[str, Any] = {
+        "site": {
+            "name": "demo-factory",
+            "display_name": "Demo pharma plant (Chongqing) / 示范制药厂（重庆）",
+            "timezone": "Asia/Shanghai",
+            "areas": [
+                {"name": "plant", "display_name": "Plant"},
+                {"name": "compressor-room", "display_name": "Compressor room"},
+            ],
+        },
+        "buses": list(buses.values()),
+        "devices": devices,
+        "sinks": {"local_store": {"path": "store"}},
+        "web": {"host": "127.0.0.1", "port": 8080},
+        "analytics": _demo_analytics(scenario),
+    }
+    if mqtt_port is not None:
+        config["sinks"]["mqtt"] = {"host": "127.0.0.1", "port": mqtt_port, "prefix": "energy"}
+    return config
+
+
+def _demo_analytics(scenario: Any) -> dict[str, Any]:
+    """M&V settings that match the scenario: the baseline is the year before the retrofit date."""
+    specs = {c.name: c for c in scenario.air.compressors}
+    return {
+        "production": {
+            "product": "tablets",
+            "unit": "t",
+            "column": "production",
+            "output_value_yuan_per_unit": 0.35 / TONNES_PER_TABLET,  # 0.35 yuan a tablet: a demo figure
+        },
+        "baseline": {"period_start": str(scenario.start.date()), "period_end": str(scenario.retrofit.date)},
+        "compressors": [
+            {
+                "device": d.name,
+                "rated_power_kw": specs[d.compressor].rated_kw,
+                "rated_fad_m3_min": specs[d.compressor].fad_m3min,
+            }
+            for d in scenario.devices
+            if d.kind == "compressor"
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def find_mosquitto() -> str | None:
+    found = shutil.which("mosquitto")
+    if found is None and Path("/usr/sbin/mosquitto").exists():  # Debian puts it outside a user's PATH
+        found = "/usr/sbin/mosquitto"
+    return found
+
+
+@contextlib.asynccontextmanager
+async def start_broker(port: int, mosquitto: str | None) -> AsyncIterator[str | None]:
+    """An MQTT broker on 127.0.0.1:port: Mosquitto if given, else amqtt if importable, else none."""
+    if mosquitto:
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = Path(tmp) / "mosquitto.conf"
+            lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+            conf.write_text("\n".join([*lines, "max_queued_messages 0", ""]), encoding="utf-8")
+            proc = await asyncio.create_subprocess_exec(
+                mosquitto, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            )
+            try:
+                await _wait_port(port, proc)
+                yield f"mosquitto mqtt://127.0.0.1:{port}"
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), timeout=5)
+        return
+    try:
+        from amqtt.broker import Broker  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        log.warning("no MQTT broker: install mosquitto (apt) or the 'demo' extra (amqtt); MQTT is off")
+        yield None
+        return
+    broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
+    await broker.start()
+    try:
+        yield f"amqtt (embedded) mqtt://127.0.0.1:{port}"
+    finally:
+        await broker.shutdown()
+
+
+async def _wait_port(port: int, proc: asyncio.subprocess.Process, timeout_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        if proc.returncode is not None:
+            err = (await proc.stderr.read()).decode() if proc.stderr else ""
+            raise OSError(f"mosquitto exited with {proc.returncode}: {err.strip()}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
+def write_config(config: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Written by `energy-agent demo` for the simulated factory it started; re-written each run.\n"
+    path.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | None = None) -> None:
+    """Start everything, call `ready(endpoints)`, run until SIGINT/SIGTERM, stop everything."""
+    from agent.cli.run import serve_site
+    from agent.config.loader import load_config
+    from simulators.clock import RealClock
+    from simulators.server import SimulatedFactory
+
+    scenario = demo_scenario(days=plan.history_days)
+    history = await asyncio.to_thread(prepare_history, scenario, plan.workdir, plan.history_days)
+    factory = SimulatedFactory(scenario, clock=RealClock())
+    mosquitto = find_mosquitto()
+    async with start_broker(plan.mqtt_port, mosquitto) as broker:
+        await factory.start()
+        try:
+            config = demo_site_config(
+                scenario, factory.endpoints(), plan.mqtt_port if broker else None, plan.interval_s
+            )
+            config["web"] = {"host": plan.web_host, "port": plan.web_port}
+            path = write_config(config, plan.workdir / "demo_site.yaml")
+            loaded = load_config(path)
+            endpoints = {
+                "dashboard": f"http://{plan.web_host}:{plan.web_port}/",
+                "mqtt": f"{broker}, topics energy/demo-factory/#" if broker else "off (no broker available)",
+                "config": str(path),
+                "history": str(history),
+                "modbus": ", ".join(
+                    sorted({f"{e.bus} {e.transport} {e.address}" for e in factory.endpoints()})
+                ),
+            }
+
+            def started(*_: object) -> None:
+                if ready is not None:
+                    ready(endpoints)
+
+            await serve_site(path, loaded, started=started)
+        finally:
+            await factory.stop()
