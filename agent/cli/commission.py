@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -20,9 +20,9 @@ from agent.config.profile import Function, Order, Point, Profile
 from agent.config.registry import ProfileRegistry
 from agent.config.site import RtuOverTcpBus, SerialBus, TcpBus
 from agent.errors import ConfigError, ConfigIssue, DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
-from agent.modbus.decode import Decoded, decode_block
-from agent.modbus.io import ModbusLink, describe_bus
-from agent.modbus.plan import plan_for_profile
+
+if TYPE_CHECKING:  # pymodbus loads only when a command talks to a device
+    from agent.modbus.decode import Decoded
 
 __all__ = ["add_parsers"]
 
@@ -164,6 +164,10 @@ def _adhoc_profile(args: argparse.Namespace) -> Profile:
 
 
 async def _read(bus: AnyBus, unit: int, profile: Profile, names: list[str] | None) -> dict[str, Decoded]:
+    from agent.modbus.decode import decode_block
+    from agent.modbus.io import ModbusLink
+    from agent.modbus.plan import plan_for_profile
+
     try:
         blocks = plan_for_profile(profile, names)
     except ValueError as exc:
@@ -177,6 +181,8 @@ async def _read(bus: AnyBus, unit: int, profile: Profile, names: list[str] | Non
 
 
 def cmd_read(args: argparse.Namespace) -> int:
+    from agent.modbus.io import describe_bus
+
     bus, unit, profile_id = _bus_from_args(args)
     unit = args.unit if args.unit is not None else (unit or 1)
     if args.address is not None:
@@ -261,6 +267,8 @@ def _parse_units(text: str) -> list[int]:
 async def _scan(
     bus: AnyBus, units: list[int], function: Function, address: int, progress: bool
 ) -> list[dict[str, Any]]:
+    from agent.modbus.io import ModbusLink
+
     found: list[dict[str, Any]] = []
     async with ModbusLink(bus) as link:
         for n, unit in enumerate(units, 1):
@@ -290,6 +298,8 @@ async def _scan(
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from agent.modbus.io import describe_bus
+
     bus, _, _ = _bus_from_args(args)
     units = _parse_units(args.units)
     found = asyncio.run(_scan(bus, units, Function(args.function), args.address, sys.stderr.isatty()))

@@ -22,7 +22,6 @@ from agent.errors import ConfigError
 from agent.rating.files import default_rubric_path, load_rubric, load_site_rating, write_package
 from agent.rating.package import package_csv, package_json
 from agent.rating.period import parse_period
-from agent.rating.provider import NoRatingData, default_history_path, rating_package
 
 __all__ = ["add_parsers", "run_rating"]
 
@@ -47,6 +46,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def run_rating(args: argparse.Namespace) -> int:
+    from agent.rating.provider import NoRatingData
+
     try:
         package = _package(args)
     except ConfigError as exc:
@@ -73,6 +74,8 @@ def run_rating(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> dict[str, Any]:
+    from agent.rating.provider import default_history_path, rating_package
+
     period = parse_period(args.period)
     loaded = load_config(args.config)
     rubric = load_rubric(args.rubric or default_rubric_path())

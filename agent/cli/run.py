@@ -15,16 +15,17 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.config.loader import LoadedConfig, load_config
+from agent.config.loader import LoadedConfig, load_config, store_dir
 from agent.errors import AgentError, ConfigError
-from agent.runtime.app import Agent
-from agent.runtime.delivery import Delivery, store_dir
-from agent.runtime.output import JsonLinesOutput
-from agent.runtime.signals import install_signal_handlers
 
-__all__ = ["add_parsers", "main", "run_command", "serve_site"]
+if TYPE_CHECKING:  # the runtime loads only when `run` runs, so `validate` stays instant
+    from agent.runtime.app import Agent
+    from agent.runtime.delivery import Delivery
+    from agent.runtime.output import JsonLinesOutput
+
+__all__ = ["add_parsers", "main", "run_command", "serve_site", "site_rating_provider"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def add_parsers(sub: Any) -> None:
 def run_command(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)  # a ConfigError here exits 1 with every issue listed
     if args.output is not None:
+        from agent.runtime.output import JsonLinesOutput
+
         output = JsonLinesOutput(None if args.output == "-" else Path(args.output))
         try:
             asyncio.run(_serve_jsonl(args.config, loaded, output))
@@ -58,6 +61,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def _serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput) -> None:
+    from agent.runtime.app import Agent
+    from agent.runtime.signals import install_signal_handlers
+
     agent = Agent(loaded, output, loader=lambda: load_config(path))
     remove = install_signal_handlers(agent)
     try:
@@ -74,6 +80,10 @@ async def serve_site(
     rating: Callable[[str], Any] | None = None,
 ) -> None:
     """The agent, its delivery pipeline and (if configured) the dashboard, until a stop signal."""
+    from agent.runtime.app import Agent
+    from agent.runtime.delivery import Delivery
+    from agent.runtime.signals import install_signal_handlers
+
     delivery = Delivery(loaded.config, store_dir(loaded.config, path))
     agent = Agent(loaded, delivery, loader=lambda: load_config(path))
     rating = rating or site_rating_provider(loaded, delivery.directory / "history.db")

@@ -13,13 +13,13 @@ import sys
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.config.loader import load_config
+from agent.config.loader import load_config, store_dir
 from agent.errors import ConfigError, ConfigIssue
-from agent.runtime.delivery import store_dir
-from agent.web.settings import settings_for
-from agent.web.source import DashboardSettings
+
+if TYPE_CHECKING:
+    from agent.web.source import DashboardSettings
 
 __all__ = ["add_parsers", "settings_from_config"]
 
@@ -62,6 +62,8 @@ def _baseline(text: str | None) -> tuple[date | None, date | None]:
 
 def settings_from_config(config_path: Path, args: argparse.Namespace) -> tuple[DashboardSettings, Path]:
     """Dashboard settings and the history path of a site config (+ the common options)."""
+    from agent.web.settings import settings_for
+
     loaded = load_config(config_path)
     cfg = loaded.config
     settings = settings_for(cfg, baseline=_baseline(args.baseline), replay=bool(args.replay))

@@ -14,7 +14,7 @@ from agent.config.site import SiteConfig
 from agent.config.yamlsource import LoadedYaml, load_yaml, validation_issues
 from agent.errors import ConfigError
 
-__all__ = ["LoadedConfig", "load_config"]
+__all__ = ["LoadedConfig", "load_config", "store_dir"]
 
 
 class LoadedConfig:
@@ -24,6 +24,12 @@ class LoadedConfig:
         self.path = path
         self.config = config
         self.registry = registry
+
+
+def store_dir(config: SiteConfig, config_path: Path) -> Path:
+    """The local store directory; a relative path is taken from the config file's directory."""
+    path = config.sinks.local_store.path
+    return path if path.is_absolute() else (config_path.parent / path).resolve()
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfig:

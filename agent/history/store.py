@@ -16,9 +16,10 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads where frames are built, never on the poll path
+    import pandas as pd
 
 __all__ = ["EnergyRow", "HistoryStore"]
 
@@ -113,6 +114,8 @@ class HistoryStore:
         row = self._db.execute("SELECT MIN(start), MAX(start + seconds) FROM energy").fetchone()
         if row[0] is None:
             return None
+        import pandas as pd
+
         return pd.Timestamp(row[0], unit="s", tz="UTC"), pd.Timestamp(row[1], unit="s", tz="UTC")
 
     def energy(
@@ -130,6 +133,8 @@ class HistoryStore:
         if devices is not None:
             sql += f" AND device IN ({','.join('?' * len(devices))})"
             args.extend(devices)
+        import pandas as pd
+
         long = pd.read_sql_query(sql, self._db, params=args)
         wide = long.pivot(index="start", columns="device", values="kwh") if len(long) else pd.DataFrame()
         return _with_utc_index(wide, devices)
@@ -141,12 +146,16 @@ class HistoryStore:
             f"SELECT name, start, value FROM series WHERE name IN ({','.join('?' * len(names))})"
             " AND start >= ? AND start < ?"
         )
+        import pandas as pd
+
         long = pd.read_sql_query(sql, self._db, params=[*names, _bound(start, 0), _bound(end, 2**62)])
         wide = long.pivot(index="start", columns="name", values="value") if len(long) else pd.DataFrame()
         return _with_utc_index(wide, names)
 
 
 def _epoch_seconds(index: pd.Index) -> list[int]:
+    import pandas as pd
+
     if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
         raise ValueError("history needs a tz-aware DatetimeIndex of interval starts")
     return [int(t.timestamp()) for t in index]
@@ -157,6 +166,8 @@ def _bound(ts: pd.Timestamp | None, default: int) -> int:
 
 
 def _with_utc_index(wide: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    import pandas as pd
+
     wide.index = (
         pd.to_datetime(wide.index.astype("int64"), unit="s", utc=True)
         if len(wide)

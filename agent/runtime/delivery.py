@@ -17,6 +17,7 @@ import contextlib
 import logging
 from pathlib import Path
 
+from agent.config.loader import store_dir
 from agent.config.site import SiteConfig
 from agent.history.store import EnergyRow, HistoryStore
 from agent.outbox import AsyncOutbox, Forwarder, Outbox, Sink
@@ -29,12 +30,6 @@ from agent.sinks.mqtt import MqttPublisher
 __all__ = ["Delivery", "store_dir"]
 
 log = logging.getLogger(__name__)
-
-
-def store_dir(config: SiteConfig, config_path: Path) -> Path:
-    """The local store directory; a relative path is taken from the config file's directory."""
-    path = config.sinks.local_store.path
-    return path if path.is_absolute() else (config_path.parent / path).resolve()
 
 
 class Delivery:
