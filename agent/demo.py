@@ -44,6 +44,7 @@ class DemoPlan:
     mqtt_port: int = 1883
     interval_s: float = 5.0
     history_days: int = HISTORY_DAYS
+    broker: str = "auto"  # auto | mosquitto | embedded | none
 
 
 def demo_scenario(today: date | None = None, days: int = HISTORY_DAYS) -> Any:
@@ -207,8 +208,13 @@ def find_mosquitto() -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def start_broker(port: int, mosquitto: str | None) -> AsyncIterator[str | None]:
+async def start_broker(
+    port: int, mosquitto: str | None, *, enabled: bool = True
+) -> AsyncIterator[str | None]:
     """An MQTT broker on 127.0.0.1:port: Mosquitto if given, else amqtt if importable, else none."""
+    if not enabled:
+        yield None
+        return
     if mosquitto:
         with tempfile.TemporaryDirectory() as tmp:
             conf = Path(tmp) / "mosquitto.conf"
@@ -227,7 +233,7 @@ async def start_broker(port: int, mosquitto: str | None) -> AsyncIterator[str | 
                     await asyncio.wait_for(proc.wait(), timeout=5)
         return
     try:
-        from amqtt.broker import Broker  # type: ignore[import-not-found, unused-ignore]
+        from amqtt.broker import Broker
     except ImportError:
         log.warning("no MQTT broker: install mosquitto (apt) or the 'demo' extra (amqtt); MQTT is off")
         yield None
@@ -276,8 +282,10 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
     scenario = demo_scenario(days=plan.history_days)
     history = await asyncio.to_thread(prepare_history, scenario, plan.workdir, plan.history_days)
     factory = SimulatedFactory(scenario, clock=RealClock())
-    mosquitto = find_mosquitto()
-    async with start_broker(plan.mqtt_port, mosquitto) as broker:
+    mosquitto = find_mosquitto() if plan.broker in ("auto", "mosquitto") else None
+    if plan.broker == "mosquitto" and mosquitto is None:
+        raise OSError("--broker mosquitto: mosquitto is not installed (apt-get install mosquitto)")
+    async with start_broker(plan.mqtt_port, mosquitto, enabled=plan.broker != "none") as broker:
         await factory.start()
         try:
             config = demo_site_config(

@@ -20,6 +20,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8080, help="dashboard port (default 8080)")
     p.add_argument("--mqtt-port", type=int, default=1883, help="embedded MQTT broker port (default 1883)")
     p.add_argument("--days", type=int, default=365, help="days of history before today (default 365)")
+    p.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded", "none"],
+        default="auto",
+        help="MQTT broker: auto = Mosquitto if installed, else the embedded one (default auto)",
+    )
     p.add_argument("--interval", type=float, default=5.0, help="poll interval of every device, s (default 5)")
     p.set_defaults(func=cmd_demo)
 
@@ -33,7 +39,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    plan = DemoPlan(args.workdir.resolve(), args.host, args.port, args.mqtt_port, args.interval, args.days)
+    plan = DemoPlan(
+        args.workdir.resolve(), args.host, args.port, args.mqtt_port, args.interval, args.days, args.broker
+    )
     print(
         f"preparing the demo factory in {plan.workdir} (the first start generates a year of history) ...",
         file=sys.stderr,

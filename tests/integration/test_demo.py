@@ -26,7 +26,10 @@ async def get_json(url: str) -> Any:
     return await asyncio.to_thread(fetch)
 
 
-async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
+    tmp_path: Path, broker: str
+) -> None:
     web, mqtt = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -43,6 +46,8 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(tmp_pa
         "150",
         "--interval",
         "1",
+        "--broker",
+        broker,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
