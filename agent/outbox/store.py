@@ -20,6 +20,7 @@ call in a worker thread so the event loop never waits on a disk.
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 import threading
 import time
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS rows (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rows_by_priority ON rows (has_counter, id);
+CREATE TABLE IF NOT EXISTS boots (
+    first_id INTEGER PRIMARY KEY,
+    started REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cursors (
     sink TEXT PRIMARY KEY,
     last_id INTEGER NOT NULL,
@@ -62,8 +67,12 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
+    """`boot`: when the outbox (= the agent process) that accepted the row was opened. The poller's
+    seq starts again at 0 in every process, so (boot, device, seq) is what identifies a poll."""
+
     id: int
     result: PollResult
+    boot: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,7 @@ class Outbox:
         self._clock = clock
         self._lock = threading.Lock()
         self._next_age_check = 0.0
+        self._boots: list[tuple[int, float]] = []  # (first row id, started), ascending
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -148,6 +158,32 @@ class Outbox:
             marks = ",".join("?" * len(sinks))
             db.execute(f"DELETE FROM cursors WHERE sink NOT IN ({marks})", sinks)
             self._prune()
+            self._record_boot()
+
+    def _record_boot(self) -> None:
+        """Rows get ids above every id ever used (AUTOINCREMENT), so this boot owns ids from here on."""
+        db = self._db
+        used = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'rows'").fetchone()
+        first_id = (int(used[0]) if used else 0) + 1
+        oldest = db.execute("SELECT min(id) FROM rows").fetchone()[0]
+        if oldest is not None:  # boots whose rows are all gone: only the last one before `oldest` matters
+            db.execute(
+                "DELETE FROM boots WHERE first_id < (SELECT max(first_id) FROM boots WHERE first_id <= ?)",
+                (oldest,),
+            )
+        else:
+            db.execute("DELETE FROM boots")
+        db.execute(
+            "INSERT OR REPLACE INTO boots (first_id, started) VALUES (?, ?)",
+            (first_id, round(self._clock(), 3)),
+        )
+        self._boots = [
+            (int(i), float(t)) for i, t in db.execute("SELECT first_id, started FROM boots ORDER BY first_id")
+        ]
+
+    def _boot_of(self, row_id: int) -> float | None:
+        index = bisect.bisect_right(self._boots, row_id, key=lambda boot: boot[0]) - 1
+        return self._boots[index][1] if index >= 0 else None
 
     def close(self) -> None:
         with self._lock:
@@ -192,7 +228,7 @@ class Outbox:
             fetched = self._db.execute(
                 "SELECT id, body FROM rows WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
             ).fetchall()
-        return [OutboxRow(row_id, decode_result(body)) for row_id, body in fetched]
+        return [OutboxRow(row_id, decode_result(body), self._boot_of(row_id)) for row_id, body in fetched]
 
     def ack(self, sink: str, last_id: int) -> None:
         """The far side confirmed every row up to `last_id`: move the cursor, prune passed rows."""

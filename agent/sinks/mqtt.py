@@ -197,7 +197,7 @@ class MqttPublisher:
             async with window:
                 result = row.result
                 topic = self._topic(result.device, "telemetry")
-                await client.publish(topic, payloads.telemetry_payload(result), qos=qos)
+                await client.publish(topic, payloads.telemetry_payload(result, row.boot), qos=qos)
 
         # Tasks start in creation order and paho writes each PUBLISH when its task first runs, so
         # the broker sees the rows in outbox order.

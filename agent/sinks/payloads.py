@@ -65,27 +65,32 @@ def _point_json(reading: Reading) -> dict[str, Any]:
     return {"v": value, "u": reading.unit, "q": quality, "r": reason}
 
 
-def telemetry_payload(result: PollResult) -> bytes:
-    """One poll as one JSON message (schemas/mqtt/telemetry.schema.json)."""
-    return _dumps(
-        {
-            "schema": SCHEMA_TELEMETRY,
-            "site": result.site,
-            "device": result.device,
-            "kind": result.device_kind,
-            "profile": result.profile,
-            "area": result.area,
-            "ts": result.ts,
-            "time": iso_utc(result.ts),
-            "seq": result.seq,
-            "status": result.status,
-            "error": result.error,
-            "requested_at": result.requested_at,
-            "latency_ms": result.latency_ms,
-            "tags": dict(result.tags),
-            "points": {r.point: _point_json(r) for r in result.readings},
-        }
-    )
+def telemetry_payload(result: PollResult, boot: float | None = None) -> bytes:
+    """One poll as one JSON message (schemas/mqtt/telemetry.schema.json).
+
+    `boot` (the accepting agent's start time) is added when known: seq restarts at 0 with every
+    agent start, so a consumer tells a restart from a gap, and a duplicate, by (boot, device, seq).
+    """
+    document = {
+        "schema": SCHEMA_TELEMETRY,
+        "site": result.site,
+        "device": result.device,
+        "kind": result.device_kind,
+        "profile": result.profile,
+        "area": result.area,
+        "ts": result.ts,
+        "time": iso_utc(result.ts),
+        "seq": result.seq,
+        "status": result.status,
+        "error": result.error,
+        "requested_at": result.requested_at,
+        "latency_ms": result.latency_ms,
+        "tags": dict(result.tags),
+        "points": {r.point: _point_json(r) for r in result.readings},
+    }
+    if boot is not None:
+        document["boot"] = boot
+    return _dumps(document)
 
 
 def device_status_payload(site: str, device: str, online: bool, reason: str | None, ts: float) -> bytes:
