@@ -1,0 +1,440 @@
+"""The plant benchmark: the agent's production path measured against the figures peer gateways reach.
+
+    .venv/bin/python bench/plant.py                       # N = 50 / 200 / 1000, ceiling, extras
+    .venv/bin/python bench/plant.py --devices 200 --seconds 20 --no-extras
+    .venv/bin/python bench/plant.py --profile 200         # cProfile of the agent at N = 200
+
+The plant: N devices, each 30 float32 points in 60 consecutive holding registers, polled every
+second. Served by a small C Modbus TCP server (bench/c/plant_server.c, any unit id, one thread), so
+the server costs almost nothing. Mosquitto and VictoriaMetrics run as their own processes; the agent
+runs as `python -m agent.cli.run site.yaml` -- the production composition: durable SQLite outbox,
+MQTT sink (QoS 1) and InfluxDB sink (v2 API into VictoriaMetrics) all on. Only the agent's process
+is measured, from /proc/<pid>.
+
+Per N: CPU per delivered point (agent CPU seconds in the window / points of the window's poll slots
+that arrived at an MQTT subscriber), RSS, delivered % (window slots that reached MQTT and
+VictoriaMetrics), schedule jitter (requested_at - slot) p50/p99, delivered points/s.
+
+Extras (skip with --no-extras): the ceiling (N raised until a slot is lost or jitter p99 > 100 ms),
+replay from the outbox into VictoriaMetrics (bench/bench_outbox.py), and the Modbus request rate on
+one connection against the C libmodbus loop (bench/c/modbus_loop.c) on the same server. The table
+is printed and written as JSON (--json, default bench/results/plant.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as paho  # noqa: E402
+
+from tests.integration.services import Mosquitto, VictoriaMetrics, free_port  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+POINTS = 30
+PER_BUS = 100  # devices per configured TCP bus (a gateway's worth), all served by one C server
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --- processes ---------------------------------------------------------------------------------------
+
+
+def build_c(out: Path) -> dict[str, Path]:
+    """Compile the C server and the libmodbus reference loop (gcc, Debian's libmodbus-dev)."""
+    out.mkdir(parents=True, exist_ok=True)
+    server, loop = out / "plant_server", out / "modbus_loop"
+    subprocess.run(["gcc", "-O2", "-o", str(server), str(HERE / "c" / "plant_server.c")], check=True)
+    cmd = ["gcc", "-O2", "-I/usr/include/modbus", "-o", str(loop), str(HERE / "c" / "modbus_loop.c")]
+    subprocess.run([*cmd, "-lmodbus"], check=True)
+    return {"server": server, "loop": loop}
+
+
+@contextmanager
+def plant_server(binary: Path) -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen([str(binary), str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit("plant_server did not start")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_mem_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) in MB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(rest.split()[0]) / 1024
+    return found["VmRSS"], found["VmHWM"]
+
+
+# --- the telemetry subscriber ------------------------------------------------------------------------
+
+
+class Subscriber:
+    """Counts telemetry messages per (device, slot) and keeps each poll's jitter (paho, own thread)."""
+
+    def __init__(self, port: int, site: str) -> None:
+        self.slots: dict[tuple[str, float], float] = {}
+        self._lock = threading.Lock()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-{site}")
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(f"bench/{site}/+/telemetry", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        doc = json.loads(message.payload)
+        jitter_ms = (doc["requested_at"] - doc["ts"]) * 1000.0
+        with self._lock:
+            self.slots[(doc["device"], doc["ts"])] = jitter_ms
+
+    def in_window(self, first: float, last: float) -> dict[tuple[str, float], float]:
+        with self._lock:
+            return {k: v for k, v in self.slots.items() if first <= k[1] <= last}
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def vm_samples(vm: VictoriaMetrics, site: str, first: float, last: float) -> int:
+    """Samples of one field (value_00) of the window's slots stored in VictoriaMetrics."""
+    with urllib.request.urlopen(f"{vm.url}/internal/force_flush", timeout=30):
+        pass
+    query = urllib.parse.urlencode(
+        {"match[]": f'other_value_00{{site="{site}"}}', "start": str(int(first)), "end": str(int(last) + 1)}
+    )
+    count = 0
+    with urllib.request.urlopen(f"{vm.url}/api/v1/export?{query}", timeout=60) as resp:
+        for line in resp.read().decode().splitlines():
+            if line:
+                count += sum(1 for t in json.loads(line)["timestamps"] if first * 1000 <= t <= last * 1000)
+    return count
+
+
+# --- one plant run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PlantRun:
+    devices: int
+    seconds: int
+    expected_polls: int
+    mqtt_polls: int
+    tsdb_polls: int
+    cpu_s: float
+    us_per_point: float
+    rss_mb: float
+    rss_peak_mb: float
+    delivered_pct: float
+    jitter_p50_ms: float
+    jitter_p99_ms: float
+    points_per_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def site_config(
+    n: int, site: str, modbus_port: int, mqtt: Mosquitto, vm: VictoriaMetrics, store: Path
+) -> dict[str, Any]:
+    buses = [
+        {"name": f"gw{b}", "type": "tcp", "host": "127.0.0.1", "port": modbus_port, "timeout_s": 0.5}
+        | {"max_connections": 4}
+        for b in range(math.ceil(n / PER_BUS))
+    ]
+    devices = [
+        {"name": f"d{i:04d}", "bus": f"gw{i // PER_BUS}", "unit_id": i % PER_BUS + 1}
+        | {"profile": "bench/plant30", "interval_s": 1.0}
+        for i in range(n)
+    ]
+    sinks = {
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": mqtt.port,
+            "prefix": "bench",
+            "qos": 1,
+            "client_id": f"agent-{site}",
+        },
+        "influxdb": {"url": vm.url, "token": "bench", "org": "bench", "bucket": "bench"},
+        "local_store": {"path": str(store)},
+    }
+    return {
+        "site": {"name": site},
+        "profiles_dirs": [str(HERE / "profiles")],
+        "buses": buses,
+        "devices": devices,
+        "sinks": sinks,
+    }
+
+
+def run_plant(
+    n: int,
+    *,
+    seconds: int,
+    warmup: float,
+    modbus_port: int,
+    mqtt: Mosquitto,
+    vm: VictoriaMetrics,
+    workdir: Path,
+    profile_to: Path | None = None,
+) -> PlantRun:
+    site = f"plant{n}x{int(time.time()) % 100000}"
+    config = workdir / f"{site}.yaml"
+    config.write_text(yaml.safe_dump(site_config(n, site, modbus_port, mqtt, vm, workdir / site)))
+    subscriber = Subscriber(mqtt.port, site)
+    python = [sys.executable] + (["-m", "cProfile", "-o", str(profile_to)] if profile_to else [])
+    agent = subprocess.Popen(
+        [*python, "-m", "agent.cli.run", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / f"{site}.log", "wb"),  # noqa: SIM115 -- lives as long as the agent
+    )
+    try:
+        time.sleep(warmup)
+        if agent.poll() is not None:
+            raise SystemExit(f"agent exited: {(workdir / f'{site}.log').read_text()[-3000:]}")
+        first = math.ceil(time.time())
+        time.sleep(first - time.time())
+        cpu0, t0 = proc_cpu_s(agent.pid), time.monotonic()
+        time.sleep(seconds)
+        cpu1, t1 = proc_cpu_s(agent.pid), time.monotonic()
+        rss, _ = proc_mem_mb(agent.pid)
+        last = first + seconds - 1
+        expected = n * seconds
+        deadline = time.monotonic() + 15
+        while len(subscriber.in_window(first, last)) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        _, peak = proc_mem_mb(agent.pid)
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        subscriber.close()
+    got = subscriber.in_window(first, last)
+    tsdb = vm_samples(vm, site, first, last)
+    jitter = sorted(got.values())
+    cpu = cpu1 - cpu0
+    points = len(got) * POINTS
+    return PlantRun(
+        devices=n,
+        seconds=seconds,
+        expected_polls=expected,
+        mqtt_polls=len(got),
+        tsdb_polls=tsdb,
+        cpu_s=round(cpu, 3),
+        us_per_point=round(cpu / points * 1e6, 2) if points else math.nan,
+        rss_mb=round(rss, 1),
+        rss_peak_mb=round(peak, 1),
+        delivered_pct=round(100.0 * min(len(got), tsdb) / expected, 2),
+        jitter_p50_ms=round(statistics.median(jitter), 2) if jitter else math.nan,
+        jitter_p99_ms=round(jitter[int(0.99 * (len(jitter) - 1))], 2) if jitter else math.nan,
+        points_per_s=round(points / (t1 - t0), 0),
+    )
+
+
+# --- extras ------------------------------------------------------------------------------------------
+
+
+def modbus_rates(binaries: dict[str, Path], port: int, seconds: float = 3.0) -> dict[str, float]:
+    """Requests/s of 60-register reads on one connection: libmodbus C loop vs the agent's ModbusLink."""
+    out = subprocess.run(
+        [str(binaries["loop"]), "127.0.0.1", str(port), str(seconds), "60"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    c_rate = float(out.split("req_per_s=")[1])
+    code = (
+        "import asyncio,sys,time\n"
+        "from agent.config.site import TcpBus\n"
+        "from agent.config.profile import Function\n"
+        "from agent.modbus.io import ModbusLink\n"
+        "async def main(port, seconds):\n"
+        "    bus = TcpBus(name='b', type='tcp', host='127.0.0.1', port=port)\n"
+        "    async with ModbusLink(bus) as link:\n"
+        "        n, end = 0, time.monotonic() + seconds\n"
+        "        while time.monotonic() < end:\n"
+        "            await link.read(1, Function.HOLDING, 0, 60); n += 1\n"
+        "    print(n / seconds)\n"
+        "asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(port), str(seconds)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    py_rate = float(out.strip())
+    return {
+        "c_req_per_s": round(c_rate),
+        "agent_req_per_s": round(py_rate),
+        "agent_pct_of_c": round(100 * py_rate / c_rate, 1),
+    }
+
+
+def replay_rate() -> dict[str, Any]:
+    """bench/bench_outbox.py: a 20,000-poll backlog replayed into VictoriaMetrics after an outage."""
+    out = subprocess.run(
+        [sys.executable, str(HERE / "bench_outbox.py"), "--polls", "20000", "--points", "30"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("replay:"))
+    return {
+        "replay_points_per_s": int(line.rsplit("polls/s, ", 1)[1].split()[0].replace(",", "")),
+        "output": out.strip(),
+    }
+
+
+# --- driver ------------------------------------------------------------------------------------------
+
+COLUMNS = (
+    ("N", 5, "devices", ".0f"),
+    ("µs CPU/pt", 9, "us_per_point", ".2f"),
+    ("RSS MB", 7, "rss_mb", ".1f"),
+    ("peak", 6, "rss_peak_mb", ".1f"),
+    ("deliv %", 8, "delivered_pct", ".2f"),
+    ("mqtt", 7, "mqtt_polls", ".0f"),
+    ("tsdb", 7, "tsdb_polls", ".0f"),
+    ("jit p50", 8, "jitter_p50_ms", ".2f"),
+    ("p99 ms", 7, "jitter_p99_ms", ".2f"),
+    ("points/s", 9, "points_per_s", ".0f"),
+)
+HEADER = " ".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS)
+
+
+def row(r: PlantRun) -> str:
+    return " ".join(f"{getattr(r, key):>{width}{fmt}}" for _, width, key, fmt in COLUMNS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--devices", type=int, nargs="+", default=[50, 200, 1000])
+    parser.add_argument("--seconds", type=int, default=20, help="measured window per N")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--ceiling", type=int, nargs="*", default=[1500, 2000, 3000])
+    parser.add_argument("--no-extras", action="store_true", help="only the N table")
+    parser.add_argument("--profile", type=int, metavar="N", help="cProfile the agent at N devices instead")
+    parser.add_argument("--json", type=Path, default=HERE / "results" / "plant.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="plant-") as tmp_name:
+        tmp = Path(tmp_name)
+        binaries = build_c(tmp / "bin")
+        mqtt = Mosquitto(tmp / "mosquitto").start()
+        vm = VictoriaMetrics(tmp / "vm").start()
+        try:
+            with plant_server(binaries["server"]) as port:
+                if args.profile:
+                    profile_to = tmp / "agent.prof"
+                    r = run_plant(
+                        args.profile,
+                        seconds=args.seconds,
+                        warmup=args.warmup,
+                        modbus_port=port,
+                        mqtt=mqtt,
+                        vm=vm,
+                        workdir=tmp,
+                        profile_to=profile_to,
+                    )
+                    print(HEADER)
+                    print(row(r))
+                    import pstats
+
+                    pstats.Stats(str(profile_to)).sort_stats("tottime").print_stats(30)
+                    pstats.Stats(str(profile_to)).sort_stats("cumulative").print_stats(40)
+                    return
+                report = run_all(args, port, mqtt, vm, tmp, binaries)
+        finally:
+            mqtt.kill(signal.SIGTERM)
+            vm.kill(signal.SIGTERM)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written: {args.json}")
+
+
+def run_all(
+    args: argparse.Namespace,
+    port: int,
+    mqtt: Mosquitto,
+    vm: VictoriaMetrics,
+    tmp: Path,
+    binaries: dict[str, Path],
+) -> dict[str, Any]:
+    kw = {
+        "seconds": args.seconds,
+        "warmup": args.warmup,
+        "modbus_port": port,
+        "mqtt": mqtt,
+        "vm": vm,
+        "workdir": tmp,
+    }
+    print(HEADER, flush=True)
+    runs = []
+    for n in args.devices:
+        runs.append(run_plant(n, **kw))
+        print(row(runs[-1]), flush=True)
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "plant": [asdict(r) for r in runs],
+    }
+    if args.no_extras:
+        return report
+    ceiling: list[PlantRun] = []
+    for n in args.ceiling:
+        ceiling.append(run_plant(n, **kw))
+        print(row(ceiling[-1]) + "   (ceiling search)", flush=True)
+        if ceiling[-1].delivered_pct < 100.0 or ceiling[-1].jitter_p99_ms > 100.0:
+            break
+    held = [r for r in ceiling if r.delivered_pct >= 100.0 and r.jitter_p99_ms <= 100.0]
+    report["ceiling"] = {
+        "runs": [asdict(r) for r in ceiling],
+        "sustained_points_per_s": max((r.points_per_s for r in held), default=0),
+    }
+    print(f"ceiling: {report['ceiling']['sustained_points_per_s']:.0f} points/s sustained (100 % delivered)")
+    report["modbus"] = modbus_rates(binaries, port)
+    print(f"modbus one connection, 60 registers: {report['modbus']}", flush=True)
+    report["replay"] = replay_rate()
+    print(f"replay: {report['replay']['replay_points_per_s']:,} points/s", flush=True)
+    return report
+
+
+if __name__ == "__main__":
+    main()
