@@ -1,8 +1,11 @@
-"""The InfluxDB sink: the only module that imports influxdb_client.
+"""The InfluxDB sink: the only module that talks to InfluxDB.
 
 Rows from the outbox become line protocol (agent.sinks.payloads, one line per poll) and are written
-in pre-built batches with the synchronous write API in a worker thread: the fastest path measured
-against VictoriaMetrics, and it never blocks the event loop. A row is delivered when the server
+in pre-built batches, one HTTP POST per batch, in a worker thread, so it never blocks the event loop.
+The v2 write API (`/api/v2/write?org=&bucket=&precision=ms`, `Authorization: Token ...`, the same
+request influxdb-client's synchronous WriteApi sends) is spoken with the standard library: importing
+influxdb-client for one POST cost the agent ~40 MB of RSS (it pulls in numpy and reactivex) and a
+third of a second at start (docs/performance.md). A row is delivered when the server
 answered 2xx; writing a point twice is harmless (same series and time: the value is replaced), so
 resending after a failure is safe.
 
@@ -12,8 +15,7 @@ Errors, translated here:
 - 400 / 413 / 422 (bad data): `WriteRejected`. The batch is bisected to the offending line(s), which
   are logged, counted and skipped, so one bad point never blocks the queue.
 
-`api: v1` writes to `/write?db=` (InfluxDB 1.x, also accepted by VictoriaMetrics) with the standard
-library, as influxdb-client only speaks the v2 API.
+`api: v1` writes to `/write?db=` (InfluxDB 1.x, also accepted by VictoriaMetrics).
 """
 
 from __future__ import annotations
@@ -28,12 +30,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-
-import urllib3
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.rest import ApiException
 
 from agent.config.site import InfluxSink
 from agent.errors import SinkError
@@ -95,58 +91,36 @@ def _classify(status: int, reason: str, headers: Mapping[str, str] | None, where
 
 
 class InfluxWriter:
-    """A LineWriter for a real server (v2 write API via influxdb-client, or v1 `/write?db=`)."""
+    """A LineWriter for a real server (v2 `/api/v2/write`, or v1 `/write?db=`)."""
 
     def __init__(self, config: InfluxSink) -> None:
         self.config = config
         self.where = f"influxdb {config.url}"
-        token = config.token.get_secret_value() if config.token is not None else ""
-        self._client = InfluxDBClient(
-            url=config.url,
-            token=token,
-            org=config.org,
-            timeout=int(config.timeout_s * 1000),
-            enable_gzip=config.gzip,
-        )
-        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+        base = config.url.rstrip("/")
+        if config.api == "v1":
+            query = urllib.parse.urlencode({"db": config.database or config.bucket, "precision": "ms"})
+            self._url = f"{base}/write?{query}"
+        else:
+            query = urllib.parse.urlencode({"org": config.org, "bucket": config.bucket, "precision": "ms"})
+            self._url = f"{base}/api/v2/write?{query}"
+        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if config.gzip:
+            self._headers["Content-Encoding"] = "gzip"
+        if config.token is not None:
+            secret = config.token.get_secret_value()
+            if config.api == "v1":  # v1 credentials are "user:password" in the token field
+                self._headers["Authorization"] = f"Basic {base64.b64encode(secret.encode()).decode()}"
+            else:
+                self._headers["Authorization"] = f"Token {secret}"
 
     async def __call__(self, lines: Sequence[str]) -> None:
-        body = "\n".join(lines)
-        if self.config.api == "v1":
-            await asyncio.to_thread(self._write_v1, body)
-        else:
-            await asyncio.to_thread(self._write_v2, body)
+        await asyncio.to_thread(self._post, "\n".join(lines))
 
-    def _write_v2(self, body: str) -> None:
-        try:
-            self._write_api.write(
-                bucket=self.config.bucket,
-                org=self.config.org,
-                record=body,
-                # The library's precision constants are plain strings typed as the enum class.
-                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
-            )
-        except ApiException as exc:
-            body_text = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
-            raise _classify(int(exc.status or 0), body_text[:500], exc.headers, self.where) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise WriteRetryable(f"{self.where}: {exc}") from exc
-
-    def _write_v1(self, body: str) -> None:
-        database = self.config.database or self.config.bucket
-        query = urllib.parse.urlencode({"db": database, "precision": "ms"})
+    def _post(self, body: str) -> None:
         data = body.encode()
-        headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self.config.gzip:
             data = gzip.compress(data, compresslevel=1)
-            headers["Content-Encoding"] = "gzip"
-        if self.config.token is not None:
-            # v1 credentials are "user:password" in the token field.
-            credentials = base64.b64encode(self.config.token.get_secret_value().encode()).decode()
-            headers["Authorization"] = f"Basic {credentials}"
-        request = urllib.request.Request(
-            f"{self.config.url.rstrip('/')}/write?{query}", data=data, headers=headers, method="POST"
-        )
+        request = urllib.request.Request(self._url, data=data, headers=self._headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.config.timeout_s):
                 pass
@@ -157,7 +131,7 @@ class InfluxWriter:
             raise WriteRetryable(f"{self.where}: {exc}") from exc
 
     def close(self) -> None:
-        self._client.close()  # type: ignore[no-untyped-call]
+        """Nothing held open: each batch is one request."""
 
 
 async def find_bad_lines(lines: Sequence[str], write: LineWriter) -> list[int]:
