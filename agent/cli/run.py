@@ -117,14 +117,22 @@ async def serve_site(
 
 
 def site_rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str], Any]:
-    """The default rubric over the site's history; a period without data rates as None, not an error."""
-    from agent.analytics.errors import InsufficientData
-    from agent.rating import default_rubric_path, load_rubric
-    from agent.rating.provider import rating_provider
+    """The default rubric over the site's history; a period without data rates as None, not an error.
 
-    provide = rating_provider(loaded, history, load_rubric(default_rubric_path()))
+    The analytics (pandas, numpy: ~55 MB of RSS) load on the first call that finds energy in the
+    history, in the rating's worker thread, so a gateway that only polls and forwards never pays
+    for them (docs/performance.md).
+    """
+    provide: Callable[[str], Any] | None = None
 
     def safe(period: str) -> Any:
+        nonlocal provide
+        if provide is None:
+            if not _has_energy(history):
+                return None
+            provide = _rating_provider(loaded, history)
+        from agent.analytics.errors import InsufficientData
+
         try:
             return provide(period)
         except InsufficientData as exc:
@@ -132,6 +140,22 @@ def site_rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str],
             return None
 
     return safe
+
+
+def _has_energy(history: Path) -> bool:
+    from agent.history.store import HistoryStore
+
+    if not history.exists():
+        return False
+    with HistoryStore(history) as store:
+        return bool(store.devices())
+
+
+def _rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str], Any]:
+    from agent.rating import default_rubric_path, load_rubric
+    from agent.rating.provider import rating_provider
+
+    return rating_provider(loaded, history, load_rubric(default_rubric_path()))
 
 
 async def _publish_ratings(delivery: Delivery, rating: Callable[[str], Any], every_s: float = 3600.0) -> None:
