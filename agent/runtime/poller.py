@@ -103,6 +103,8 @@ class DevicePoller:
         self.backoff = Backoff(2 * device.interval_s, max(self.settings.max_backoff_s, device.interval_s))
         self._stop = asyncio.Event()
         self._names = list(device.points) if device.points else [p.name for p in profile.points]
+        # Profile.point() is a linear search; per point per poll it was the poller's top entry.
+        self._units = {p.name: p.unit for p in profile.points}
         self._energy = find_point(profile, ENERGY_COUNTER_POINTS, self._names, counter=True)
         self._power = find_point(profile, ACTIVE_POWER_POINTS, self._names, counter=False)
         self._flow = find_point(profile, AIR_FLOW_POINTS, self._names, counter=False)
@@ -227,13 +229,13 @@ class DevicePoller:
     # -- judging -------------------------------------------------------------------------------
 
     def _reading(self, name: str, decoded: Decoded | None) -> Reading:
-        unit = self.profile.point(name).unit
+        unit = self._units[name]
         if decoded is None:
             return Reading(name, None, unit, "bad", self.state.bad_points.get(name, "not_read"))
         return Reading(name, decoded.value, unit, decoded.quality, decoded.reason)
 
     def _all_bad(self, reason: str) -> list[Reading]:
-        return [Reading(n, None, self.profile.point(n).unit, "bad", reason) for n in self._names]
+        return [Reading(n, None, self._units[n], "bad", reason) for n in self._names]
 
     def _init_counters(self) -> None:
         state = self.state
