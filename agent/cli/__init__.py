@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent import __version__
-from agent.cli import commission, config_cmds, demo_cmd, rating_cmd, run, simulate, web_cmds
+from agent.cli import commission, config_cmds, demo_cmd, rating_cmd, run, savings_cmd, simulate, web_cmds
 from agent.errors import AgentError, ConfigError, DeviceError
 
 __all__ = ["main"]
@@ -24,6 +24,7 @@ COMMAND_MODULES: list[Callable[[Any], None]] = [
     run.add_parsers,
     web_cmds.add_parsers,
     rating_cmd.add_parsers,
+    savings_cmd.add_parsers,
     demo_cmd.add_parsers,
     lambda sub: simulate.add_parser(sub).set_defaults(func=simulate.run),
 ]
