@@ -13,9 +13,9 @@ import importlib.util
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -139,6 +139,15 @@ def _add_pages(app: FastAPI, source: DashboardSource, poll_seconds: float) -> No
         return PlainTextResponse(render_metrics(source.metrics()), media_type="text/plain; version=0.0.4")
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _invalid_query(name: str, message: str) -> HTTPException:
+    # The same shape as FastAPI's own 422 (HTTPValidationError), so a client parses one error format.
+    return HTTPException(422, [{"loc": ["query", name], "msg": message, "type": "value_error"}])
+
+
 def _add_api(app: FastAPI, source: DashboardSource) -> None:
     @app.get("/api/overview", summary="Site power now, today's and this month's energy, cost, EUI, savings")
     def overview() -> JSONResponse:
@@ -150,14 +159,17 @@ def _add_api(app: FastAPI, source: DashboardSource) -> None:
 
     @app.get("/api/energy", summary="Energy per device for charts (local time axis)")
     def energy(
-        start: str | None = Query(None, description="Local start, ISO 8601; default: 7 days before end"),
-        end: str | None = Query(None, description="Local end, ISO 8601; default: now"),
+        start: Annotated[
+            datetime | None,
+            Query(description="Local start, ISO 8601 (a date or date-time); default: 7 days before end"),
+        ] = None,
+        end: Annotated[datetime | None, Query(description="Local end, ISO 8601; default: now")] = None,
         freq: str = Query("interval", pattern="^(interval|hour|day|month)$"),
     ) -> JSONResponse:
         try:
-            return JSONResponse(jsonable(source.energy(start, end, freq)))
+            return JSONResponse(jsonable(source.energy(_iso(start), _iso(end), freq)))
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise _invalid_query("start", str(exc)) from exc
 
     @app.get(
         "/api/compressors", summary="Compressed air: machine states, shares, specific power, leaks, advice"
@@ -176,7 +188,11 @@ def _add_api(app: FastAPI, source: DashboardSource) -> None:
     def rating(period: str | None = Query(None, pattern=r"^\d{4}(-\d{2})?$")) -> JSONResponse:
         return JSONResponse(jsonable(source.rating(period)))
 
-    @app.get("/api/rating/package", summary="Download the rating data package (JSON)")
+    @app.get(
+        "/api/rating/package",
+        summary="Download the rating data package (JSON)",
+        responses={404: {"description": "No rating for the period (the reason is in `detail`)"}},
+    )
     def rating_package(period: str | None = Query(None, pattern=r"^\d{4}(-\d{2})?$")) -> JSONResponse:
         result: dict[str, Any] = source.rating(period)
         if not result.get("available"):

@@ -35,6 +35,7 @@ from agent.analytics import (
     value_savings,
 )
 from agent.analytics.errors import AnalyticsError
+from agent.analytics.intervals import period_keys
 from agent.analytics.windows import baseline_days, local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
@@ -382,6 +383,11 @@ class HistorySource:
             }
         )
 
+    def _hourly_mean(self, values: pd.Series) -> pd.Series:
+        # A mean over the intervals present: dividing a sum by the intervals an hour should hold would
+        # pull the current (unfinished) hour and any hour with a gap towards zero bar.
+        return values.groupby(period_keys(values.index, "hour", self._tz)).mean()
+
     def _machine_view(self, frame: pd.DataFrame, spec: CompressorSpec) -> JsonDict:
         last = frame.dropna(subset=["running_h"]).iloc[-1] if frame["running_h"].notna().any() else None
         running, loaded = float(frame["running_h"].sum()), float(frame["loaded_h"].sum())
@@ -390,11 +396,7 @@ class HistorySource:
             frame["air_m3"] if "air_m3" in frame.columns else frame["loaded_h"] * 60.0 * spec.rated_fad_m3_min
         )
         daily = aggregate(pd.DataFrame({"kwh": frame["kwh"], "air": air}), "day", self._tz)
-        pressure = (
-            aggregate(frame["pressure_bar"], "hour", self._tz)["pressure_bar"] / (60 / self._interval_min)
-            if "pressure_bar" in frame.columns
-            else None
-        )
+        pressure = self._hourly_mean(frame["pressure_bar"]) if "pressure_bar" in frame.columns else None
         return {
             "state": _machine_state(last),
             "shares": {

@@ -59,6 +59,11 @@ function plot(id, traces, layout) {
   Plotly.react(node, traces, Object.assign(base, layout || {}), { responsive: true, displaylogo: false });
 }
 
+// plotly.js 3 dropped the `title: "text"` shorthand: a plain string would silently hide the unit.
+function yUnit(text) {
+  return { yaxis: { title: { text: text } } };
+}
+
 function unavailable(reason) {
   return el("div", { class: "note" }, t("common.unavailable") + ": " + (reason || ""));
 }
@@ -69,6 +74,15 @@ function daysAgoIso(days) {
 }
 
 // ---------------------------------------------------------------- overview
+
+// The API explains how site power was obtained in English; the reader sees it in their language.
+function powerMethod(method) {
+  if (!method) return null;
+  if (method.startsWith("live reading ")) return t("ov.method_live") + " " + method.slice("live reading ".length);
+  if (method === "mean power of the last interval") return t("ov.method_interval");
+  if (method === "no data") return t("common.none");
+  return method;
+}
 
 const overview = {
   async load() {
@@ -86,18 +100,18 @@ const overview = {
     const s = ov.savings_to_date;
     const base = ov.baseline_eui_kwh_per_unit;
     const unit = "kWh/" + ov.production_unit;
-    const euiSub = (v) => t("ov.vs_baseline") + " " + I18N.num(base, 2) + " " + unit +
+    const euiSub = (v) => t("ov.vs_baseline") + " " + I18N.auto(base) + " " + unit +
       (v && base ? " (" + (v <= base ? "−" : "+") + I18N.pct(Math.abs(v / base - 1)) + ")" : "");
     const counts = Object.entries(ov.devices || {}).map(([k, v]) => t("state." + k) + " " + v).join(" · ");
     root.append(el("div", { class: "grid" },
-      kpi("kpi-power", t("ov.power"), I18N.kw(ov.power.kw), ov.power.kw, ov.power.method),
+      kpi("kpi-power", t("ov.power"), I18N.kw(ov.power.kw), ov.power.kw, powerMethod(ov.power.method)),
       kpi("kpi-today-energy", t("ov.today_energy"), I18N.kwh(ov.today.energy_kwh), ov.today.energy_kwh, t("common.so_far")),
       kpi("kpi-today-cost", t("ov.today_cost"), I18N.yuan(ov.today.cost_yuan), ov.today.cost_yuan),
       kpi("kpi-month-energy", t("ov.month_energy"), I18N.kwh(ov.month.energy_kwh), ov.month.energy_kwh,
         I18N.yuan(ov.month.cost_yuan)),
-      kpi("kpi-eui-today", t("ov.eui_today"), I18N.num(ov.today.eui_kwh_per_unit, 2) + " " + unit,
+      kpi("kpi-eui-today", t("ov.eui_today"), I18N.auto(ov.today.eui_kwh_per_unit) + " " + unit,
         ov.today.eui_kwh_per_unit, euiSub(ov.today.eui_kwh_per_unit)),
-      kpi("kpi-eui-month", t("ov.eui_month"), I18N.num(ov.month.eui_kwh_per_unit, 2) + " " + unit,
+      kpi("kpi-eui-month", t("ov.eui_month"), I18N.auto(ov.month.eui_kwh_per_unit) + " " + unit,
         ov.month.eui_kwh_per_unit, euiSub(ov.month.eui_kwh_per_unit)),
       kpi("kpi-savings-kwh", t("ov.savings"), s ? I18N.kwh(s.kwh) : t("common.unavailable"), s ? s.kwh : null,
         s ? t("ov.band") + " " + I18N.kwh(s.band_68_kwh) + " (68 %) · " + (s.meets_guideline_14 ? t("ov.g14_ok") : t("ov.g14_no")) : null),
@@ -117,14 +131,33 @@ const overview = {
     if (!ov.available) return;
     plot("chart-power", [{ x: ov.power_trend.x, y: ov.power_trend.kw, type: "scatter", mode: "lines",
       name: ov.site_meter + " kW", line: { color: "#0b6e4f" }, fill: "tozeroy", fillcolor: "rgba(11,110,79,0.08)" }],
-      { yaxis: { title: "kW" } });
+      yUnit("kW"));
     const meter = ov.site_meter;
     plot("chart-energy", [{ x: energy.x, y: energy.series[meter] || [], type: "bar", name: meter,
-      marker: { color: "#2f7fb5" } }], { yaxis: { title: "kWh" } });
+      marker: { color: "#2f7fb5" } }], yUnit("kWh"));
   },
 };
 
 // ---------------------------------------------------------------- devices
+
+// A meter has ~50 points: the row shows what an energy manager reads first (power, energy, power
+// factor, pressure, state) and anything not good; the rest folds away so the table stays scannable.
+const KEY_POINT = /^(active_power(_total)?_kw|total_import_kwh|energy_kwh|power_factor_total|discharge_pressure_bar|state)$/;
+
+function valueLine(v) {
+  const shown = typeof v.value === "number" ? I18N.auto(v.value) : String(v.value);
+  return el("div", {}, v.point + ": ", el("b", {}, shown), " " + (v.unit || "") + " ",
+    v.quality === "good" ? null : el("span", { class: "pill " + v.quality }, v.quality + (v.reason ? " · " + v.reason : "")));
+}
+
+function lastValues(device, list) {
+  let key = list.filter((v) => KEY_POINT.test(v.point) || v.quality !== "good");
+  if (!key.length) key = list.slice(0, 3);
+  const rest = list.filter((v) => !key.includes(v));
+  return el("div", { class: "values" }, key.map(valueLine),
+    rest.length ? el("details", { "data-key": "values-" + device },
+      el("summary", {}, t("dev.more").replace("{n}", String(rest.length))), rest.map(valueLine)) : null);
+}
 
 const devices = {
   async load() {
@@ -135,14 +168,12 @@ const devices = {
     return { dv, energy };
   },
   render({ dv }) {
-    const values = (list) => el("div", {}, (list || []).map((v) => el("div", {},
-      v.point + ": ", el("b", {}, typeof v.value === "number" ? I18N.num(v.value, 2) : String(v.value)),
-      " " + (v.unit || "") + " ", el("span", { class: "pill " + v.quality }, v.quality + (v.reason ? " · " + v.reason : "")))));
+    const values = (device, list) => lastValues(device, list || []);
     const rows = dv.devices.map((d) => [d.device, d.parent || "", pill(d.state),
       d.success_rate === undefined || d.success_rate === null ? t("common.none") : I18N.pct(d.success_rate),
       d.mean_latency_ms === undefined || d.mean_latency_ms === null ? t("common.none") : I18N.num(d.mean_latency_ms, 0) + " ms",
       d.missed_slots === undefined ? t("common.none") : String(d.missed_slots),
-      I18N.time(d.last_success, siteTz), values(d.values), I18N.kwh(d.month_kwh)]);
+      I18N.time(d.last_success, siteTz), values(d.device, d.values), I18N.kwh(d.month_kwh)]);
     const tree = dv.tree || { balance: [], coverage: [] };
     return el("div", {},
       el("h2", {}, t("dev.title")),
@@ -159,7 +190,7 @@ const devices = {
   },
   charts({ energy }) {
     const traces = Object.entries(energy.series).map(([name, y]) => ({ x: energy.x, y: y, type: "scatter", mode: "lines", name: name }));
-    plot("chart-devices", traces, { yaxis: { title: "kWh / " + (energy.freq === "interval" ? "interval" : energy.freq) } });
+    plot("chart-devices", traces, yUnit(t("unit.kwh_per." + energy.freq)));
   },
 };
 
@@ -201,9 +232,9 @@ const air = {
     if (!ca.available) return;
     const machines = Object.entries(ca.machines);
     plot("chart-sp", machines.map(([d, v]) => ({ x: v.specific_power.x, y: v.specific_power.kw_per_m3_min, name: d,
-      type: "scatter", mode: "lines+markers" })), { yaxis: { title: "kW/(m³/min)" } });
+      type: "scatter", mode: "lines+markers" })), yUnit("kW/(m³/min)"));
     plot("chart-pressure", machines.filter(([, v]) => v.pressure).map(([d, v]) => ({ x: v.pressure.x, y: v.pressure.bar,
-      name: d, type: "scatter", mode: "lines" })), { yaxis: { title: "bar" } });
+      name: d, type: "scatter", mode: "lines" })), yUnit("bar"));
   },
 };
 
@@ -254,14 +285,14 @@ const savingsPage = {
     plot("chart-baseline", [
       { x, y: sv.periods.map((p) => p.adjusted_baseline_kwh), name: t("sav.baseline"), type: "scatter", mode: "lines", line: { color: "#8a96a3" } },
       { x, y: sv.periods.map((p) => p.actual_kwh), name: t("sav.actual"), type: "scatter", mode: "lines", line: { color: "#0b6e4f" } },
-    ], { yaxis: { title: "kWh" } });
+    ], yUnit("kWh"));
     const low = sv.periods.map((p) => p.band_68_low_kwh);
     const high = sv.periods.map((p) => p.band_68_high_kwh);
     plot("chart-cumulative", [
       { x, y: high, type: "scatter", mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
       { x, y: low, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(11,110,79,0.18)", name: t("sav.band") },
       { x, y: sv.periods.map((p) => p.cumulative_savings_kwh), name: t("sav.cumulative"), type: "scatter", mode: "lines", line: { color: "#0b6e4f", width: 2 } },
-    ], { yaxis: { title: "kWh" } });
+    ], yUnit("kWh"));
   },
 };
 
@@ -288,12 +319,12 @@ const rating = {
         I18N.num(d.points, 1) + " / " + I18N.num(d.max_points, 0)]), [1]),
       el("h2", {}, t("rat.indicator")),
       table([t("rat.indicator"), t("rat.value"), t("rat.score")], (pkg.indicators || []).map((i) => [name(i.name),
-        i.value === null ? t("common.none") : I18N.num(i.value, 3) + " " + (i.value_unit || ""),
+        I18N.measure(i.value, i.value_unit),
         I18N.num(i.points, 1) + " / " + I18N.num(i.max_points, 1)]), [1, 2]),
       el("h2", {}, t("rat.improve")),
       el("ul", {}, (pkg.improvements || []).map((m) => el("li", {}, name((ids[m.indicator_id] || {}).name) || m.indicator_id,
         ": +" + I18N.num(m.points_available, 1) + " " + t("rat.available") +
-        (m.value_for_max !== null && m.value_for_max !== undefined ? " · " + t("rat.target") + " " + I18N.num(m.value_for_max, 3) + " " + (m.unit || "") : "")))));
+        (m.value_for_max !== null && m.value_for_max !== undefined ? " · " + t("rat.target") + " " + I18N.measure(m.value_for_max, m.unit) : "")))));
   },
   charts() {},
 };
@@ -312,6 +343,8 @@ function draw(data, rebuild) {
   const page = PAGES[PAGE];
   const content = document.getElementById("content");
   const fresh = page.render(data);
+  const open = new Set(Array.from(content.querySelectorAll("details[open]")).map((d) => d.dataset.key));
+  for (const d of fresh.querySelectorAll("details")) if (open.has(d.dataset.key)) d.open = true;
   if (rebuild || !content.dataset.ready) {
     content.replaceChildren(fresh);
     content.dataset.ready = "1";

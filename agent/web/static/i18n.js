@@ -16,6 +16,10 @@ const STRINGS = {
     "ov.devices": "Devices", "ov.completeness": "Data completeness today", "ov.power_chart": "Site power, last 24 h",
     "ov.energy_chart": "Energy per day, last 30 days", "ov.band": "±", "ov.g14_ok": "meets Guideline 14",
     "ov.g14_no": "uncertainty too high (Guideline 14)",
+    "ov.method_live": "live reading", "ov.method_interval": "mean power of the last interval",
+    "dev.more": "all {n} more values",
+    "unit.kwh_per.interval": "kWh per interval", "unit.kwh_per.hour": "kWh per hour",
+    "unit.kwh_per.day": "kWh per day", "unit.kwh_per.month": "kWh per month",
     "dev.title": "Devices", "dev.device": "Device", "dev.parent": "Parent meter", "dev.state": "State",
     "dev.success": "Success rate", "dev.latency": "Latency", "dev.last": "Last data", "dev.values": "Last values",
     "dev.month": "This month", "dev.missed": "Missed slots", "dev.tree": "Meter tree balance (month to date)",
@@ -55,6 +59,10 @@ const STRINGS = {
     "ov.grade": "评价等级", "ov.devices": "设备", "ov.completeness": "今日数据完整率", "ov.power_chart": "全厂功率（近24小时）",
     "ov.energy_chart": "每日用电量（近30天）", "ov.band": "±", "ov.g14_ok": "满足 Guideline 14",
     "ov.g14_no": "不确定度过高（Guideline 14）",
+    "ov.method_live": "实时读数", "ov.method_interval": "最近一个采集周期的平均功率",
+    "dev.more": "其余 {n} 个读数",
+    "unit.kwh_per.interval": "kWh/周期", "unit.kwh_per.hour": "kWh/小时", "unit.kwh_per.day": "kWh/天",
+    "unit.kwh_per.month": "kWh/月",
     "dev.title": "设备", "dev.device": "设备", "dev.parent": "上级表计", "dev.state": "状态", "dev.success": "成功率",
     "dev.latency": "响应时间", "dev.last": "最近数据", "dev.values": "最新读数", "dev.month": "本月", "dev.missed": "漏采次数",
     "dev.tree": "表计树电量平衡（本月至今）", "dev.meter": "表计", "dev.children": "下级表计合计", "dev.unaccounted": "差额",
@@ -91,7 +99,23 @@ const I18N = {
   zh() { return this.lang === "zh-CN"; },
   num(value, digits) {
     if (value === null || value === undefined || Number.isNaN(value)) return this.t("common.none");
-    return new Intl.NumberFormat(this.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value);
+    // A balance of -0.004 kWh is zero to the reader, not "-0.0".
+    const shown = Number(value.toFixed(digits)) === 0 ? 0 : value;
+    return new Intl.NumberFormat(this.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(shown);
+  },
+  // Digits follow magnitude: 323,575 kWh/t, not 323,575.02; 0.149, not 0.15.
+  auto(value) {
+    if (value === null || value === undefined || Number.isNaN(value)) return this.t("common.none");
+    const size = Math.abs(value);
+    if (Number.isInteger(value)) return this.num(value, 0);
+    return this.num(value, size >= 1000 ? 0 : size >= 100 ? 1 : size >= 1 ? 2 : 3);
+  },
+  // A rating value with its unit as the rubric writes it ("%", "yes=1/no=0", "kgce/t").
+  measure(value, unit) {
+    if (value === null || value === undefined) return this.t("common.none");
+    if (unit === "yes=1/no=0") return value >= 1 ? this.t("yes") : this.t("no");
+    if (unit === "%") return this.num(value, Math.abs(value) >= 10 ? 1 : 2) + " %";
+    return this.auto(value) + (unit ? " " + unit : "");
   },
   pct(value, digits = 1) {
     if (value === null || value === undefined) return this.t("common.none");
