@@ -138,6 +138,7 @@ def demo_site_config(
             if spec.kind == "compressor" or e.device.startswith("compressor_room")
             else "plant"
         )
+        carrier = {"carrier": "none"} if spec.kind == "production_counter" else {}
         devices.append(
             {
                 "name": e.device,
@@ -147,6 +148,7 @@ def demo_site_config(
                 "interval_s": interval_s,
                 "area": area,
                 **({"parent": parent} if parent else {}),
+                **carrier,
             }
         )
     config: dict[str, Any] = {
@@ -180,6 +182,8 @@ def _demo_analytics(scenario: Any) -> dict[str, Any]:
             "column": "production",
             "output_value_yuan_per_unit": 0.35 / TONNES_PER_TABLET,  # 0.35 yuan a tablet: a demo figure
         },
+        # the demo's energy audit: the boundary meter, 20 workshops/systems, 10 compressors >= 100 kW
+        "metering": {"required_points": {"electricity": [1, 20, 10]}},
         "baseline": {"period_start": str(scenario.start.date()), "period_end": str(scenario.retrofit.date)},
         "compressors": [
             {

@@ -352,6 +352,12 @@ class MeteringTargets(_Strict):
         default_factory=gb17167_2006_targets,
         description="carrier -> (site boundary, major secondary units, major equipment), fractions 0-1.",
     )
+    required_points: dict[str, tuple[int, int, int]] = Field(
+        default_factory=dict,
+        description="carrier -> number of measuring points the standard requires at (site boundary, major "
+        "secondary units, major equipment), from the site's energy audit. GB 17167's configuration rate "
+        "is installed meters / these; without them the rate cannot be measured and must be declared.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> MeteringTargets:

@@ -13,9 +13,12 @@ Conventions (stated again in each value's method text):
   and `completeness` says how much is missing;
 * **standard coal** uses the config's electricity factor (GB/T 2589-2020), **CO2** the grid factor;
   only electricity is metered through the history, so "comprehensive energy" is electricity here;
-* **metering coverage** is the data-side proxy of the GB 17167 configuration rate: the energy share
-  metered at each level of the meter tree (`MeterTree.coverage`) against the edition's targets; the
-  indicator is the worst level's share of its target, in %.
+* **metering coverage** is the GB 17167 configuration rate: installed electricity meters at each level
+  of the meter tree (depth 0 = site boundary, 1 = secondary units, 2+ = equipment) over the measuring
+  points the site's energy audit requires there (`analytics.metering.required_points`), against the
+  edition's targets; the indicator is the worst level's share of its target, in %. Without the
+  required counts it is not measured (an energy-share proxy would fall whenever a sub-metered load
+  saves energy, which is the opposite of what the standard measures).
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from agent.analytics.compressors import room_kpis
 from agent.analytics.errors import AnalyticsError, InsufficientData
 from agent.analytics.eui import output_value_10k_yuan
 from agent.analytics.factors import FactorUsed, co2_from_electricity, comprehensive_energy
-from agent.analytics.intervals import MeterTree
 from agent.analytics.savings import savings
 from agent.config.analytics import Carrier as FactorCarrier
 from agent.config.site import Carrier, SiteConfig
@@ -274,19 +276,39 @@ def _metering_coverage(c: _Context) -> IndicatorValue:
     parents = electricity_tree(c.config)
     if not parents:
         raise InsufficientData("no electricity meters configured")
+    required = c.analytics.metering.required_points.get("electricity")
+    if required is None:
+        raise InsufficientData(
+            "the measuring points GB 17167 requires are not entered (analytics.metering.required_points)"
+        )
     targets = c.analytics.metering.targets.get("electricity", (1.0, 1.0, 0.95))
-    totals = c.data.meters.sum().reindex(list(parents), fill_value=0.0)
-    table = MeterTree(parents).coverage(totals, targets)
-    shares, goals = table["share"].astype(float), table["target"].astype(float)
-    levels = {name: (float(shares[name]), float(goals[name])) for name in _LEVELS}
+    installed = _meters_per_level(parents)
+    levels = {
+        name: (min(1.0, installed[i] / required[i]) if required[i] > 0 else 1.0, targets[i])
+        for i, name in enumerate(_LEVELS)
+    }
     ratios = {name: _met(*levels[name]) for name in _LEVELS}
     worst = min(ratios, key=lambda name: ratios[name])
-    shown = ", ".join(f"{n} {levels[n][0]:.1%} of {levels[n][1]:.0%}" for n in _LEVELS)
-    method = (
-        f"electricity, {c.analytics.metering.edition} targets; energy share metered per meter-tree level "
-        f"(data-side proxy of the configuration rate): {shown}; worst level {worst}"
+    shown = ", ".join(
+        f"{n} {installed[i]}/{required[i]} = {levels[n][0]:.0%} of {levels[n][1]:.0%}"
+        for i, n in enumerate(_LEVELS)
     )
-    return measured(ratios[worst] * 100.0, "%", method, c.completeness)
+    method = (
+        f"electricity, {c.analytics.metering.edition} configuration rate: installed meters per level / "
+        f"required measuring points (site energy audit): {shown}; worst level {worst}"
+    )
+    return measured(ratios[worst] * 100.0, "%", method, 1.0)
+
+
+def _meters_per_level(parents: Mapping[str, str | None]) -> tuple[int, int, int]:
+    """Meters at depth 0 (site boundary), 1 (secondary units) and 2+ (equipment) of the tree."""
+    counts = [0, 0, 0]
+    for meter in parents:
+        depth, node = 0, parents[meter]
+        while node is not None and depth < 64:
+            depth, node = depth + 1, parents.get(node)
+        counts[min(depth, 2)] += 1
+    return counts[0], counts[1], counts[2]
 
 
 def _met(share: float, target: float) -> float:

@@ -223,20 +223,31 @@ def test_a_running_month_counts_only_the_intervals_that_could_exist(tmp_path: Pa
     assert indicator(pkg, "data_completeness")["value"] == pytest.approx(100.0)
 
 
-def test_metering_coverage_is_the_worst_level_against_gb17167(october: Site) -> None:
-    # secondary units: 900 of 1000 kWh metered (target 100 %); equipment 855 of 900 = 95 % (target 95 %)
-    item = indicator(package(october), "metering_coverage")
-    assert item["value"] == pytest.approx(90.0)
-    assert "worst level secondary_units" in item["method"]
+REQUIRED = "production: {unit: t}\nmetering: {required_points: {electricity: [1, 2, 3]}}\n"
+
+
+def test_metering_coverage_is_the_configuration_rate_of_the_worst_level(tmp_path: Path) -> None:
+    # tree: main (site boundary) -> line-1, line-2 (secondary units) -> press-1, press-2 (equipment).
+    # The audit requires 1 / 2 / 3 points: equipment 2 of 3 = 66.7 % against a 95 % target is the worst.
+    site = make_site(tmp_path, REQUIRED)
+    write_days(site.history, date(2026, 10, 1), 31)
+    item = indicator(package(site), "metering_coverage")
+    assert item["value"] == pytest.approx(2 / 3 / 0.95 * 100.0)
+    assert "worst level major_equipment" in item["method"]
+    assert "2/3" in item["method"]
     assert "GB 17167-2006" in item["method"]
 
 
-def test_a_configured_meter_without_data_counts_as_unmetered(tmp_path: Path) -> None:
-    site = make_site(tmp_path)
-    silent = {k: v for k, v in DAILY_KWH.items() if k != "press-2"}
-    write_days(site.history, date(2026, 10, 1), 31, daily_kwh=silent)
-    item = indicator(package(site), "metering_coverage")
-    assert item["value"] == pytest.approx(570.0 / 900.0 / 0.95 * 100.0)
+def test_metering_coverage_does_not_fall_when_a_metered_load_saves_energy(tmp_path: Path) -> None:
+    site = make_site(tmp_path, REQUIRED)
+    write_days(site.history, date(2026, 10, 1), 31, daily_kwh={**DAILY_KWH, "press-1": 100.0})
+    assert indicator(package(site), "metering_coverage")["value"] == pytest.approx(2 / 3 / 0.95 * 100.0)
+
+
+def test_metering_coverage_without_the_required_points_is_not_measured(october: Site) -> None:
+    item = indicator(package(october), "metering_coverage")
+    assert item["value"] is None
+    assert "missing" in item["flags"]
 
 
 # ---------------------------------------------------------------- verified savings
