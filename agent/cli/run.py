@@ -87,12 +87,14 @@ async def serve_site(
     delivery = Delivery(loaded.config, store_dir(loaded.config, path))
     agent = Agent(loaded, delivery, loader=lambda: load_config(path))
     rating = rating or site_rating_provider(loaded, delivery.directory / "history.db")
-    server = _dashboard(loaded, agent, delivery, rating)
+    server, warm_up = _dashboard(loaded, agent, delivery, rating)
     remove = install_signal_handlers(agent)
     try:
         async with asyncio.TaskGroup() as tg:
             pipeline = tg.create_task(delivery.run(), name="delivery")
             web = tg.create_task(server.serve(), name="dashboard") if server is not None else None
+            if warm_up is not None:  # fit the baseline before the first visitor asks for it
+                tg.create_task(_warm_up(warm_up), name="dashboard-warm-up")
             runner = tg.create_task(agent.run(), name="agent")
             publisher = (
                 tg.create_task(_publish_ratings(delivery, rating), name="rating") if delivery.mqtt else None
@@ -173,12 +175,20 @@ async def _publish_ratings(delivery: Delivery, rating: Callable[[str], Any], eve
         await asyncio.sleep(every_s)
 
 
+async def _warm_up(compute: Callable[[], Any]) -> None:
+    """Compute the dashboard's cached analytics once in a thread; a failure only shows on the page."""
+    try:
+        await asyncio.to_thread(compute)
+    except (AgentError, ValueError, ArithmeticError, OSError) as exc:
+        log.info("event=dashboard_warm_up_failed detail=%s", exc)
+
+
 def _dashboard(
     loaded: LoadedConfig, agent: Agent, delivery: Delivery, rating: Callable[[str], Any] | None
-) -> Any:
+) -> tuple[Any, Callable[[], Any] | None]:
     web = loaded.config.web
     if web is None:
-        return None
+        return None, None
     from agent.runtime.live import LiveView
     from agent.web.app import TOKEN_ENV, create_app
     from agent.web.history_source import HistorySource
@@ -192,7 +202,7 @@ def _dashboard(
         live=LiveView(agent, delivery),
         rating=rating,
     )
-    return build_server(create_app(source, token=token), web.host, web.port, token)
+    return build_server(create_app(source, token=token), web.host, web.port, token), source.overview
 
 
 def main(argv: Sequence[str] | None = None) -> int:
