@@ -27,7 +27,14 @@ import yaml
 
 from agent.history.store import HistoryStore
 
-__all__ = ["DemoPlan", "demo_scenario", "demo_site_config", "prepare_history", "start_broker"]
+__all__ = [
+    "DemoPlan",
+    "demo_rating_path",
+    "demo_scenario",
+    "demo_site_config",
+    "prepare_history",
+    "start_broker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +283,16 @@ def write_config(config: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def demo_rating_path() -> Path:
+    """The demo factory's site rating file: example declared values and curves (docs/mv-validation.md)."""
+    from agent.rating.files import builtin_rating_dir
+
+    return builtin_rating_dir() / "demo_factory_rating.yaml"
+
+
 async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | None = None) -> None:
     """Start everything, call `ready(endpoints)`, run until SIGINT/SIGTERM, stop everything."""
-    from agent.cli.run import serve_site
+    from agent.cli.run import serve_site, site_rating_provider
     from agent.config.loader import load_config
     from simulators.clock import RealClock
     from simulators.server import SimulatedFactory
@@ -312,6 +326,7 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
                 if ready is not None:
                     ready(endpoints)
 
-            await serve_site(path, loaded, started=started)
+            rating = site_rating_provider(loaded, history, demo_rating_path())
+            await serve_site(path, loaded, started=started, rating=rating)
         finally:
             await factory.stop()

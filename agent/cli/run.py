@@ -118,8 +118,13 @@ async def serve_site(
         await delivery.close()
 
 
-def site_rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str], Any]:
+def site_rating_provider(
+    loaded: LoadedConfig, history: Path, site_rating: Path | None = None
+) -> Callable[[str], Any]:
     """The default rubric over the site's history; a period without data rates as None, not an error.
+
+    `site_rating` is the site's rating file (declared values, sector curves); without it the
+    declared indicators score 0 and the placeholder curves stay.
 
     The analytics (pandas, numpy: ~55 MB of RSS) load on the first call that finds energy in the
     history, in the rating's worker thread, so a gateway that only polls and forwards never pays
@@ -132,7 +137,7 @@ def site_rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str],
         if provide is None:
             if not _has_energy(history):
                 return None
-            provide = _rating_provider(loaded, history)
+            provide = _rating_provider(loaded, history, site_rating)
         from agent.analytics.errors import InsufficientData
 
         try:
@@ -153,11 +158,13 @@ def _has_energy(history: Path) -> bool:
         return bool(store.devices())
 
 
-def _rating_provider(loaded: LoadedConfig, history: Path) -> Callable[[str], Any]:
-    from agent.rating import default_rubric_path, load_rubric
+def _rating_provider(loaded: LoadedConfig, history: Path, site_rating: Path | None) -> Callable[[str], Any]:
+    from agent.rating import default_rubric_path, load_rubric, load_site_rating
     from agent.rating.provider import rating_provider
 
-    return rating_provider(loaded, history, load_rubric(default_rubric_path()))
+    rubric = load_rubric(default_rubric_path())
+    site = None if site_rating is None else load_site_rating(site_rating, rubric)
+    return rating_provider(loaded, history, rubric, site)
 
 
 async def _publish_ratings(delivery: Delivery, rating: Callable[[str], Any], every_s: float = 3600.0) -> None:

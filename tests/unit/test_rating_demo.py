@@ -24,8 +24,9 @@ import jsonschema
 import pandas as pd
 import pytest
 
+from agent.cli.run import site_rating_provider
 from agent.config.loader import LoadedConfig, load_config
-from agent.demo import demo_scenario, demo_site_config, prepare_history, write_config
+from agent.demo import demo_rating_path, demo_scenario, demo_site_config, prepare_history, write_config
 from agent.rating.files import builtin_rating_dir, default_rubric_path, load_rubric, load_site_rating
 from agent.rating.package import package_json
 from agent.rating.provider import rating_package
@@ -126,3 +127,14 @@ def test_the_pre_retrofit_months_sit_inside_the_demo_curves(packages: dict[str, 
     before = {item["id"]: item for item in packages[BEFORE]["indicators"]}
     for key in ("unit_product_energy", "unit_product_carbon", "compressed_air_specific_power"):
         assert 0 < before[key]["points"] < before[key]["max_points"], key
+
+
+def test_the_demo_rates_with_its_site_rating_file(
+    demo: tuple[LoadedConfig, Path], packages: dict[str, dict[str, Any]]
+) -> None:
+    loaded, history = demo
+    assert demo_rating_path() == DEMO_RATING
+    with_file = site_rating_provider(loaded, history, demo_rating_path())(AFTER)
+    without = site_rating_provider(loaded, history)(AFTER)
+    assert with_file["total"]["points"] == pytest.approx(packages[AFTER]["total"]["points"])
+    assert without["total"]["points"] < with_file["total"]["points"] - 30  # declared values count
