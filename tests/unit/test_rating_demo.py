@@ -87,7 +87,8 @@ def _points(package: dict[str, Any]) -> dict[str, float]:
 def test_the_total_improves_after_the_retrofit(packages: dict[str, dict[str, Any]]) -> None:
     before, after = packages[BEFORE], packages[AFTER]
     assert after["total"]["points"] > before["total"]["points"] + 5
-    assert before["grade"]["grade"] in {"D", "C", "B", "A", "AA", "AAA", "AAAA"}
+    assert after["grade"]["min_points"] >= before["grade"]["min_points"]  # never a lower grade
+    assert after["grade"]["gap_to_next"] < before["grade"]["gap_to_next"]
 
 
 def test_the_points_gained_are_the_ones_the_retrofit_moved(packages: dict[str, dict[str, Any]]) -> None:
