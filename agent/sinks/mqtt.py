@@ -1,4 +1,4 @@
-"""The MQTT sink: the only module that imports aiomqtt (and, through it, paho-mqtt).
+"""The MQTT sink: the only module that imports aiomqtt and paho-mqtt.
 
 Telemetry comes from the outbox through a `Forwarder`; a row counts as delivered when the broker
 confirmed it (PUBACK for QoS 1, PUBCOMP for QoS 2, the socket write for QoS 0). Up to
@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as paho_mqtt
 
 from agent.config.site import MqttSink
 from agent.errors import SinkError
@@ -189,32 +190,45 @@ class MqttPublisher:
     async def _publish_window(
         self, client: aiomqtt.Client, rows: Sequence[OutboxRow]
     ) -> tuple[int, str | None]:
-        """Publish with at most max_inflight unconfirmed; returns (confirmed prefix length, error)."""
-        window = asyncio.Semaphore(self.config.max_inflight)
-        qos = self.config.qos
+        """Hand every row to paho at once and wait for the acks; returns (confirmed prefix, error).
 
-        async def publish(row: OutboxRow) -> None:
-            async with window:
+        paho itself keeps at most max_inflight unconfirmed and queues the rest in order, so the broker
+        sees the rows in outbox order. One aiomqtt `publish` per row cost a task, a semaphore, an
+        Event and a `wait_for` task each (3.9 s of a 36 s profile at 200 devices)."""
+        acks = _Acks(len(rows))
+        try:
+            for index, row in enumerate(rows):
                 result = row.result
                 topic = self._topic(result.device, "telemetry")
-                await client.publish(topic, payloads.telemetry_payload(result, row.boot), qos=qos)
+                _publish_tracked(
+                    client, topic, payloads.telemetry_payload(result, row.boot), self.config.qos, acks, index
+                )
+        except _PublishRefused as exc:
+            acks.stop_at(exc.index)
+            return acks.prefix(), f"{self.where}: publish failed: {exc}"
+        error = await self._await_acks(acks)
+        return acks.prefix(), error
 
-        # Tasks start in creation order and paho writes each PUBLISH when its task first runs, so
-        # the broker sees the rows in outbox order.
-        tasks = [asyncio.create_task(publish(row)) for row in rows]
-        lost = asyncio.create_task(self._lost.wait())
+    async def _await_acks(self, acks: _Acks) -> str | None:
+        """Until every ack, the connection is lost, or no ack came for `publish_timeout_s`."""
+        lost = asyncio.ensure_future(self._lost.wait())
         try:
-            pending: set[asyncio.Task[Any]] = set(tasks)
-            while pending and not lost.done():
-                _, still = await asyncio.wait(pending | {lost}, return_when=asyncio.FIRST_COMPLETED)
-                pending = {t for t in still if t is not lost}
-                if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
-                    break
+            while not acks.done.done():
+                seen = acks.count
+                await asyncio.wait(
+                    (acks.done, lost), timeout=self.publish_timeout_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if lost.done() and not acks.done.done():
+                    unconfirmed = acks.total - acks.prefix()
+                    return f"{self.where}: connection lost with {unconfirmed} messages unconfirmed"
+                if acks.count == seen and not acks.done.done():
+                    return (
+                        f"{self.where}: publish failed: no acknowledgement for {self.publish_timeout_s:g} s"
+                    )
         finally:
-            for task in (*tasks, lost):
-                task.cancel()
-            await asyncio.gather(*tasks, lost, return_exceptions=True)
-        return _confirmed_prefix(tasks, self.where)
+            lost.cancel()
+            acks.done.cancel()
+        return None
 
     # --- status, kpi, rating --------------------------------------------------------------------
 
@@ -252,11 +266,60 @@ class MqttPublisher:
         return True
 
 
-def _confirmed_prefix(tasks: Sequence[asyncio.Task[None]], where: str) -> tuple[int, str | None]:
-    for index, task in enumerate(tasks):
-        if task.cancelled():
-            return index, f"{where}: connection lost with {len(tasks) - index} messages unconfirmed"
-        exc = task.exception()
-        if exc is not None:
-            return index, f"{where}: publish failed: {exc}"
-    return len(tasks), None
+class _PublishRefused(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+
+
+class _Acks:
+    """Which rows of one window the broker confirmed, and a future set once all are."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.acked = bytearray(total)
+        self.count = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if total == 0:
+            self.done.set_result(None)
+
+    def ack(self, index: int) -> None:
+        if not self.acked[index]:
+            self.acked[index] = 1
+            self.count += 1
+            if self.count == self.total and not self.done.done():
+                self.done.set_result(None)
+
+    def stop_at(self, index: int) -> None:
+        self.total = min(self.total, index)
+
+    def prefix(self) -> int:
+        unacked = self.acked.find(0, 0, self.total)
+        return self.total if unacked < 0 else unacked
+
+
+class _Ack(asyncio.Event):
+    """What aiomqtt's PUBACK callback `.set()`s for a mid: here it marks the row in its window."""
+
+    def __init__(self, acks: _Acks, index: int) -> None:
+        super().__init__()
+        self._acks, self._index = acks, index
+
+    def set(self) -> None:
+        self._acks.ack(self._index)
+
+
+def _publish_tracked(
+    client: aiomqtt.Client, topic: str, payload: bytes, qos: int, acks: _Acks, index: int
+) -> None:
+    # aiomqtt has no publish without an awaitable per message, so this goes to its paho client and
+    # registers in the mid table its on_publish callback resolves (aiomqtt 2.x internals; the
+    # delivery tests fail loudly if they change). Everything runs on the loop thread, so on_publish
+    # cannot fire between `publish` returning and the registration.
+    info = client._client.publish(topic, payload, qos)
+    if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
+        raise _PublishRefused(index, paho_mqtt.error_string(info.rc))
+    if info.is_published():
+        acks.ack(index)
+    else:
+        client._pending_publishes[info.mid] = _Ack(acks, index)
