@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.readings.model import PollResult, Reading
 
@@ -58,39 +58,130 @@ def _dumps(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode()
 
 
-def _point_json(reading: Reading) -> dict[str, Any]:
-    value, quality, reason = reading.value, reading.quality, reading.reason
-    if isinstance(value, float) and not math.isfinite(value):
-        value, quality, reason = None, "bad", reason or "non_finite"
-    return {"v": value, "u": reading.unit, "q": quality, "r": reason}
-
-
 def telemetry_payload(result: PollResult, boot: float | None = None) -> bytes:
     """One poll as one JSON message (schemas/mqtt/telemetry.schema.json).
 
     `boot` (the accepting agent's start time) is added when known: seq restarts at 0 with every
     agent start, so a consumer tells a restart from a gap, and a duplicate, by (boot, device, seq).
+
+    Built from cached fragments (the device header, each point's name, each unit/quality/reason
+    tail), byte for byte what `json.dumps(..., separators=(",", ":"), ensure_ascii=False)` of the
+    document gives: dicts plus `json.dumps` cost ~6 µs per point at 200 devices.
     """
-    document = {
-        "schema": SCHEMA_TELEMETRY,
-        "site": result.site,
-        "device": result.device,
-        "kind": result.device_kind,
-        "profile": result.profile,
-        "area": result.area,
-        "ts": result.ts,
-        "time": iso_utc(result.ts),
-        "seq": result.seq,
-        "status": result.status,
-        "error": result.error,
-        "requested_at": result.requested_at,
-        "latency_ms": result.latency_ms,
-        "tags": dict(result.tags),
-        "points": {r.point: _point_json(r) for r in result.readings},
-    }
+    parts = [
+        _header(result.site, result.device, result.device_kind, result.profile, result.area),
+        _number(result.ts),
+        ',"time":',
+        _string(iso_utc(result.ts)),
+        ',"seq":',
+        _number(result.seq),
+        ',"status":',
+        _string(result.status),
+        ',"error":',
+        _optional_string(result.error),
+        ',"requested_at":',
+        _optional_number(result.requested_at),
+        ',"latency_ms":',
+        _optional_number(result.latency_ms),
+        ',"tags":',
+        _tags_json(result.tags),
+        ',"points":{',
+        # Keyed by point like the dict it replaces: a repeated name keeps its first place, last value.
+        ",".join({r.point: _point_fragment(r) for r in result.readings}.values()),
+        "}",
+    ]
     if boot is not None:
-        document["boot"] = boot
-    return _dumps(document)
+        parts.append(',"boot":')
+        parts.append(_number(boot))
+    parts.append("}")
+    return "".join(parts).encode()
+
+
+# Fragment caches are bounded: names, units and reasons come from profiles and a small vocabulary,
+# but a long-running agent must not grow without limit on free-form error text.
+_CACHE_LIMIT = 4096
+_HEADERS: dict[tuple[str, str, str, str, str | None], str] = {}
+_POINT_NAMES: dict[str, str] = {}
+_POINT_TAILS: dict[tuple[str, str, str | None], str] = {}
+_string = json.encoder.encode_basestring
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+def _cached(cache: dict[_Key, str], key: _Key, build: Callable[[_Key], str]) -> str:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    text = cache[key] = build(key)
+    return text
+
+
+def _header(site: str, device: str, kind: str, profile: str, area: str | None) -> str:
+    key = (site, device, kind, profile, area)
+    return _HEADERS.get(key) or _cached(_HEADERS, key, _build_header)
+
+
+def _build_header(key: tuple[str, str, str, str, str | None]) -> str:
+    site, device, kind, profile, area = key
+    return (
+        f'{{"schema":{_string(SCHEMA_TELEMETRY)},"site":{_string(site)},"device":{_string(device)},'
+        f'"kind":{_string(kind)},"profile":{_string(profile)},"area":{_optional_string(area)},"ts":'
+    )
+
+
+def _point_fragment(reading: Reading) -> str:
+    value, quality, reason = reading.value, reading.quality, reading.reason
+    if type(value) is float:
+        if math.isfinite(value):
+            encoded = float.__repr__(value)
+        else:
+            encoded, quality, reason = "null", "bad", reason or "non_finite"
+    else:
+        encoded = _json_value(value)
+    name = _POINT_NAMES.get(reading.point) or _cached(_POINT_NAMES, reading.point, _point_name)
+    tail_key = (reading.unit, quality, reason)
+    tail = _POINT_TAILS.get(tail_key) or _cached(_POINT_TAILS, tail_key, _point_tail)
+    return name + encoded + tail
+
+
+def _point_name(point: str) -> str:
+    return f'{_string(point)}:{{"v":'
+
+
+def _point_tail(key: tuple[str, str, str | None]) -> str:
+    unit, quality, reason = key
+    return f',"u":{_string(unit)},"q":{_string(quality)},"r":{_optional_string(reason)}}}'
+
+
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is str:
+        return _string(value)
+    # Anything unusual (a subclass, a non-finite float) goes the reference way, errors included.
+    return json.dumps(value, allow_nan=False, ensure_ascii=False)
+
+
+def _number(value: float) -> str:
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _json_value(value)
+
+
+def _optional_number(value: float | None) -> str:
+    return "null" if value is None else _number(value)
+
+
+def _optional_string(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def _tags_json(tags: Mapping[str, str]) -> str:
+    return json.dumps(tags, separators=(",", ":"), ensure_ascii=False) if tags else "{}"
 
 
 def device_status_payload(site: str, device: str, online: bool, reason: str | None, ts: float) -> bytes:
