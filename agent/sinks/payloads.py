@@ -289,10 +289,31 @@ def line_protocol(result: PollResult) -> str:
         if encoded is None:
             bad += 1
             continue
-        fields.append(f"{escape_tag(reading.point)}={encoded}")
+        key = _FIELD_KEYS.get(reading.point) or _cached(_FIELD_KEYS, reading.point, escape_tag)
+        fields.append(f"{key}={encoded}")
     fields.append(f"bad_points={bad}i")
     ts_ms = round(result.ts * 1000)
-    return f"{escape_measurement(result.device_kind)}{_tags(result)} {','.join(fields)} {ts_ms}"
+    return f"{_series(result)} {','.join(fields)} {ts_ms}"
+
+
+# Measurement and tags repeat for every poll of a device: sorted and escaped once, not per line.
+_SERIES: dict[tuple[str, str, str, str, str | None, tuple[tuple[str, str], ...]], str] = {}
+_FIELD_KEYS: dict[str, str] = {}
+
+
+def _series(result: PollResult) -> str:
+    key = (
+        result.device_kind,
+        result.site,
+        result.device,
+        result.profile,
+        result.area,
+        tuple(result.tags.items()),
+    )
+    found = _SERIES.get(key)
+    if found is None:
+        found = _cached(_SERIES, key, lambda _: f"{escape_measurement(result.device_kind)}{_tags(result)}")
+    return found
 
 
 def lines_for(results: Iterable[PollResult]) -> list[str]:
