@@ -33,6 +33,7 @@ __all__ = [
     "demo_scenario",
     "demo_site_config",
     "prepare_history",
+    "served_endpoints",
     "start_broker",
 ]
 
@@ -274,6 +275,18 @@ async def _wait_port(port: int, proc: asyncio.subprocess.Process, timeout_s: flo
         writer.close()
         await writer.wait_closed()
         return
+
+
+def served_endpoints(scenario: Any, first_port: int, host: str = "127.0.0.1") -> list[Any]:
+    """The endpoints `energy-agent simulate SCENARIO --port FIRST_PORT` serves (buses on consecutive
+    ports), without starting anything: for writing or checking a static site config."""
+    from simulators.server import Endpoint
+
+    return [
+        Endpoint(b.name, b.transport, f"{host}:{first_port + i}", d.unit_id, d.name, d.profile)
+        for i, b in enumerate(scenario.buses)
+        for d in b.devices
+    ]
 
 
 def write_config(config: dict[str, Any], path: Path) -> Path:

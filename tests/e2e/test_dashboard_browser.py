@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,17 +17,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from agent.web import HistorySource, create_app
-from agent.web.server import build_server
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, serve_in_thread
 from tests.e2e.synthetic import NOW, build_site
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RATING = {
     "grade": {"grade": "B", "gap_to_next": 4.5, "next_grade": "A"},
     "total": {"points": 75.5, "max_points": 100},
@@ -62,34 +51,18 @@ def _rating(period: str) -> Mapping[str, Any] | None:
     return {**RATING, "period": {"label": period}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     site = build_site(tmp_path_factory.mktemp("e2e") / "history.sqlite")
     source = HistorySource(site.path, site.settings, rating=_rating, clock=lambda: NOW)
-    port = _free_port()
-    server = build_server(create_app(source, poll_seconds=1.0), "127.0.0.1", port, None)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "dashboard server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(source, poll_seconds=1.0), None) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,17 +27,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from agent.web import HistorySource, create_app
-from agent.web.server import build_server
+from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, free_port, serve_in_thread
 from tests.e2e.synthetic import NOW, build_site
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # page path -> the charts it must draw with data
 PAGES = {
     "overview": ("/", ["chart-power", "chart-energy"]),
@@ -62,13 +52,6 @@ CHARTS_JS = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _wait_for_banner(process: subprocess.Popen[bytes], stdout: Path, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -83,7 +66,7 @@ def _wait_for_banner(process: subprocess.Popen[bytes], stdout: Path, timeout: fl
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("demo")
-    web, mqtt = _free_port(), _free_port()
+    web, mqtt = free_port(), free_port()
     command = [sys.executable, "-m", "agent.cli", "demo", "--workdir", str(workdir)]
     command += ["--port", str(web), "--mqtt-port", str(mqtt), "--days", "150", "--interval", "1"]
     # Files, not pipes: the demo logs every device start, and a full pipe would stall it.
@@ -110,7 +93,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -201,17 +184,8 @@ def test_chinese_toggle_translates_every_page_and_survives_a_reload(
 def protected_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     site = build_site(tmp_path_factory.mktemp("protected") / "history.sqlite")
     source = HistorySource(site.path, site.settings, clock=lambda: NOW)
-    port = _free_port()
-    server = build_server(create_app(source, token=TOKEN), "127.0.0.1", port, TOKEN)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "protected dashboard did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(source, token=TOKEN), TOKEN) as url:
+        yield url
 
 
 def _status(url: str, headers: dict[str, str] | None = None) -> int:

@@ -286,27 +286,13 @@ def test_an_analytics_mistake_is_reported_at_its_line(tmp_path: Path) -> None:
 
 
 def test_the_demo_factory_site_matches_what_the_simulator_serves() -> None:
-    from types import SimpleNamespace
-
     import yaml
 
-    from agent.demo import demo_site_config
+    from agent.demo import demo_site_config, served_endpoints
     from simulators.scenario import load_scenario
 
     scenario = load_scenario("demo_factory")
-    ports = {b.name: 15020 + i for i, b in enumerate(scenario.buses)}  # `simulate --port 15020`
-    endpoints = [
-        SimpleNamespace(
-            bus=b.name,
-            transport=b.transport,
-            address=f"127.0.0.1:{ports[b.name]}",
-            unit_id=d.unit_id,
-            device=d.name,
-            profile=d.profile,
-        )
-        for b in scenario.buses
-        for d in b.devices
-    ]
+    endpoints = served_endpoints(scenario, 15020)  # `energy-agent simulate demo_factory --port 15020`
     expected = demo_site_config(scenario, endpoints, 1883, 15.0)
     shipped = yaml.safe_load((REPO / "edge_configs/sites/demo_factory.yaml").read_text(encoding="utf-8"))
     assert shipped["buses"] == expected["buses"]

@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ from agent.analytics.windows import local_day_bounds
 from agent.cli import savings_cmd
 from agent.config.analytics import BaselineOptions
 from agent.config.loader import LoadedConfig, load_config
-from agent.demo import demo_scenario, demo_site_config, prepare_history, write_config
+from agent.demo import demo_scenario, demo_site_config, prepare_history, served_endpoints, write_config
 from agent.history.store import HistoryStore
 from agent.rating.files import default_rubric_path, load_rubric
 from agent.rating.provider import rating_package
@@ -64,14 +63,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     scenario = demo_scenario(TODAY, DAYS)
     end_of_today = pd.Timestamp(TODAY + timedelta(days=1), tz=TZ).timestamp()
     history = prepare_history(scenario, work, DAYS, now=end_of_today)
-    endpoints = [
-        SimpleNamespace(
-            bus=b.name, transport=b.transport, address="127.0.0.1:1502", unit_id=d.unit_id,
-            device=d.name, profile=d.profile,
-        )
-        for b in scenario.buses
-        for d in b.devices
-    ]  # fmt: skip
+    endpoints = served_endpoints(scenario, 1502)
     config = write_config(demo_site_config(scenario, endpoints, None, 15.0), work / "site.yaml")
     truth_csv = next((work / "history").glob("*/truth_daily.csv"))
     truth = pd.read_csv(truth_csv, index_col="date")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,14 @@ import pytest
 
 from agent.cli.run import site_rating_provider
 from agent.config.loader import LoadedConfig, load_config
-from agent.demo import demo_rating_path, demo_scenario, demo_site_config, prepare_history, write_config
+from agent.demo import (
+    demo_rating_path,
+    demo_scenario,
+    demo_site_config,
+    prepare_history,
+    served_endpoints,
+    write_config,
+)
 from agent.rating.files import builtin_rating_dir, default_rubric_path, load_rubric, load_site_rating
 from agent.rating.package import package_json
 from agent.rating.provider import rating_package
@@ -55,14 +61,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoadedConfig, Path]:
     scenario = demo_scenario(TODAY, DAYS)
     end_of_today = pd.Timestamp(TODAY + timedelta(days=1), tz=TZ).timestamp()
     history = prepare_history(scenario, work, DAYS, now=end_of_today)
-    endpoints = [
-        SimpleNamespace(
-            bus=b.name, transport=b.transport, address="127.0.0.1:1502", unit_id=d.unit_id,
-            device=d.name, profile=d.profile,
-        )
-        for b in scenario.buses
-        for d in b.devices
-    ]  # fmt: skip
+    endpoints = served_endpoints(scenario, 1502)
     config = write_config(demo_site_config(scenario, endpoints, None, 15.0), work / "site.yaml")
     return load_config(config), history
 
