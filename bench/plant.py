@@ -85,8 +85,14 @@ def plant_server(binary: Path) -> Iterator[int]:
 
 
 def proc_cpu_s(pid: int) -> float:
+    user, system = proc_cpu_split(pid)
+    return user + system
+
+
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of the process, all threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_mem_mb(pid: int) -> tuple[float, float]:
@@ -156,6 +162,7 @@ class PlantRun:
     tsdb_polls: int
     cpu_s: float
     us_per_point: float
+    sys_pct: float
     rss_mb: float
     rss_peak_mb: float
     delivered_pct: float
@@ -208,6 +215,7 @@ def run_plant(
     vm: VictoriaMetrics,
     workdir: Path,
     profile_to: Path | None = None,
+    spy_to: Path | None = None,
 ) -> PlantRun:
     site = f"plant{n}x{int(time.time()) % 100000}"
     config = workdir / f"{site}.yaml"
@@ -226,9 +234,35 @@ def run_plant(
             raise SystemExit(f"agent exited: {(workdir / f'{site}.log').read_text()[-3000:]}")
         first = math.ceil(time.time())
         time.sleep(first - time.time())
-        cpu0, t0 = proc_cpu_s(agent.pid), time.monotonic()
+        spy = (
+            subprocess.Popen(
+                [
+                    py_spy(),
+                    "record",
+                    "-p",
+                    str(agent.pid),
+                    "-d",
+                    str(seconds),
+                    "-r",
+                    "1000",
+                    "--threads",
+                    "--gil",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(spy_to),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if spy_to
+            else None
+        )
+        (user0, sys0), t0 = proc_cpu_split(agent.pid), time.monotonic()
         time.sleep(seconds)
-        cpu1, t1 = proc_cpu_s(agent.pid), time.monotonic()
+        (user1, sys1), t1 = proc_cpu_split(agent.pid), time.monotonic()
+        if spy is not None:
+            spy.wait(60)
         rss, _ = proc_mem_mb(agent.pid)
         last = first + seconds - 1
         expected = n * seconds
@@ -246,7 +280,7 @@ def run_plant(
     got = subscriber.in_window(first, last)
     tsdb = vm_samples(vm, site, first, last)
     jitter = sorted(got.values())
-    cpu = cpu1 - cpu0
+    cpu = (user1 - user0) + (sys1 - sys0)
     points = len(got) * POINTS
     return PlantRun(
         devices=n,
@@ -256,6 +290,7 @@ def run_plant(
         tsdb_polls=tsdb,
         cpu_s=round(cpu, 3),
         us_per_point=round(cpu / points * 1e6, 2) if points else math.nan,
+        sys_pct=round(100.0 * (sys1 - sys0) / cpu, 1) if cpu else math.nan,
         rss_mb=round(rss, 1),
         rss_peak_mb=round(peak, 1),
         delivered_pct=round(100.0 * min(len(got), tsdb) / expected, 2),
@@ -327,6 +362,7 @@ def replay_rate() -> dict[str, Any]:
 COLUMNS = (
     ("N", 5, "devices", ".0f"),
     ("µs CPU/pt", 9, "us_per_point", ".2f"),
+    ("sys %", 6, "sys_pct", ".0f"),
     ("RSS MB", 7, "rss_mb", ".1f"),
     ("peak", 6, "rss_peak_mb", ".1f"),
     ("deliv %", 8, "delivered_pct", ".2f"),
@@ -337,6 +373,77 @@ COLUMNS = (
     ("points/s", 9, "points_per_s", ".0f"),
 )
 HEADER = " ".join(f"{title:>{width}}" for title, width, _, _ in COLUMNS)
+
+
+def py_spy() -> str:
+    """py-spy next to this interpreter (pip install py-spy), else on PATH."""
+    local = Path(sys.executable).with_name("py-spy")
+    return str(local) if local.exists() else "py-spy"
+
+
+# Where a py-spy sample's time goes: the deepest frame on its stack that names one of these.
+SPY_STAGES = (
+    (
+        "modbus i/o",
+        ("DevicePoller._read_block", "ModbusLink.", "_TcpClient.", "_TcpProtocol.", "PoolArbiter."),
+    ),
+    ("decode", ("decode_block",)),
+    ("readings", ("DevicePoller._reading", "DevicePoller._read_all.<locals>")),
+    ("judge + derive", ("DevicePoller._judge", "derive_readings")),
+    ("schedule/wait", ("SystemClock.wait", "SlotSchedule.")),
+    ("poll bookkeeping", ("DevicePoller.poll", "DevicePoller._result", "DevicePoller._succeeded")),
+    ("accept (Delivery.put)", ("Delivery.put",)),
+    ("outbox put", ("Outbox.put_many",)),
+    ("codec encode", ("encode_result",)),
+    ("outbox read", ("Outbox.read_after",)),
+    ("codec decode", ("decode_result",)),
+    ("outbox ack", ("Outbox.ack",)),
+    ("mqtt telemetry json", ("telemetry_payload",)),
+    ("mqtt publish (paho)", ("MqttPublisher._publish_window", "MqttPublisher.deliver")),
+    ("mqtt socket read (paho)", ("Client.loop_read",)),
+    ("mqtt socket write (paho)", ("Client.loop_write", "Client.loop_misc")),
+    ("line protocol", ("line_protocol", "lines_for")),
+    ("influx http", ("InfluxPublisher.",)),
+    ("forwarder", ("Forwarder.",)),
+)
+
+
+def spy_stage(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for stage, markers in SPY_STAGES:
+            if any(frame.startswith(m) for m in markers):
+                return stage
+    return "asyncio / other"
+
+
+def print_spy(raw: Path, top: int = 30) -> None:
+    """Stages, then top self and inclusive entries, of a py-spy raw (collapsed) file (GIL holder only)."""
+    self_n: dict[str, int] = {}
+    incl_n: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    stages: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        count = int(count_s)
+        frames = stack.split(";")
+        total += count
+        threads[frames[0]] = threads.get(frames[0], 0) + count
+        stage = spy_stage(frames[1:])
+        stages[stage] = stages.get(stage, 0) + count
+        for frame in set(frames[1:]):
+            incl_n[frame] = incl_n.get(frame, 0) + count
+        self_n[frames[-1]] = self_n.get(frames[-1], 0) + count
+    print(f"\npy-spy: {total} samples holding the GIL, all threads")
+    for title, table, limit in (
+        ("thread", threads, top),
+        ("stage", stages, top),
+        ("self", self_n, top),
+        ("inclusive", incl_n, top),
+    ):
+        print(f"\nby {title}")
+        for name, count in sorted(table.items(), key=lambda kv: -kv[1])[:limit]:
+            print(f"  {100 * count / total:5.1f} %  {name}")
 
 
 def row(r: PlantRun) -> str:
@@ -353,6 +460,9 @@ def main() -> None:
     parser.add_argument("--ceiling", type=int, nargs="*", default=[1500, 2000, 3000])
     parser.add_argument("--no-extras", action="store_true", help="only the N table")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile the agent at N devices instead")
+    parser.add_argument(
+        "--spy", type=int, metavar="N", help="py-spy (all threads, idle excluded) at N devices instead"
+    )
     parser.add_argument("--json", type=Path, default=HERE / "results" / "plant.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="plant-") as tmp_name:
@@ -362,6 +472,22 @@ def main() -> None:
         vm = VictoriaMetrics(tmp / "vm").start()
         try:
             with plant_server(binaries["server"]) as port:
+                if args.spy:
+                    spy_to = tmp / "agent.spy"
+                    r = run_plant(
+                        args.spy,
+                        seconds=args.seconds,
+                        warmup=args.warmup,
+                        modbus_port=port,
+                        mqtt=mqtt,
+                        vm=vm,
+                        workdir=tmp,
+                        spy_to=spy_to,
+                    )
+                    print(HEADER)
+                    print(row(r))
+                    print_spy(spy_to)
+                    return
                 if args.profile:
                     profile_to = tmp / "agent.prof"
                     r = run_plant(
