@@ -37,6 +37,7 @@ __all__ = [
     "Decoded",
     "decode_bits",
     "decode_block",
+    "decode_block_columns",
     "decode_point",
     "encode_point",
 ]
@@ -124,7 +125,9 @@ class _NumericCodec:
         "_sentinels",
         "_unpack",
         "_unsigned_bits",
+        "format",
         "name",
+        "plain",
         "width",
     )
 
@@ -132,9 +135,8 @@ class _NumericCodec:
         self.name = point.name
         self.width = register_count(point)
         self._little = _registers_endian(order) == "<"
-        self._unpack: Callable[[bytes, int], tuple[float | int, ...]] = struct.Struct(
-            _value_endian(order) + _VALUE_FORMAT[point.dtype]
-        ).unpack_from
+        self.format = _value_endian(order) + _VALUE_FORMAT[point.dtype]
+        self._unpack: Callable[[bytes, int], tuple[float | int, ...]] = struct.Struct(self.format).unpack_from
         self._is_float = point.dtype.startswith("float")
         identity = point.scale == 1 and point.offset == 0
         self._scale: float | None = None if identity else point.scale
@@ -148,6 +150,9 @@ class _NumericCodec:
         # A sentinel written as a register pattern (0xFFFF) must also match a signed dtype's -1.
         self._unsigned_bits = 16 * self.width if point.dtype.startswith("int") else 0
         self._range = point.valid_range
+        # Nothing to do after unpacking but (for floats) a finiteness check: a block of such points is
+        # decoded with one struct call (see _BlockDecoder).
+        self.plain = identity and not self._sentinels and self._range is None
 
     def decode(self, big: bytes, little: bytes, byte_offset: int) -> Decoded:
         raw = self._unpack(little if self._little else big, byte_offset)[0]
@@ -274,9 +279,24 @@ def decode_bits(point: BoolPoint, bits: Sequence[bool]) -> Decoded:
 
 
 class _BlockDecoder:
-    """One compiled block: each point's codec and byte offset in the packed response."""
+    """One compiled block: each point's codec and byte offset in the packed response.
 
-    __slots__ = ("_entries", "_needs_little", "_pack_big", "_pack_little", "block")
+    When every point of the block is a plain number (no scale, offset, sentinel or range) in one
+    byte order, the whole response is unpacked by one precompiled `struct` call and, if the sum of
+    the values is finite (so is every value), the raw tuple *is* the result: about 1 µs for 30
+    float32 points instead of one codec call and one object per point.
+    """
+
+    __slots__ = (
+        "_entries",
+        "_fast",
+        "_fast_floats",
+        "_fast_little",
+        "_needs_little",
+        "_pack_big",
+        "_pack_little",
+        "block",
+    )
 
     def __init__(self, block: ReadBlock, profile: Profile) -> None:
         self.block = block
@@ -298,27 +318,84 @@ class _BlockDecoder:
         self._needs_little = any(isinstance(c, (_NumericCodec, _StringCodec)) for _, c, _ in self._entries)
         self._pack_big = struct.Struct(f">{block.count}H").pack
         self._pack_little = struct.Struct(f"<{block.count}H").pack
+        self._fast: Callable[[bytes], tuple[float | int, ...]] | None = None
+        self._fast_little = False
+        self._fast_floats = False
+        self._compile_fast()
 
-    def decode(self, words_or_bits: Sequence[int] | Sequence[bool]) -> dict[str, Decoded]:
-        if len(words_or_bits) != self.block.count:
-            raise DecodeError(f"{self.block}: expected {self.block.count} values, got {len(words_or_bits)}")
-        if self.block.function.is_bit:
-            return {name: _TRUE if words_or_bits[i] else _FALSE for name, _, i in self._entries}
+    def _compile_fast(self) -> None:
+        codecs = [c for _, c, _ in self._entries]
+        if not codecs or not all(isinstance(c, _NumericCodec) and c.plain for c in codecs):
+            return
+        numeric = [(c, at) for _, c, at in self._entries if isinstance(c, _NumericCodec)]
+        endians = {c.format[0] for c, _ in numeric}
+        packings = {c._little for c, _ in numeric}
+        if len(endians) != 1 or len(packings) != 1:
+            return
+        layout, at_byte = [endians.pop()], 0
+        for codec, at in numeric:
+            if at < at_byte:  # overlapping points (the same registers read twice): per point
+                return
+            layout.append("x" * (at - at_byte) + codec.format[1])
+            at_byte = at + 2 * codec.width
+        self._fast = struct.Struct("".join(layout)).unpack
+        self._fast_little = packings.pop()
+        self._fast_floats = any(c._is_float for c, _ in numeric)
+
+    def _packed(self, words: Sequence[int]) -> tuple[bytes, bytes]:
         try:
-            big = self._pack_big(*words_or_bits)
-            little = self._pack_little(*words_or_bits) if self._needs_little else big
+            big = self._pack_big(*words)
+            little = self._pack_little(*words) if self._needs_little else big
         except struct.error as exc:
             raise DecodeError(f"{self.block}: registers must be integers 0..65535 ({exc})") from exc
+        return big, little
+
+    def _check_length(self, words_or_bits: Sequence[int] | Sequence[bool]) -> None:
+        if len(words_or_bits) != self.block.count:
+            raise DecodeError(f"{self.block}: expected {self.block.count} values, got {len(words_or_bits)}")
+
+    def decode(self, words_or_bits: Sequence[int] | Sequence[bool]) -> dict[str, Decoded]:
+        self._check_length(words_or_bits)
+        if self.block.function.is_bit:
+            return {name: _TRUE if words_or_bits[i] else _FALSE for name, _, i in self._entries}
+        big, little = self._packed(words_or_bits)
         return {name: codec.decode(big, little, at) for name, codec, at in self._entries if codec}
+
+    def columns(
+        self, words_or_bits: Sequence[int] | Sequence[bool]
+    ) -> tuple[list[Value], list[Decoded | None] | None]:
+        """Values in `block.points` order, and per point the Decoded of any that is not plain good
+        (None when all are good)."""
+        self._check_length(words_or_bits)
+        if self.block.function.is_bit:
+            return [bool(words_or_bits[i]) for _, _, i in self._entries], None
+        big, little = self._packed(words_or_bits)
+        if self._fast is not None:
+            try:
+                raws = self._fast(little if self._fast_little else big)
+                # Only floats can be NaN or infinite; a sum of 125 float32 values cannot overflow, and
+                # a sum that is not finite sends the block to the per-point path below.
+                if not self._fast_floats or math.isfinite(sum(raws)):
+                    return list(raws), None
+            except OverflowError:  # an int64 sum beyond float: decide per point
+                pass
+        values: list[Value] = []
+        issues: list[Decoded | None] | None = None
+        for index, (_, codec, at) in enumerate(self._entries):
+            assert codec is not None
+            decoded = codec.decode(big, little, at)
+            values.append(decoded.value)
+            if decoded.quality != "good" or decoded.reason is not None:
+                if issues is None:
+                    issues = [None] * len(self._entries)
+                issues[index] = decoded
+        return values, issues
 
 
 _block_decoders: dict[int, tuple[Profile, dict[ReadBlock, _BlockDecoder]]] = {}
 
 
-def decode_block(
-    block: ReadBlock, words_or_bits: Sequence[int] | Sequence[bool], profile: Profile
-) -> dict[str, Decoded]:
-    """Fan one block read out to its points: point name -> Decoded."""
+def _decoder_for(block: ReadBlock, profile: Profile) -> _BlockDecoder:
     entry = _block_decoders.get(id(profile))
     if entry is None:
         if len(_block_decoders) >= _CACHE_LIMIT:
@@ -330,7 +407,22 @@ def decode_block(
         if len(decoders) >= _CACHE_LIMIT:
             decoders.clear()
         decoder = decoders[block] = _BlockDecoder(block, profile)
-    return decoder.decode(words_or_bits)
+    return decoder
+
+
+def decode_block(
+    block: ReadBlock, words_or_bits: Sequence[int] | Sequence[bool], profile: Profile
+) -> dict[str, Decoded]:
+    """Fan one block read out to its points: point name -> Decoded."""
+    return _decoder_for(block, profile).decode(words_or_bits)
+
+
+def decode_block_columns(
+    block: ReadBlock, words_or_bits: Sequence[int] | Sequence[bool], profile: Profile
+) -> tuple[list[Value], list[Decoded | None] | None]:
+    """The same decode as `decode_block`, as columns in `block.points` order: the values, and the
+    Decoded of each point that is not good (None when every point is good). The poller's form."""
+    return _decoder_for(block, profile).columns(words_or_bits)
 
 
 def encode_point(point: AnyPoint, value: Value, order: Order) -> list[int]:

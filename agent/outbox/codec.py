@@ -2,6 +2,11 @@
 
 JSON keeps int/float/bool/str/None apart, so a value comes back with the type it went in with;
 NaN and infinity are allowed here (Python's JSON extension) because the outbox is private storage.
+
+A row is the result's fields, then its readings as columns: points, values, units, and qualities
+and reasons (both null when every point is good). Rows written before the columns (13 fields, the
+readings as one [point, value, unit, quality, reason] list each) still decode: an outbox that
+outlived an upgrade is delivered as it was accepted.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from agent.readings.model import PollResult, Reading
+from agent.readings.model import PollResult, Reading, Readings
 
 __all__ = ["ENERGY_UNITS", "carries_counter", "decode_result", "encode_result"]
 
@@ -45,7 +50,19 @@ def carries_counter(result: PollResult) -> bool:
     curve, a missing counter sample can move energy between intervals. The runtime can pass a rule
     built from the profiles' `kind: counter` instead.
     """
-    return any(r.unit.lower() in ENERGY_UNITS for r in result.readings)
+    units = result.readings.units
+    known = _counter_units.get(id(units))
+    if known is not None and known[0] is units:
+        return known[1]
+    answer = any(unit.lower() in ENERGY_UNITS for unit in units)
+    if len(_counter_units) >= 4096:
+        _counter_units.clear()
+    _counter_units[id(units)] = (units, answer)  # keeps the tuple alive: its id is not reused
+    return answer
+
+
+# The poller shares one units tuple between every poll of a device: the answer is kept per tuple.
+_counter_units: dict[int, tuple[tuple[str, ...], bool]] = {}
 
 
 class _RecentBodies:
@@ -84,8 +101,8 @@ def encode_result(result: PollResult) -> str:
 
 
 def _encode(result: PollResult) -> str:
-    readings = [[r.point, r.value, r.unit, r.quality, r.reason] for r in result.readings]
-    return json.dumps(
+    readings = result.readings
+    head = json.dumps(
         [
             result.site,
             result.device,
@@ -99,25 +116,54 @@ def _encode(result: PollResult) -> str:
             result.requested_at,
             result.latency_ms,
             result.tags,
-            readings,
         ],
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    plain = readings.plain_texts()
+    if plain is not None:  # all good numbers: the texts the sinks will use too, no second repr
+        values = ",".join(plain[0])
+        tail = "null,null"
+    else:
+        values = json.dumps(readings.values, separators=(",", ":"), ensure_ascii=False)[1:-1]
+        tail = json.dumps([readings.qualities, readings.reasons], separators=(",", ":"), ensure_ascii=False)[
+            1:-1
+        ]
+    return f"{head[:-1]},{_names_json(readings.points)},[{values}],{_names_json(readings.units)},{tail}]"
+
+
+# Point names and units repeat in every row of a device: their JSON is kept per tuple (by identity,
+# the poller shares its tuples between polls; each entry keeps its tuple alive so the id is not reused).
+_NAMES_JSON: dict[int, tuple[tuple[str, ...], str]] = {}
+
+
+def _names_json(names: tuple[str, ...]) -> str:
+    found = _NAMES_JSON.get(id(names))
+    if found is not None and found[0] is names:
+        return found[1]
+    text = json.dumps(names, separators=(",", ":"), ensure_ascii=False)
+    if len(_NAMES_JSON) >= 4096:
+        _NAMES_JSON.clear()
+    _NAMES_JSON[id(names)] = (names, text)
+    return text
 
 
 def _reading(item: list[Any]) -> Reading:
     point, value, unit, quality, reason = item
-    return Reading(point=point, value=value, unit=unit, quality=quality, reason=reason)
+    return Reading(point, value, unit, quality, reason)
 
 
 def decode_result(body: str) -> PollResult:
     recent = _recent.get(body)
     if recent is not None:
         return recent
-    (site, device, kind, profile, ts, seq, status, error, area, requested_at, latency_ms, tags, readings) = (
-        json.loads(body)
-    )
+    fields = json.loads(body)
+    (site, device, kind, profile, ts, seq, status, error, area, requested_at, latency_ms, tags) = fields[:12]
+    if len(fields) == 13:  # written before readings were columns
+        readings = Readings.of(_reading(item) for item in fields[12])
+    else:
+        points, values, units, qualities, reasons = fields[12:]
+        readings = Readings(tuple(points), values, tuple(units), qualities, reasons)
     return PollResult(
         site=site,
         device=device,
@@ -125,7 +171,7 @@ def decode_result(body: str) -> PollResult:
         profile=profile,
         ts=ts,
         seq=seq,
-        readings=tuple(_reading(item) for item in readings),
+        readings=readings,
         status=status,
         error=error,
         area=area,

@@ -22,7 +22,7 @@ from agent.config.profile import NumericPoint, PointKind, Profile
 from agent.config.site import Device
 from agent.errors import DecodeError, DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
 from agent.modbus.bus import Arbiter
-from agent.modbus.decode import Decoded, decode_block
+from agent.modbus.decode import Decoded, decode_block_columns
 from agent.modbus.plan import AddressRange, ReadBlock, gap_between, plan_for_profile, split_block
 from agent.readings.counters import CounterTracker, counter_limits
 from agent.readings.derived import (
@@ -33,7 +33,7 @@ from agent.readings.derived import (
     find_point,
 )
 from agent.readings.intervals import DEFAULT_BUCKET_S, IntervalAccumulator, IntervalMethod
-from agent.readings.model import PollResult, PollStatus, Reading
+from agent.readings.model import PollResult, PollStatus, Quality, Readings, Value
 from agent.runtime.health import DeviceHealth
 from agent.runtime.logfmt import log_event
 from agent.runtime.output import Output, StatusEvent
@@ -70,6 +70,11 @@ class DeviceState:
         self.health = DeviceHealth(self.device)
 
 
+# One block's outcome: its points' values in block order and, per point, the Decoded of any that is
+# not good (None when all are).
+_Part = tuple[ReadBlock, list[Value], list[Decoded | None] | None]
+
+
 class _PollAborted(Exception):
     """The device did not answer: stop this poll, the remaining blocks would time out too."""
 
@@ -102,14 +107,24 @@ class DevicePoller:
         self.schedule = SlotSchedule(device.interval_s)
         self.backoff = Backoff(2 * device.interval_s, max(self.settings.max_backoff_s, device.interval_s))
         self._stop = asyncio.Event()
-        self._names = list(device.points) if device.points else [p.name for p in profile.points]
+        # A name listed twice is polled once.
+        self._names = tuple(dict.fromkeys(device.points or [p.name for p in profile.points]))
         # Profile.point() is a linear search; per point per poll it was the poller's top entry.
         self._units = {p.name: p.unit for p in profile.points}
+        self._unit_column = tuple(self._units[n] for n in self._names)
+        self._index = {name: i for i, name in enumerate(self._names)}
+        self._block_indexes: dict[ReadBlock, tuple[int, ...]] = {}
         self._energy = find_point(profile, ENERGY_COUNTER_POINTS, self._names, counter=True)
         self._power = find_point(profile, ACTIVE_POWER_POINTS, self._names, counter=False)
         self._flow = find_point(profile, AIR_FLOW_POINTS, self._names, counter=False)
         self._plan = self._make_plan()
         self._init_counters()
+        self._counter_columns = [
+            (i, name, self.state.counters[name])
+            for i, name in enumerate(self._names)
+            if name in self.state.counters
+        ]
+        self._power_index = self._index.get(self._power) if self._power else None
 
     @property
     def health(self) -> DeviceHealth:
@@ -146,7 +161,11 @@ class DevicePoller:
             await self._failed(slot, exc.reason, str(exc))
         else:
             status: PollStatus = "failed" if failed == len(self._plan) and self._plan else "ok"
-            if status == "ok" and any(r.quality != "good" for r in readings):
+            if (
+                status == "ok"
+                and readings.qualities is not None
+                and any(q != "good" for q in readings.qualities)
+            ):
                 status = "partial"
             readings = self._judge(slot, readings)
             result = self._result(slot, readings, status, None, requested_at, started)
@@ -161,14 +180,14 @@ class DevicePoller:
 
     # -- reading -------------------------------------------------------------------------------
 
-    async def _read_all(self, *, probe: bool) -> tuple[list[Reading], int]:
+    async def _read_all(self, *, probe: bool) -> tuple[Readings, int]:
         """Read every block (a probe stops after the first if it fails). Returns readings, failed blocks."""
-        values: dict[str, Decoded] = {}
+        parts: list[_Part] = []
         failed = 0
         replan = False
         for block in self._plan:
             got, ok, healed = await self._read_block(block)
-            values.update(got)
+            parts += got
             failed += not ok
             replan |= healed
             if probe and not ok:
@@ -176,11 +195,48 @@ class DevicePoller:
             probe = False
         if replan:
             self._plan = self._make_plan()
-        readings = [self._reading(name, values.get(name)) for name in self._names]
-        return readings, failed
+        return self._assemble(parts), failed
 
-    async def _read_block(self, block: ReadBlock) -> tuple[dict[str, Decoded], bool, bool]:
-        """Decoded values of a block, whether it was read, and whether the plan learned a bad range."""
+    def _assemble(self, parts: list[_Part]) -> Readings:
+        """The blocks' columns in the device's point order; a point no block delivered is bad."""
+        names = self._names
+        if len(parts) == 1 and parts[0][0].points == names:  # one block holds the device: as it came
+            _, values, issues = parts[0]
+            if issues is None:
+                return Readings(names, values, self._unit_column)
+            return self._flagged(values, issues)
+        count = len(names)
+        column: list[Value] = [None] * count
+        flags: list[Decoded | None] = [None] * count
+        covered = bytearray(count)
+        for block, values, issues in parts:
+            indexes = self._block_indexes.get(block) or self._indexes_of(block)
+            for j, i in enumerate(indexes):
+                column[i] = values[j]
+                covered[i] = 1
+                if issues is not None:
+                    flags[i] = issues[j]
+        for i in range(count):
+            if not covered[i]:
+                flags[i] = Decoded(None, "bad", self.state.bad_points.get(names[i], "not_read"))
+        return self._flagged(column, flags)
+
+    def _flagged(self, values: list[Value], issues: list[Decoded | None]) -> Readings:
+        qualities: list[Quality] = ["good"] * len(values)
+        reasons: list[str | None] = [None] * len(values)
+        for i, decoded in enumerate(issues):
+            if decoded is not None:
+                qualities[i], reasons[i] = decoded.quality, decoded.reason
+        return Readings(self._names, values, self._unit_column, qualities, reasons)
+
+    def _indexes_of(self, block: ReadBlock) -> tuple[int, ...]:
+        if len(self._block_indexes) > 64:  # plans change rarely (a healed range); keep a few
+            self._block_indexes.clear()
+        indexes = self._block_indexes[block] = tuple(self._index[name] for name in block.points)
+        return indexes
+
+    async def _read_block(self, block: ReadBlock) -> tuple[list[_Part], bool, bool]:
+        """The block's columns, whether it was read, and whether the plan learned a bad range."""
         try:
             words = await self.bus.read(self.device.unit_id, block.function, block.start, block.count)
         except ExceptionResponse as exc:
@@ -188,7 +244,7 @@ class DevicePoller:
                 return await self._split(block)
             if exc.code in _ABSENT_CODES:
                 raise _PollAborted("timeout", f"{self._where(block)}: {exc}") from exc
-            return self._bad(block, f"exception_{exc.code}"), False, False
+            return [self._bad(block, f"exception_{exc.code}")], False, False
         except DeviceTimeout as exc:
             raise _PollAborted("timeout", f"{self._where(block)}: {exc}") from exc
         except Unreachable as exc:
@@ -196,11 +252,12 @@ class DevicePoller:
         except DeviceError as exc:
             raise _PollAborted("device_error", f"{self._where(block)}: {exc}") from exc
         try:
-            return decode_block(block, words, self.profile), True, False
+            values, issues = decode_block_columns(block, words, self.profile)
         except DecodeError:
-            return self._bad(block, "decode_error"), False, False
+            return [self._bad(block, "decode_error")], False, False
+        return [(block, values, issues)], True, False
 
-    async def _split(self, block: ReadBlock) -> tuple[dict[str, Decoded], bool, bool]:
+    async def _split(self, block: ReadBlock) -> tuple[list[_Part], bool, bool]:
         try:
             left, right = split_block(block, self.profile.points)
         except ValueError:
@@ -208,16 +265,17 @@ class DevicePoller:
             for name in block.points:
                 self.state.bad_points[name] = "illegal_address"
             log_event(log, logging.WARNING, "illegal_address", device=self.device.name, block=str(block))
-            return self._bad(block, "illegal_address"), False, True
+            return [self._bad(block, "illegal_address")], False, True
         got_left, ok_left, _ = await self._read_block(left)
         got_right, ok_right, _ = await self._read_block(right)
         gap = gap_between(left, right)
         if ok_left and ok_right and gap is not None:
             self.state.bad_ranges.append(gap)
-        return {**got_left, **got_right}, ok_left or ok_right, True
+        return got_left + got_right, ok_left or ok_right, True
 
-    def _bad(self, block: ReadBlock, reason: str) -> dict[str, Decoded]:
-        return {name: Decoded(None, "bad", reason) for name in block.points}
+    def _bad(self, block: ReadBlock, reason: str) -> _Part:
+        count = len(block.points)
+        return block, [None] * count, [Decoded(None, "bad", reason)] * count
 
     def _where(self, block: ReadBlock) -> str:
         return f"device {self.device.name} unit {self.device.unit_id} {block}"
@@ -228,14 +286,9 @@ class DevicePoller:
 
     # -- judging -------------------------------------------------------------------------------
 
-    def _reading(self, name: str, decoded: Decoded | None) -> Reading:
-        unit = self._units[name]
-        if decoded is None:
-            return Reading(name, None, unit, "bad", self.state.bad_points.get(name, "not_read"))
-        return Reading(name, decoded.value, unit, decoded.quality, decoded.reason)
-
-    def _all_bad(self, reason: str) -> list[Reading]:
-        return [Reading(n, None, self._units[n], "bad", reason) for n in self._names]
+    def _all_bad(self, reason: str) -> Readings:
+        count = len(self._names)
+        return Readings(self._names, [None] * count, self._unit_column, ["bad"] * count, [reason] * count)
 
     def _init_counters(self) -> None:
         state = self.state
@@ -249,35 +302,44 @@ class DevicePoller:
             method: IntervalMethod = "counter" if self._energy else "integrated"
             state.intervals = IntervalAccumulator(self.device.name, method, self.settings.bucket_s)
 
-    def _judge(self, slot: float, readings: list[Reading]) -> list[Reading]:
+    def _judge(self, slot: float, readings: Readings) -> Readings:
         """Counter verdicts, interval energy, derived points."""
-        judged = [self._judge_counter(slot, r) for r in readings]
+        values = readings.values
+        qualities, reasons = readings.qualities, readings.reasons
         intervals = self.state.intervals
-        if intervals is not None and intervals.method == "integrated":
-            power = next((r for r in judged if r.point == self._power), None)
-            if power is not None and power.quality == "good" and isinstance(power.value, int | float):
-                intervals.add_power(slot, float(power.value))
-        return judged + derive_readings(judged, self._power, self._flow)
-
-    def _judge_counter(self, slot: float, reading: Reading) -> Reading:
-        tracker = self.state.counters.get(reading.point)
-        if tracker is None or reading.quality != "good" or not isinstance(reading.value, int | float):
-            return reading
-        verdict = tracker.update(slot, float(reading.value))
-        intervals = self.state.intervals
-        if verdict.counts and reading.point == self._energy and intervals is not None:
-            assert verdict.since is not None
-            intervals.add_energy(verdict.since, slot, verdict.delta)
-        if verdict.quality == "good" and verdict.reason is None:
-            return reading
-        return Reading(reading.point, reading.value, reading.unit, verdict.quality, verdict.reason)
+        for i, name, tracker in self._counter_columns:
+            value = values[i]
+            if (qualities is not None and qualities[i] != "good") or not isinstance(value, int | float):
+                continue
+            verdict = tracker.update(slot, float(value))
+            if verdict.counts and name == self._energy and intervals is not None:
+                assert verdict.since is not None
+                intervals.add_energy(verdict.since, slot, verdict.delta)
+            if verdict.quality == "good" and verdict.reason is None:
+                continue
+            if qualities is None or reasons is None:
+                qualities, reasons = ["good"] * len(values), [None] * len(values)
+            else:
+                qualities, reasons = list(qualities), list(reasons)
+            qualities[i], reasons[i] = verdict.quality, verdict.reason
+        if qualities is not readings.qualities:
+            readings = Readings(readings.points, values, readings.units, qualities, reasons)
+        if intervals is not None and intervals.method == "integrated" and self._power_index is not None:
+            power = values[self._power_index]
+            if readings.quality(self._power_index) == "good" and isinstance(power, int | float):
+                intervals.add_power(slot, float(power))
+        if self._power is None or self._flow is None:
+            return readings
+        inputs = [r for r in (readings.get(self._power), readings.get(self._flow)) if r is not None]
+        derived = derive_readings(inputs, self._power, self._flow)
+        return Readings.of([*readings, *derived]) if derived else readings
 
     # -- outcome -------------------------------------------------------------------------------
 
     def _result(
         self,
         slot: float,
-        readings: list[Reading],
+        readings: Readings,
         status: PollStatus,
         error: str | None,
         requested_at: float,
@@ -290,7 +352,7 @@ class DevicePoller:
             profile=self.profile.id,
             ts=slot,
             seq=self.state.seq,
-            readings=tuple(readings),
+            readings=readings,
             status=status,
             error=error,
             area=self.device.area,

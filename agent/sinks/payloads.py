@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from agent.readings.model import PollResult, Reading
+from agent.readings.model import PollResult, Reading, Readings
 
 __all__ = [
     "SCHEMA_AGENT_STATUS",
@@ -51,7 +51,18 @@ def topic(prefix: str, site: str, *parts: str) -> str:
 
 def iso_utc(ts: float) -> str:
     """Epoch seconds as ISO 8601 UTC with milliseconds (what humans and Grafana read)."""
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Every device polled in one slot has the same ts: a few recent answers are kept.
+    text = _ISO.get(ts)
+    if text is None:
+        if len(_ISO) >= 256:
+            _ISO.clear()
+        text = _ISO[ts] = (
+            datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        )
+    return text
+
+
+_ISO: dict[float, str] = {}
 
 
 def _dumps(document: Mapping[str, Any]) -> bytes:
@@ -86,8 +97,7 @@ def telemetry_payload(result: PollResult, boot: float | None = None) -> bytes:
         ',"tags":',
         _tags_json(result.tags),
         ',"points":{',
-        # Keyed by point like the dict it replaces: a repeated name keeps its first place, last value.
-        ",".join({r.point: _point_fragment(r) for r in result.readings}.values()),
+        _points_json(result.readings),
         "}",
     ]
     if boot is not None:
@@ -125,6 +135,38 @@ def _build_header(key: tuple[str, str, str, str, str | None]) -> str:
         f'{{"schema":{_string(SCHEMA_TELEMETRY)},"site":{_string(site)},"device":{_string(device)},'
         f'"kind":{_string(kind)},"profile":{_string(profile)},"area":{_optional_string(area)},"ts":'
     )
+
+
+def _points_json(readings: Readings) -> str:
+    """The "points" object's members. A poll whose points are all good finite numbers (the common
+    case) fills the device's cached template in one `%` operation; anything else goes point by point."""
+    plain = readings.plain_texts()
+    if plain is not None:
+        template = _points_template(readings.points, readings.units)
+        if template is not None:
+            return template % tuple(plain[0])
+    # Keyed by point like the dict it replaces: a repeated name keeps its first place, last value.
+    return ",".join({r.point: _point_fragment(r) for r in readings}.values())
+
+
+# Per (points, units) tuple pair, keyed by identity: the poller shares both between polls of a device.
+_TEMPLATES: dict[tuple[int, int], tuple[tuple[str, ...], tuple[str, ...], str | None]] = {}
+
+
+def _points_template(points: tuple[str, ...], units: tuple[str, ...]) -> str | None:
+    found = _TEMPLATES.get((id(points), id(units)))
+    if found is not None and found[0] is points and found[1] is units:
+        return found[2]
+    template = None
+    if len(set(points)) == len(points):  # a repeated name keeps the dict rule: point by point
+        template = ",".join(
+            _point_name(name).replace("%", "%%") + "%s" + _point_tail((unit, "good", None)).replace("%", "%%")
+            for name, unit in zip(points, units, strict=True)
+        )
+    if len(_TEMPLATES) >= _CACHE_LIMIT:
+        _TEMPLATES.clear()
+    _TEMPLATES[(id(points), id(units))] = (points, units, template)  # keeps both alive: ids not reused
+    return template
 
 
 def _point_fragment(reading: Reading) -> str:
@@ -280,9 +322,16 @@ def line_protocol(result: PollResult) -> str:
     Strings are skipped (not numbers); bad or non-finite values are counted in `bad_points`, which
     also guarantees that every line has at least one field.
     """
+    readings = result.readings
+    ts_ms = round(result.ts * 1000)
+    plain = readings.plain_texts()
+    if plain is not None and plain[1]:  # floats only: an int field needs its "i" suffix
+        template = _fields_template(readings.points)
+        if template is not None:
+            return f"{_series(result)} {template % tuple(plain[0])} {ts_ms}"
     fields: list[str] = []
     bad = 0
-    for reading in result.readings:
+    for reading in readings:
         if isinstance(reading.value, str):
             continue
         encoded = _field_value(reading.value) if reading.quality != "bad" else None
@@ -292,8 +341,25 @@ def line_protocol(result: PollResult) -> str:
         key = _FIELD_KEYS.get(reading.point) or _cached(_FIELD_KEYS, reading.point, escape_tag)
         fields.append(f"{key}={encoded}")
     fields.append(f"bad_points={bad}i")
-    ts_ms = round(result.ts * 1000)
     return f"{_series(result)} {','.join(fields)} {ts_ms}"
+
+
+# Per points tuple (by identity, see _TEMPLATES): "key=%s,...,bad_points=0i" for float-only polls.
+_FIELD_TEMPLATES: dict[int, tuple[tuple[str, ...], str | None]] = {}
+
+
+def _fields_template(points: tuple[str, ...]) -> str | None:
+    found = _FIELD_TEMPLATES.get(id(points))
+    if found is not None and found[0] is points:
+        return found[1]
+    template = None
+    if len(set(points)) == len(points):
+        keys = [escape_tag(name).replace("%", "%%") for name in points]
+        template = ",".join([*(f"{key}=%s" for key in keys), "bad_points=0i"])
+    if len(_FIELD_TEMPLATES) >= _CACHE_LIMIT:
+        _FIELD_TEMPLATES.clear()
+    _FIELD_TEMPLATES[id(points)] = (points, template)
+    return template
 
 
 # Measurement and tags repeat for every poll of a device: sorted and escaped once, not per line.
