@@ -10,6 +10,9 @@ shows the current state again: agent online (its last will says offline), each d
 availability, and the last rating. KPIs are not retained and not queued: one that cannot be sent is
 counted in `unsent` (the next period's KPIs supersede it).
 
+Telemetry bypasses aiomqtt's per-publish machinery and takes a few paho fast paths (see
+`_AckRouter`): at 200 devices paho's PUBACK reading and bookkeeping were the sink's largest cost.
+
 Library exceptions (aiomqtt.MqttError, OSError from sockets and TLS files) are translated here into
 `Delivery.error` strings or `SinkError`.
 """
@@ -24,7 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiomqtt
+import paho.mqtt as paho_package
 import paho.mqtt.client as paho_mqtt
+from paho.mqtt.enums import MQTTErrorCode
 
 from agent.config.site import MqttSink
 from agent.errors import SinkError
@@ -57,6 +62,7 @@ class MqttPublisher:
         self.publish_timeout_s = publish_timeout_s
         self._clock = clock
         self._client: aiomqtt.Client | None = None
+        self._router: _AckRouter | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
@@ -108,12 +114,12 @@ class MqttPublisher:
             will=will,
             keepalive=cfg.keepalive_s,
             timeout=self.publish_timeout_s,
-            max_inflight_messages=cfg.max_inflight,
+            # Unlimited in paho: its limit walks every unconfirmed message on each PUBACK
+            # (`_update_inflight`); `_Window` keeps cfg.max_inflight for telemetry instead.
+            max_inflight_messages=0,
             tls_params=tls_params,
             tls_insecure=cfg.tls.insecure if cfg.tls is not None else None,
         )
-        # A full in-flight window is the design, not a symptom: aiomqtt warns above this threshold.
-        client.pending_calls_threshold = cfg.max_inflight + 10
         return client
 
     async def _ensure_connected(self) -> aiomqtt.Client:
@@ -122,12 +128,15 @@ class MqttPublisher:
                 return self._client
             await self._drop_connection()
             stack = contextlib.AsyncExitStack()
+            client = self._new_client()
+            router = _AckRouter(client)
+            router.install()  # before the connect: it wraps the socket paho creates
             try:
-                client = await stack.enter_async_context(self._new_client())
+                client = await stack.enter_async_context(client)
             except (aiomqtt.MqttError, OSError) as exc:
                 await stack.aclose()
                 raise SinkError(f"{self.where}: cannot connect: {exc}") from exc
-            self._client, self._stack = client, stack
+            self._client, self._stack, self._router = client, stack, router
             self._lost = asyncio.Event()
             self._watcher = asyncio.create_task(self._watch(client, self._lost))
             self.connects += 1
@@ -157,7 +166,7 @@ class MqttPublisher:
 
     async def _drop_connection(self) -> None:
         stack, watcher = self._stack, self._watcher
-        self._client, self._stack, self._watcher = None, None, None
+        self._client, self._stack, self._watcher, self._router = None, None, None, None
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -190,26 +199,29 @@ class MqttPublisher:
     async def _publish_window(
         self, client: aiomqtt.Client, rows: Sequence[OutboxRow]
     ) -> tuple[int, str | None]:
-        """Hand every row to paho at once and wait for the acks; returns (confirmed prefix, error).
+        """Publish the rows, at most `max_inflight` unconfirmed, and wait for the acks; returns
+        (confirmed prefix, error).
 
-        paho itself keeps at most max_inflight unconfirmed and queues the rest in order, so the broker
-        sees the rows in outbox order. One aiomqtt `publish` per row cost a task, a semaphore, an
-        Event and a `wait_for` task each (3.9 s of a 36 s profile at 200 devices)."""
-        acks = _Acks(len(rows))
-        try:
-            for index, row in enumerate(rows):
-                result = row.result
-                topic = self._topic(result.device, "telemetry")
-                _publish_tracked(
-                    client, topic, payloads.telemetry_payload(result, row.boot), self.config.qos, acks, index
-                )
-        except _PublishRefused as exc:
-            acks.stop_at(exc.index)
-            return acks.prefix(), f"{self.where}: publish failed: {exc}"
-        error = await self._await_acks(acks)
-        return acks.prefix(), error
+        The window keeps the limit itself (paho's own, `_update_inflight`, walks every unconfirmed
+        message on every PUBACK): the next row goes out when one is confirmed, so the broker sees
+        the rows in outbox order. One aiomqtt `publish` per row cost a task, a semaphore, an Event
+        and a `wait_for` task each (3.9 s of a 36 s profile at 200 devices)."""
+        prefix, site, qos = self.config.prefix, self.site, self.config.qos
+        build = payloads.telemetry_payload
+        items = [
+            (f"{prefix}/{site}/{row.result.device}/telemetry", build(row.result, row.boot)) for row in rows
+        ]
+        assert self._router is not None
+        assert self._router.paho is client._client
+        window = _Window(self._router, items, qos, self.config.max_inflight)
+        window.pump()
+        error = await self._await_acks(window)
+        if window.refused is not None:
+            # Rows after the refused one were never sent; what was confirmed before it counts.
+            return window.prefix(), f"{self.where}: publish failed: {window.refused[1]}"
+        return window.prefix(), error
 
-    async def _await_acks(self, acks: _Acks) -> str | None:
+    async def _await_acks(self, acks: _Window) -> str | None:
         """Until every ack, the connection is lost, or no ack came for `publish_timeout_s`."""
         lost = asyncio.ensure_future(self._lost.wait())
         try:
@@ -266,60 +278,263 @@ class MqttPublisher:
         return True
 
 
-class _PublishRefused(Exception):
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(reason)
-        self.index = index
+class _Window:
+    """The rows of one `deliver`: which ones the broker confirmed, and a future set once all are
+    (or once publishing stopped). At most `limit` are unconfirmed; each ack sends the next row."""
 
-
-class _Acks:
-    """Which rows of one window the broker confirmed, and a future set once all are."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.acked = bytearray(total)
+    def __init__(self, router: _AckRouter, items: list[tuple[str, bytes]], qos: int, limit: int) -> None:
+        self.router, self.items, self.qos, self.limit = router, items, qos, limit
+        self.total = len(items)
+        self.acked = bytearray(self.total)
         self.count = 0
+        self.sent = 0
+        self.refused: tuple[int, str] | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if total == 0:
+        if self.total == 0:
             self.done.set_result(None)
+
+    def pump(self) -> None:
+        """Publish while fewer than `limit` are unconfirmed (runs on the loop thread, also from
+        inside paho's PUBACK handling)."""
+        publish, tracked, items, qos = self.router.paho.publish, self.router.tracked, self.items, self.qos
+        while self.sent < self.total and self.sent - self.count < self.limit and self.refused is None:
+            index = self.sent
+            topic, payload = items[index]
+            try:
+                info = publish(topic, payload, qos)
+            except ValueError as exc:  # an invalid topic or payload: stop here, say why
+                self._refuse(index, str(exc))
+                return
+            if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
+                self._refuse(index, paho_mqtt.error_string(info.rc))
+                return
+            self.sent = index + 1
+            if qos == 0 and info.is_published():
+                self.ack(index)
+            else:
+                # No ack can come in between: paho writes and reads on this (the loop) thread only.
+                tracked[info.mid] = (self, index)
 
     def ack(self, index: int) -> None:
         if not self.acked[index]:
             self.acked[index] = 1
             self.count += 1
-            if self.count == self.total and not self.done.done():
-                self.done.set_result(None)
+            if self.count == self.total:
+                if not self.done.done():
+                    self.done.set_result(None)
+            elif self.sent < self.total and not self.done.done():
+                self.pump()
 
-    def stop_at(self, index: int) -> None:
-        self.total = min(self.total, index)
+    def _refuse(self, index: int, reason: str) -> None:
+        self.refused = (index, reason)
+        self.total = index
+        if not self.done.done():
+            self.done.set_result(None)
 
     def prefix(self) -> int:
         unacked = self.acked.find(0, 0, self.total)
         return self.total if unacked < 0 else unacked
 
 
-class _Ack(asyncio.Event):
-    """What aiomqtt's PUBACK callback `.set()`s for a mid: here it marks the row in its window."""
+# --- paho fast paths ------------------------------------------------------------------------------
+# paho-mqtt 2.x internals, used only where the public API has no equivalent. `_AckRouter.install`
+# checks that they exist and reports what it installed in `fast_paths`; the delivery tests assert
+# that every one is active, so a library change fails there instead of silently costing CPU.
 
-    def __init__(self, acks: _Acks, index: int) -> None:
-        super().__init__()
-        self._acks, self._index = acks, index
+_PAHO_INTERNALS = (
+    "_handle_pubackcomp",
+    "_create_socket",
+    "_in_packet",
+    "_out_messages",
+    "_inflight_messages",
+    "_out_message_mutex",
+    "_packet_write",
+    "_out_packet",
+    "_sock_send",
+    "_msgtime_mutex",
+    "_last_msg_out",
+)
+_PUBLISH, _DISCONNECT = 0x30, 0xE0
+_paho_clock: Callable[[], float] = paho_mqtt.time_func  # paho's keep-alive clock
+_WRITE_CHUNK = 256 * 1024
 
-    def set(self) -> None:
-        self._acks.ack(self._index)
+
+class _AckRouter:
+    """Routes PUBACKs of telemetry to their `_Window`; all others go to aiomqtt's own callback.
+
+    - `on_publish` (public): telemetry mids live in `tracked`, not in aiomqtt's table of Events.
+    - `fast_puback`: a success PUBACK (2 bytes in 3.1.1; in 5, 2 bytes or a success reason below
+      0x80 without properties) of a tracked mid is settled here without paho's per-PUBACK ReasonCode and
+      Properties objects, log call and callback. Anything else takes paho's own handler.
+    - `buffered_read`: paho reads a PUBACK with three recv calls (command byte, length byte, body)
+      and then one more that fails with EAGAIN; `_BufferedSocket` serves them from one recv.
+    - `joined_write`: paho sends each queued packet with its own send call; queued packets are
+      joined into one send of up to 256 KiB instead.
+    """
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.paho = client._client
+        self.tracked: dict[int, tuple[_Window, int]] = {}
+        self.fast_paths: set[str] = set()
+        self.fast_acks = 0
+        self._aiomqtt_on_publish: Callable[..., None] = self.paho.on_publish  # type: ignore[assignment]
+        self._paho_handle_pubackcomp: Callable[[Any], MQTTErrorCode] | None = None
+        self._paho_packet_write: Callable[[], MQTTErrorCode] | None = None
+
+    def install(self) -> None:
+        paho = self.paho
+        paho.on_publish = self._on_publish
+        self.fast_paths.add("on_publish")
+        if not all(hasattr(paho, name) for name in _PAHO_INTERNALS):
+            missing = [name for name in _PAHO_INTERNALS if not hasattr(paho, name)]
+            log.warning("paho-mqtt %s lacks %s: MQTT fast paths off", paho_package.__version__, missing)
+            return
+        self._paho_handle_pubackcomp = paho._handle_pubackcomp
+        paho._handle_pubackcomp = self._handle_pubackcomp  # type: ignore[method-assign]
+        self.fast_paths.add("fast_puback")
+        create_socket = paho._create_socket
+
+        def buffered() -> Any:
+            return _BufferedSocket(create_socket())
+
+        paho._create_socket = buffered  # type: ignore[method-assign]
+        self.fast_paths.add("buffered_read")
+        self._paho_packet_write = paho._packet_write
+        paho._packet_write = self._packet_write  # type: ignore[method-assign]
+        self.fast_paths.add("joined_write")
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        slot = self.tracked.pop(mid, None)
+        if slot is None:
+            self._aiomqtt_on_publish(client, userdata, mid, reason, properties)
+        else:
+            slot[0].ack(slot[1])
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        paho = self.paho
+        packet = paho._in_packet["packet"]
+        size = len(packet)
+        if cmd == "PUBACK" and (
+            # 5: a reason below 0x80 is a success (0x10: no subscriber matched), 4 bytes = empty props
+            size == 2
+            or (size == 3 and packet[2] < 0x80)
+            or (size == 4 and packet[2] < 0x80 and not packet[3])
+        ):
+            mid = (packet[0] << 8) | packet[1]
+            slot = self.tracked.get(mid)
+            if slot is not None:
+                with paho._out_message_mutex:
+                    message = paho._out_messages.pop(mid, None)
+                    if message is not None:
+                        paho._inflight_messages -= 1
+                if message is not None:
+                    del self.tracked[mid]
+                    self.fast_acks += 1
+                    slot[0].ack(slot[1])
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        assert self._paho_handle_pubackcomp is not None
+        return self._paho_handle_pubackcomp(cmd)
+
+    def _packet_write(self) -> MQTTErrorCode:
+        """paho's `_packet_write`, with runs of queued packets sent by one send call.
+
+        paho does something after writing only for a QoS 0 PUBLISH (on_publish) and a DISCONNECT
+        (close); those, and a lone packet, take paho's own path. Every other packet is done once
+        its bytes are written, so a partial send just leaves the rest of the run queued."""
+        paho = self.paho
+        queue = paho._out_packet
+        while True:
+            run: list[Any] = []
+            size = 0
+            for packet in queue:
+                kind = packet["command"] & 0xF0
+                if kind == _DISCONNECT or (kind == _PUBLISH and packet["qos"] == 0):
+                    break
+                run.append(packet)
+                size += packet["to_process"]
+                if size >= _WRITE_CHUNK:
+                    break
+            if len(run) < 2:
+                assert self._paho_packet_write is not None
+                return self._paho_packet_write()
+            data = b"".join(p["packet"][p["pos"] :] if p["pos"] else p["packet"] for p in run)
+            try:
+                sent = paho._sock_send(data)
+            except (AttributeError, ValueError):  # as paho: no socket (any more), nothing sent
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            except BlockingIOError:
+                return MQTTErrorCode.MQTT_ERR_AGAIN
+            except OSError as err:
+                log.warning("mqtt %s: failed to send on socket: %s", paho.host, err)
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+            if sent <= 0:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS  # as paho: try again on the next write event
+            for packet in run:
+                left = packet["to_process"]
+                if sent >= left:
+                    queue.popleft()
+                    sent -= left
+                    continue
+                packet["pos"] += sent
+                packet["to_process"] -= sent
+                break
+            with paho._msgtime_mutex:
+                paho._last_msg_out = _paho_clock()
+            if not queue:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
-def _publish_tracked(
-    client: aiomqtt.Client, topic: str, payload: bytes, qos: int, acks: _Acks, index: int
-) -> None:
-    # aiomqtt has no publish without an awaitable per message, so this goes to its paho client and
-    # registers in the mid table its on_publish callback resolves (aiomqtt 2.x internals; the
-    # delivery tests fail loudly if they change). Everything runs on the loop thread, so on_publish
-    # cannot fire between `publish` returning and the registration.
-    info = client._client.publish(topic, payload, qos)
-    if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
-        raise _PublishRefused(index, paho_mqtt.error_string(info.rc))
-    if info.is_published():
-        acks.ack(index)
-    else:
-        client._pending_publishes[info.mid] = _Ack(acks, index)
+class _BufferedSocket:
+    """paho's socket, read through a 64 KiB buffer: one recv serves many small reads.
+
+    Bytes left in the buffer raise no new readiness event. `pending()` reports them (plus what an
+    SSL socket holds decrypted), and the readers of paho's socket call `loop_read` again while it is
+    non-zero (aiomqtt's reader callback, and paho's own `loop`, for the same reason with TLS). A
+    recv that finds the buffer empty goes to the socket, so EAGAIN / SSLWantRead still end a read.
+    """
+
+    __slots__ = ("_buffer", "_inner_pending", "_pos", "_sock", "fills", "most")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._inner_pending: Callable[[], int] | None = getattr(sock, "pending", None)
+        self._buffer = b""
+        self._pos = 0
+        self.fills = 0  # recv calls on the socket
+        self.most = 0  # the most bytes one of them returned
+
+    def recv(self, bufsize: int) -> bytes:
+        buffer, pos = self._buffer, self._pos
+        if pos >= len(buffer):
+            buffer = self._sock.recv(65536)
+            self.fills += 1
+            if len(buffer) > self.most:
+                self.most = len(buffer)
+            if len(buffer) <= bufsize:
+                self._buffer, self._pos = b"", 0
+                return buffer  # type: ignore[no-any-return]
+            self._buffer, pos = buffer, 0
+        end = pos + bufsize
+        self._pos = end
+        return buffer[pos:end]
+
+    def pending(self) -> int:
+        buffered = max(len(self._buffer) - self._pos, 0)
+        inner = self._inner_pending
+        return buffered + inner() if inner is not None else buffered
+
+    def send(self, data: bytes | bytearray) -> int:
+        return self._sock.send(data)  # type: ignore[no-any-return]
+
+    def fileno(self) -> int:
+        return self._sock.fileno()  # type: ignore[no-any-return]
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def close(self) -> None:
+        self._buffer, self._pos = b"", 0
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
