@@ -353,6 +353,8 @@ _PAHO_INTERNALS = (
     "_sock_send",
     "_msgtime_mutex",
     "_last_msg_out",
+    "_last_bytes_received",
+    "loop_read",
 )
 _PUBLISH, _DISCONNECT = 0x30, 0xE0
 _paho_clock: Callable[[], float] = paho_mqtt.time_func  # paho's keep-alive clock
@@ -370,6 +372,9 @@ class _AckRouter:
       and then one more that fails with EAGAIN; `_BufferedSocket` serves them from one recv.
     - `joined_write`: paho sends each queued packet with its own send call; queued packets are
       joined into one send of up to 256 KiB instead.
+    - `fast_read`: before paho's `loop_read` (which then reads everything else, to EAGAIN), the
+      success PUBACKs of tracked mids at the head of the read buffer are settled in one loop,
+      without paho's per-packet state, three buffered recv calls and dispatch.
     """
 
     def __init__(self, client: aiomqtt.Client) -> None:
@@ -380,6 +385,7 @@ class _AckRouter:
         self._aiomqtt_on_publish: Callable[..., None] = self.paho.on_publish  # type: ignore[assignment]
         self._paho_handle_pubackcomp: Callable[[Any], MQTTErrorCode] | None = None
         self._paho_packet_write: Callable[[], MQTTErrorCode] | None = None
+        self._paho_loop_read: Callable[[int], MQTTErrorCode] | None = None
 
     def install(self) -> None:
         paho = self.paho
@@ -402,6 +408,9 @@ class _AckRouter:
         self._paho_packet_write = paho._packet_write
         paho._packet_write = self._packet_write  # type: ignore[method-assign]
         self.fast_paths.add("joined_write")
+        self._paho_loop_read = paho.loop_read
+        paho.loop_read = self._loop_read  # type: ignore[method-assign]
+        self.fast_paths.add("fast_read")
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         slot = self.tracked.pop(mid, None)
@@ -434,6 +443,48 @@ class _AckRouter:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         assert self._paho_handle_pubackcomp is not None
         return self._paho_handle_pubackcomp(cmd)
+
+    def _loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        paho = self.paho
+        sock = paho._sock
+        # Only between packets (paho has no partial one) and only while telemetry is in flight.
+        if self.tracked and type(sock) is _BufferedSocket and not paho._in_packet["command"]:
+            if sock._pos >= len(sock._buffer):
+                sock.fill()
+            if self._settle_pubacks(sock):
+                with paho._msgtime_mutex:
+                    paho._last_bytes_received = _paho_clock()
+        assert self._paho_loop_read is not None
+        return self._paho_loop_read(max_packets)
+
+    def _settle_pubacks(self, sock: _BufferedSocket) -> bool:
+        """Settle complete success PUBACKs of tracked mids from the head of the buffer; stops at
+        anything else, which paho reads next."""
+        paho, tracked = self.paho, self.tracked
+        buffer, pos = sock._buffer, sock._pos
+        end = len(buffer)
+        settled = False
+        while end - pos >= 4 and buffer[pos] == 0x40:  # PUBACK, no flags
+            size = buffer[pos + 1]
+            # 3.1.1: 2 bytes (mid); 5 may add a success reason (< 0x80) without properties.
+            if not (size == 2 or (size == 3 and end - pos >= 5 and buffer[pos + 4] < 0x80)):
+                break
+            mid = (buffer[pos + 2] << 8) | buffer[pos + 3]
+            slot = tracked.get(mid)
+            if slot is None:
+                break
+            pos += 2 + size
+            sock._pos = pos
+            with paho._out_message_mutex:
+                message = paho._out_messages.pop(mid, None)
+                if message is not None:
+                    paho._inflight_messages -= 1
+            settled = True
+            if message is not None:  # else paho would ignore it too
+                del tracked[mid]
+                self.fast_acks += 1
+                slot[0].ack(slot[1])
+        return settled
 
     def _packet_write(self) -> MQTTErrorCode:
         """paho's `_packet_write`, with runs of queued packets sent by one send call.
@@ -493,19 +544,41 @@ class _BufferedSocket:
     recv that finds the buffer empty goes to the socket, so EAGAIN / SSLWantRead still end a read.
     """
 
-    __slots__ = ("_buffer", "_inner_pending", "_pos", "_sock", "fills", "most")
+    __slots__ = ("_buffer", "_inner_pending", "_pos", "_sock", "_stashed", "fills", "most")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._inner_pending: Callable[[], int] | None = getattr(sock, "pending", None)
         self._buffer = b""
         self._pos = 0
+        self._stashed: BaseException | bytes | None = None  # what `fill` got instead of data
         self.fills = 0  # recv calls on the socket
         self.most = 0  # the most bytes one of them returned
+
+    def fill(self) -> None:
+        """One recv into the empty buffer. End of stream or an error (EAGAIN included) is kept
+        and is what the next `recv` returns or raises, so paho meets it exactly as before."""
+        try:
+            data = self._sock.recv(65536)
+        except OSError as exc:
+            self._stashed = exc
+            return
+        self.fills += 1
+        self.most = max(self.most, len(data))
+        if data:
+            self._buffer, self._pos = data, 0
+        else:
+            self._stashed = data
 
     def recv(self, bufsize: int) -> bytes:
         buffer, pos = self._buffer, self._pos
         if pos >= len(buffer):
+            stashed = self._stashed
+            if stashed is not None:
+                self._stashed = None
+                if isinstance(stashed, bytes):
+                    return stashed
+                raise stashed
             buffer = self._sock.recv(65536)
             self.fills += 1
             if len(buffer) > self.most:

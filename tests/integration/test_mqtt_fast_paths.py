@@ -28,7 +28,7 @@ from tests.integration.test_delivery_mqtt import Collector, retained, running
 __all__ = ["certs", "mosquitto"]  # fixtures
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-ALL_FAST_PATHS = {"on_publish", "fast_puback", "buffered_read", "joined_write"}
+ALL_FAST_PATHS = {"on_publish", "fast_puback", "buffered_read", "joined_write", "fast_read"}
 T0 = float(int(time.time()) - 600)
 
 
