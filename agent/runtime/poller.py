@@ -114,6 +114,7 @@ class DevicePoller:
         self._unit_column = tuple(self._units[n] for n in self._names)
         self._index = {name: i for i, name in enumerate(self._names)}
         self._block_indexes: dict[ReadBlock, tuple[int, ...]] = {}
+        self._tags = dict(device.tags)  # one dict shared by every poll's result: nothing mutates it
         self._energy = find_point(profile, ENERGY_COUNTER_POINTS, self._names, counter=True)
         self._power = find_point(profile, ACTIVE_POWER_POINTS, self._names, counter=False)
         self._flow = find_point(profile, AIR_FLOW_POINTS, self._names, counter=False)
@@ -358,7 +359,7 @@ class DevicePoller:
             area=self.device.area,
             requested_at=requested_at,
             latency_ms=round((time.monotonic() - started) * 1000.0, 3),
-            tags=dict(self.device.tags),
+            tags=self._tags,
         )
 
     async def _succeeded(self, slot: float, latency_ms: float) -> None:
