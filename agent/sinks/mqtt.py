@@ -129,7 +129,7 @@ class MqttPublisher:
             await self._drop_connection()
             stack = contextlib.AsyncExitStack()
             client = self._new_client()
-            router = _AckRouter(client)
+            router = _AckRouter(client, self.config.protocol)
             router.install()  # before the connect: it wraps the socket paho creates
             try:
                 client = await stack.enter_async_context(client)
@@ -296,10 +296,24 @@ class _Window:
     def pump(self) -> None:
         """Publish while fewer than `limit` are unconfirmed (runs on the loop thread, also from
         inside paho's PUBACK handling)."""
-        publish, tracked, items, qos = self.router.paho.publish, self.router.tracked, self.items, self.qos
+        router, items, qos = self.router, self.items, self.qos
+        publish, tracked = router.paho.publish, router.tracked
+        built = qos == 1 and "built_publish" in router.fast_paths
         while self.sent < self.total and self.sent - self.count < self.limit and self.refused is None:
             index = self.sent
             topic, payload = items[index]
+            if built:
+                try:
+                    mid = router.queue_qos1(topic, payload)
+                except ValueError as exc:
+                    self._refuse(index, str(exc))
+                    return
+                if mid is None:
+                    self._refuse(index, paho_mqtt.error_string(paho_mqtt.MQTT_ERR_NO_CONN))
+                    return
+                self.sent = index + 1
+                tracked[mid] = (self, index)
+                continue
             try:
                 info = publish(topic, payload, qos)
             except ValueError as exc:  # an invalid topic or payload: stop here, say why
@@ -355,6 +369,9 @@ _PAHO_INTERNALS = (
     "_last_msg_out",
     "_last_bytes_received",
     "loop_read",
+    "_mid_generate",
+    "_packet_queue",
+    "_sock",
 )
 _PUBLISH, _DISCONNECT = 0x30, 0xE0
 _paho_clock: Callable[[], float] = paho_mqtt.time_func  # paho's keep-alive clock
@@ -377,8 +394,9 @@ class _AckRouter:
       without paho's per-packet state, three buffered recv calls and dispatch.
     """
 
-    def __init__(self, client: aiomqtt.Client) -> None:
+    def __init__(self, client: aiomqtt.Client, protocol: str = "3.1.1") -> None:
         self.paho = client._client
+        self._properties = b"\x00" if protocol == "5" else b""  # no PUBLISH properties in 5
         self.tracked: dict[int, tuple[_Window, int]] = {}
         self.fast_paths: set[str] = set()
         self.fast_acks = 0
@@ -411,6 +429,7 @@ class _AckRouter:
         self._paho_loop_read = paho.loop_read
         paho.loop_read = self._loop_read  # type: ignore[method-assign]
         self.fast_paths.add("fast_read")
+        self.fast_paths.add("built_publish")
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         slot = self.tracked.pop(mid, None)
@@ -420,26 +439,15 @@ class _AckRouter:
             slot[0].ack(slot[1])
 
     def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
-        paho = self.paho
-        packet = paho._in_packet["packet"]
-        size = len(packet)
-        if cmd == "PUBACK" and (
-            # 5: a reason below 0x80 is a success (0x10: no subscriber matched), 4 bytes = empty props
-            size == 2
-            or (size == 3 and packet[2] < 0x80)
-            or (size == 4 and packet[2] < 0x80 and not packet[3])
-        ):
+        packet = self.paho._in_packet["packet"]
+        if cmd == "PUBACK" and len(packet) >= 2:
             mid = (packet[0] << 8) | packet[1]
             slot = self.tracked.get(mid)
             if slot is not None:
-                with paho._out_message_mutex:
-                    message = paho._out_messages.pop(mid, None)
-                    if message is not None:
-                        paho._inflight_messages -= 1
-                if message is not None:
-                    del self.tracked[mid]
-                    self.fast_acks += 1
-                    slot[0].ack(slot[1])
+                reason = packet[2] if len(packet) > 2 else 0
+                if reason >= 0x80:  # 5 only; aiomqtt ignored it too: the row counts as sent
+                    log.warning("mqtt: the broker refused telemetry message %d with reason %#x", mid, reason)
+                self._settle(mid, slot)
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         assert self._paho_handle_pubackcomp is not None
         return self._paho_handle_pubackcomp(cmd)
@@ -460,7 +468,7 @@ class _AckRouter:
     def _settle_pubacks(self, sock: _BufferedSocket) -> bool:
         """Settle complete success PUBACKs of tracked mids from the head of the buffer; stops at
         anything else, which paho reads next."""
-        paho, tracked = self.paho, self.tracked
+        tracked = self.tracked
         buffer, pos = sock._buffer, sock._pos
         end = len(buffer)
         settled = False
@@ -475,16 +483,51 @@ class _AckRouter:
                 break
             pos += 2 + size
             sock._pos = pos
-            with paho._out_message_mutex:
-                message = paho._out_messages.pop(mid, None)
-                if message is not None:
-                    paho._inflight_messages -= 1
             settled = True
-            if message is not None:  # else paho would ignore it too
-                del tracked[mid]
-                self.fast_acks += 1
-                slot[0].ack(slot[1])
+            self._settle(mid, slot)
         return settled
+
+    def _settle(self, mid: int, slot: tuple[_Window, int]) -> None:
+        paho = self.paho
+        del self.tracked[mid]
+        if mid in paho._out_messages:  # published through paho's publish (else `queue_qos1`)
+            with paho._out_message_mutex:
+                if paho._out_messages.pop(mid, None) is not None:
+                    paho._inflight_messages -= 1
+        self.fast_acks += 1
+        slot[0].ack(slot[1])
+
+    def queue_qos1(self, topic: str, payload: bytes) -> int | None:
+        """A QoS 1 PUBLISH built here and queued on paho's socket: its mid, or None when there is
+        no connection. What paho's `publish` adds (an MQTTMessage with a Condition, its message
+        table, a log call) serves QoS 2, resending on reconnect and waiting threads, none of
+        which a window needs: the PUBACK settles it here, the client is never reconnected."""
+        paho = self.paho
+        if paho._sock is None:
+            return None
+        topic_bytes = topic.encode()
+        if not topic_bytes or b"+" in topic_bytes or b"#" in topic_bytes or len(topic_bytes) > 65535:
+            raise ValueError(f"invalid publish topic {topic!r}")
+        for _ in range(65535):
+            mid = paho._mid_generate()
+            if mid not in self.tracked and mid not in paho._out_messages:
+                break
+        else:
+            raise ValueError("every message id is in flight")
+        head = b"".join(
+            (len(topic_bytes).to_bytes(2, "big"), topic_bytes, mid.to_bytes(2, "big"), self._properties)
+        )
+        remaining = len(head) + len(payload)
+        if remaining > 268_435_455:
+            raise ValueError("payload too large")
+        length = bytearray()
+        while True:
+            byte, remaining = remaining & 0x7F, remaining >> 7
+            length.append(byte | 0x80 if remaining else byte)
+            if not remaining:
+                break
+        paho._packet_queue(_PUBLISH, b"".join((b"\x32", length, head, payload)), mid, 1, None)
+        return mid
 
     def _packet_write(self) -> MQTTErrorCode:
         """paho's `_packet_write`, with runs of queued packets sent by one send call.

@@ -28,7 +28,7 @@ from tests.integration.test_delivery_mqtt import Collector, retained, running
 __all__ = ["certs", "mosquitto"]  # fixtures
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-ALL_FAST_PATHS = {"on_publish", "fast_puback", "buffered_read", "joined_write", "fast_read"}
+ALL_FAST_PATHS = {"on_publish", "fast_puback", "buffered_read", "joined_write", "fast_read", "built_publish"}
 T0 = float(int(time.time()) - 600)
 
 
@@ -86,9 +86,12 @@ async def test_every_fast_path_is_active_and_windows_beyond_the_inflight_limit_a
     assert (status["state"], status["reason"]) == ("offline", "timeout")
 
 
-async def test_a_qos0_window_is_confirmed_by_the_write(mosquitto: Mosquitto) -> None:
-    config = MqttSink(host="127.0.0.1", port=mosquitto.port, prefix="q0", qos=0, max_inflight=5)
-    collector = Collector(mosquitto.port, "q0/plant1/+/telemetry")
+@pytest.mark.parametrize("qos", [0, 2])
+async def test_qos0_and_qos2_windows_take_paho_publish(mosquitto: Mosquitto, qos: int) -> None:
+    # QoS 0 is confirmed by the socket write, QoS 2 by PUBCOMP: both through paho's on_publish.
+    prefix = f"q{qos}"
+    config = MqttSink(host="127.0.0.1", port=mosquitto.port, prefix=prefix, qos=qos, max_inflight=5)  # type: ignore[arg-type]
+    collector = Collector(mosquitto.port, f"{prefix}/plant1/+/telemetry")
     publisher = MqttPublisher(config, "plant1")
     async with running(collector.run()):
         await asyncio.wait_for(collector.subscribed.wait(), 10)
@@ -188,3 +191,20 @@ async def test_windows_over_tls(tmp_path: Path, certs: Path) -> None:
     finally:
         broker.kill()
     assert [doc["seq"] for doc in docs] == list(range(1, 601))
+
+
+async def test_an_unpublishable_row_stops_the_window_and_the_next_connection_carries_on(
+    mosquitto: Mosquitto,
+) -> None:
+    config = MqttSink(host="127.0.0.1", port=mosquitto.port, prefix="refuse")
+    publisher = MqttPublisher(config, "plant1")
+    window = rows(1, 2) + rows(3, 1, device="bad+device") + rows(4, 2)
+    delivery = await publisher.deliver(window)
+    assert delivery.error is not None
+    assert "invalid publish topic 'refuse/plant1/bad+device/telemetry'" in delivery.error
+    assert delivery.acked_through in (None, 1, 2), "nothing at or after the refused row counts"
+    assert not publisher.connected, "a failed window drops the connection"
+    retry = await publisher.deliver(rows(10, 3))
+    assert (retry.acked_through, retry.error) == (12, None)
+    assert publisher.connects == 2
+    await publisher.close()
