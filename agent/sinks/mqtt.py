@@ -382,9 +382,9 @@ class _AckRouter:
     """Routes PUBACKs of telemetry to their `_Window`; all others go to aiomqtt's own callback.
 
     - `on_publish` (public): telemetry mids live in `tracked`, not in aiomqtt's table of Events.
-    - `fast_puback`: a success PUBACK (2 bytes in 3.1.1; in 5, 2 bytes or a success reason below
-      0x80 without properties) of a tracked mid is settled here without paho's per-PUBACK ReasonCode and
-      Properties objects, log call and callback. Anything else takes paho's own handler.
+    - `fast_puback`: a PUBACK of a tracked mid is settled here, without paho's per-PUBACK
+      ReasonCode and Properties objects, log call and callback (a failure reason, MQTT 5 only, is
+      logged; the row counts as sent, as it did through aiomqtt). Anything else takes paho's path.
     - `buffered_read`: paho reads a PUBACK with three recv calls (command byte, length byte, body)
       and then one more that fails with EAGAIN; `_BufferedSocket` serves them from one recv.
     - `joined_write`: paho sends each queued packet with its own send call; queued packets are
@@ -392,6 +392,8 @@ class _AckRouter:
     - `fast_read`: before paho's `loop_read` (which then reads everything else, to EAGAIN), the
       success PUBACKs of tracked mids at the head of the read buffer are settled in one loop,
       without paho's per-packet state, three buffered recv calls and dispatch.
+    - `built_publish`: QoS 1 telemetry PUBLISH packets are built by `queue_qos1` and queued on
+      paho's socket, without paho's `publish` bookkeeping.
     """
 
     def __init__(self, client: aiomqtt.Client, protocol: str = "3.1.1") -> None:
