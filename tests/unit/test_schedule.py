@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from agent.runtime.schedule import Backoff, SlotSchedule
+from agent.runtime.schedule import Backoff, SlotSchedule, SystemClock
 
 
 @pytest.mark.parametrize(
@@ -38,3 +40,47 @@ def test_fractional_interval_does_not_drift() -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     backoff = Backoff(base_s=30.0, cap_s=300.0)
     assert [backoff.delay(k) for k in range(6)] == [0, 30, 60, 120, 240, 300]
+
+
+async def test_system_clock_wait_sleeps_the_given_seconds_on_the_loop_clock() -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await SystemClock().wait(0.02, asyncio.Event())
+    assert loop.time() - start >= 0.02
+
+
+async def test_system_clock_wait_returns_when_stop_is_set_and_shares_one_watcher_per_event() -> None:
+    clock, stop, other = SystemClock(), asyncio.Event(), asyncio.Event()
+    before = len(asyncio.all_tasks())
+    sleepers = [asyncio.create_task(clock.wait(3600.0, stop)) for _ in range(20)]
+    unaffected = asyncio.create_task(clock.wait(3600.0, other))
+    await asyncio.sleep(0)
+    # 21 sleepers, one watcher per stop event: no task (or wait_for) per call
+    assert len(asyncio.all_tasks()) == before + 21 + 2
+    stop.set()
+    await asyncio.gather(*sleepers)
+    assert not unaffected.done()
+    await clock.wait(3600.0, stop)  # already set: returns at once
+    unaffected.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await unaffected
+    other.set()
+    await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == before  # both watchers ended with their event
+
+
+async def test_system_clock_wait_can_be_cancelled_and_the_event_reused() -> None:
+    clock, stop = SystemClock(), asyncio.Event()
+    sleeper = asyncio.create_task(clock.wait(3600.0, stop))
+    await asyncio.sleep(0)
+    sleeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sleeper
+    await clock.wait(0.001, stop)  # the watcher stays for the next wait on the same event
+    stop.set()
+    await asyncio.sleep(0)
+    stop.clear()
+    waiting = asyncio.create_task(clock.wait(3600.0, stop))
+    await asyncio.sleep(0)
+    stop.set()
+    await waiting
