@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -153,7 +154,12 @@ class LineArbiter:
 
 
 class PoolArbiter:
-    """A Modbus TCP bus: up to `max_connections` links used concurrently, reused when free."""
+    """A Modbus TCP bus: up to `max_connections` links used concurrently, reused when free.
+
+    A request takes a free link without awaiting anything; when every link is busy it queues (FIFO)
+    and the request that finishes hands its link straight to the first in the queue. So a waiter costs
+    one future, and a request that finds a free link none (an asyncio.Semaphore, an awaited `_take`
+    and a set of busy links cost ~15 % of a request's CPU)."""
 
     def __init__(
         self,
@@ -168,49 +174,85 @@ class PoolArbiter:
             raise ValueError(f"bus {name}: max_connections must be >= 1, got {max_connections}")
         self.name = name
         self._factory = link_factory
-        self._slots = asyncio.Semaphore(max_connections)
+        self._max = max_connections
+        self._held = 0  # requests holding a place: using a link or opening one (<= max_connections)
+        self._queue: deque[asyncio.Future[Link | None]] = deque()  # only while every place is held
         self._idle: list[Link] = []
-        self._busy: set[Link] = set()
+        self._busy = 0
         self._reopen = _Reopen(reconnect_base_s, reconnect_cap_s)
         self._closed = False
         self.requests = 0
 
     async def read(self, unit: int, function: Function, address: int, count: int) -> Registers:
-        async with self._slots:
-            link = await self._take()
-            self.requests += 1
-            broken = False
-            try:
-                return await link.read(unit, function, address, count)
-            except DeviceError as exc:
-                broken = _link_is_broken(exc)
-                raise
-            finally:
-                self._give_back(link, broken)
-
-    async def _take(self) -> Link:
         if self._closed:
             raise Unreachable(f"bus {self.name}: closed")
-        if self._idle:
-            link = self._idle.pop()
+        if self._held < self._max and not self._queue:
+            self._held += 1
+            link = self._idle.pop() if self._idle else None
         else:
-            self._reopen.check(self.name)
+            link = await self._wait_turn()
+        if link is None:
             try:
-                link = await self._factory()
-            except DeviceError:
-                self._reopen.failed()
+                link = await self._open()
+            except BaseException:
+                self._pass_on(None)
                 raise
-            self._reopen.succeeded()
-        self._busy.add(link)
+        self._busy += 1
+        self.requests += 1
+        broken = False
+        try:
+            return await link.read(unit, function, address, count)
+        except DeviceError as exc:
+            broken = _link_is_broken(exc)
+            raise
+        finally:
+            self._busy -= 1
+            self._give_back(link, broken)
+
+    async def _wait_turn(self) -> Link | None:
+        """Queue for a place; the place comes with the finished request's link (None: open one)."""
+        waiter: asyncio.Future[Link | None] = asyncio.get_running_loop().create_future()
+        self._queue.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._pass_on(waiter.result())  # handed a place, cancelled before using it
+            elif waiter in self._queue:  # not yet dropped as cancelled by a hand-over
+                self._queue.remove(waiter)
+            raise
+
+    async def _open(self) -> Link:
+        if self._closed:
+            raise Unreachable(f"bus {self.name}: closed")
+        self._reopen.check(self.name)
+        try:
+            link = await self._factory()
+        except DeviceError:
+            self._reopen.failed()
+            raise
+        self._reopen.succeeded()
         return link
 
     def _give_back(self, link: Link, broken: bool) -> None:
-        self._busy.discard(link)
         if broken or self._closed:
             link.close()
             if broken:
                 self._reopen.failed()
+            self._pass_on(None)
         else:
+            self._pass_on(link)
+
+    def _pass_on(self, link: Link | None) -> None:
+        """Hand the place (and a healthy link) to the first waiter, or free it."""
+        queue = self._queue
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(link)
+                return
+        self._held -= 1
+        if link is not None:
             self._idle.append(link)
 
     async def close(self) -> None:
@@ -222,7 +264,7 @@ class PoolArbiter:
 
     @property
     def open_links(self) -> int:
-        return len(self._idle) + len(self._busy)
+        return len(self._idle) + self._busy
 
 
 def _modbus_factory(bus: TcpBus | RtuOverTcpBus | SerialBus) -> LinkFactory:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 from agent.config.profile import Function
 from agent.config.site import RtuOverTcpBus, SerialBus, TcpBus
@@ -73,9 +74,14 @@ class ModbusLink:
     def close(self) -> None:
         self._client.close()
 
-    async def read(self, unit: int, function: Function, address: int, count: int) -> Registers:
-        if not self._client.connected:
-            await self.connect()
+    def read(self, unit: int, function: Function, address: int, count: int) -> Coroutine[Any, Any, Registers]:
+        # The client's own coroutine when connected: no coroutine of ours around every request.
+        if self._client.connected:
+            return self._client.read(unit, function, address, count)
+        return self._connect_and_read(unit, function, address, count)
+
+    async def _connect_and_read(self, unit: int, function: Function, address: int, count: int) -> Registers:
+        await self.connect()
         return await self._client.read(unit, function, address, count)
 
 
@@ -167,22 +173,32 @@ _FUNCTION_CODES = {Function.COIL: 1, Function.DISCRETE: 2, Function.HOLDING: 3, 
 # so concurrent reads on a link queue here; a larger window is for servers known to pipeline.
 PIPELINE_WINDOW = 1
 
+# A request in flight: its future, deadline (loop time), and what it asked for (for the timeout error).
+_Request = tuple["asyncio.Future[bytes]", float, int, int, int, int]
+
 
 class _TcpClient(asyncio.Protocol):
     """Modbus TCP client: MBAP frames over one socket, a future per transaction id.
 
     A late answer to a request that already timed out finds no future and is dropped, so it can never
-    be taken for the answer to a later request."""
+    be taken for the answer to a later request.
+
+    Per request: one future, one dict entry, one write. The pipeline window is a counter with a FIFO
+    of waiters that only exist while the window is full (an asyncio.Semaphore cost two coroutines and
+    a scan of its waiters per request even when free), and one watchdog timer per link covers every
+    deadline."""
 
     def __init__(self, bus: TcpBus) -> None:
         self.bus = bus
+        self._timeout_s = bus.timeout_s
+        self._retries = bus.retries
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._pending: dict[int, asyncio.Future[bytes]] = {}
-        self._deadlines: dict[int, tuple[float, int, int, int, int]] = {}
+        self._pending: dict[int, _Request] = {}
         self._watchdog: asyncio.TimerHandle | None = None
         self._next_id = 0
-        self._window = asyncio.Semaphore(PIPELINE_WINDOW)
+        self._in_flight = 0
+        self._queue: deque[asyncio.Future[None]] = deque()
 
     @property
     def connected(self) -> bool:
@@ -206,62 +222,93 @@ class _TcpClient(asyncio.Protocol):
 
     async def read(self, unit: int, function: Function, address: int, count: int) -> Registers:
         code = _FUNCTION_CODES[function]
-        async with self._window:
-            for attempt in range(self.bus.retries + 1):
+        if self._in_flight < PIPELINE_WINDOW and not self._queue:
+            self._in_flight += 1
+        else:
+            await self._wait_turn()
+        try:
+            attempt = 0
+            while True:
+                tid, future = self._send(unit, code, address, count)
                 try:
-                    frame = await self._exchange(unit, code, address, count)
+                    frame = await future
                 except DeviceTimeout:
-                    if attempt == self.bus.retries:
+                    if attempt >= self._retries:
                         raise
+                    attempt += 1
                     continue
+                finally:
+                    self._pending.pop(tid, None)
                 return _parse(frame, unit, function, address, count)
-        raise AssertionError("unreachable: the loop returns or raises")
+        finally:
+            self._pass_turn()
 
-    async def _exchange(self, unit: int, code: int, address: int, count: int) -> bytes:
+    async def _wait_turn(self) -> None:
+        """Queue until a request in flight hands its place in the window over (FIFO)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._pass_turn()  # handed the place, cancelled before using it: hand it on
+            elif waiter in self._queue:  # not yet dropped as cancelled by a hand-over
+                self._queue.remove(waiter)
+            raise
+
+    def _pass_turn(self) -> None:
+        queue = self._queue
+        while queue:
+            waiter = queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place in the window moves to the waiter
+                return
+        self._in_flight -= 1
+
+    def _send(self, unit: int, code: int, address: int, count: int) -> tuple[int, asyncio.Future[bytes]]:
         transport = self._transport
         if transport is None:
             raise Unreachable(f"{describe_bus(self.bus)}: not connected")
         loop = asyncio.get_running_loop()
         tid = self._next_id = (self._next_id + 1) & 0xFFFF
         future: asyncio.Future[bytes] = loop.create_future()
-        self._pending[tid] = future
-        self._deadlines[tid] = (loop.time() + self.bus.timeout_s, unit, code, address, count)
+        self._pending[tid] = (future, loop.time() + self._timeout_s, unit, code, address, count)
         transport.write(_MBAP.pack(tid, 0, 6, unit, code, address, count))
         if self._watchdog is None:
-            self._watchdog = loop.call_later(self.bus.timeout_s, self._expire_overdue)
-        try:
-            return await future
-        finally:
-            self._pending.pop(tid, None)
-            self._deadlines.pop(tid, None)
+            self._watchdog = loop.call_later(self._timeout_s, self._expire_overdue)
+        return tid, future
 
     def _expire_overdue(self) -> None:
         """One timer per link, not one per request: a timer handle per request was ~7 % of a read."""
         self._watchdog = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        for tid, (deadline, unit, code, address, count) in list(self._deadlines.items()):
-            future = self._pending.get(tid)
-            if deadline <= now and future is not None and not future.done():
+        for future, deadline, unit, code, address, count in list(self._pending.values()):
+            if deadline <= now and not future.done():
                 future.set_exception(DeviceTimeout(f"unit {unit} fc{code} {address}+{count}: timeout"))
-        if self._deadlines:
-            first = min(entry[0] for entry in self._deadlines.values())
+        if self._pending:
+            first = min(entry[1] for entry in self._pending.values())
             self._watchdog = loop.call_at(max(first, now + 0.001), self._expire_overdue)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's TCP transport implements asyncio.Transport without subclassing it
+        self._transport = cast(asyncio.Transport, transport)
         self._buffer.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         reason = f"{describe_bus(self.bus)}: connection lost{f' ({exc})' if exc else ''}"
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(Unreachable(reason))
+        for entry in self._pending.values():
+            if not entry[0].done():
+                entry[0].set_exception(Unreachable(reason))
         self._pending.clear()
 
     def data_received(self, data: bytes) -> None:
+        if not self._buffer and len(data) >= 6:  # the usual case: exactly one whole response
+            tid, _, length = _HEADER.unpack_from(data)
+            if len(data) == 6 + length:
+                self._answer(tid, data[6:])
+                return
         buffer = self._buffer
         buffer += data
         while len(buffer) >= 6:
@@ -269,30 +316,45 @@ class _TcpClient(asyncio.Protocol):
             end = 6 + length
             if len(buffer) < end:
                 return
-            future = self._pending.get(tid)
-            if future is not None and not future.done():
-                future.set_result(bytes(buffer[6:end]))
+            self._answer(tid, bytes(buffer[6:end]))
             del buffer[:end]
+
+    def _answer(self, tid: int, frame: bytes) -> None:
+        entry = self._pending.get(tid)
+        if entry is not None and not entry[0].done():
+            entry[0].set_result(frame)
+
+
+_WORDS: dict[int, struct.Struct] = {}  # count -> ">{count}H", compiled once per block size
 
 
 def _parse(frame: bytes, unit: int, function: Function, address: int, count: int) -> Registers:
     """Registers or bits from a response PDU (unit id, function code, payload)."""
-    where = f"unit {unit} {function} {address}+{count}"
     if len(frame) < 3:
-        raise DeviceError(f"{where}: truncated response of {len(frame)} bytes")
+        raise DeviceError(
+            f"unit {unit} {function} {address}+{count}: truncated response of {len(frame)} bytes"
+        )
     code = frame[1]
     if code & 0x80:
         raise ExceptionResponse(frame[2])
-    if code != _FUNCTION_CODES[function]:
-        raise DeviceError(f"{where}: response has function code {code}")
     size = frame[2]
-    data = frame[3 : 3 + size]
-    if len(data) != size:
-        raise DeviceError(f"{where}: byte count {size} but {len(data)} bytes follow")
+    if code != _FUNCTION_CODES[function]:
+        raise DeviceError(f"unit {unit} {function} {address}+{count}: response has function code {code}")
+    if len(frame) - 3 < size:
+        raise DeviceError(
+            f"unit {unit} {function} {address}+{count}: byte count {size} but {len(frame) - 3} bytes follow"
+        )
     if function.is_bit:
         if size * 8 < count:
-            raise DeviceError(f"{where}: asked for {count} bits, got {size * 8}")
-        return [bool(data[i >> 3] >> (i & 7) & 1) for i in range(count)]
+            raise DeviceError(
+                f"unit {unit} {function} {address}+{count}: asked for {count} bits, got {size * 8}"
+            )
+        return [bool(frame[3 + (i >> 3)] >> (i & 7) & 1) for i in range(count)]
     if size != 2 * count:
-        raise DeviceError(f"{where}: asked for {count} registers, got {size // 2}")
-    return list(struct.unpack(f">{count}H", data))
+        raise DeviceError(
+            f"unit {unit} {function} {address}+{count}: asked for {count} registers, got {size // 2}"
+        )
+    words = _WORDS.get(count)
+    if words is None:
+        words = _WORDS[count] = struct.Struct(f">{count}H")
+    return list(words.unpack_from(frame, 3))

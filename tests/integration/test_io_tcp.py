@@ -163,3 +163,20 @@ async def test_a_server_going_away_is_unreachable_then_reconnects(tiny: Simulate
         assert not link.connected
         with pytest.raises(Unreachable):
             await link.read(MAIN, Function.INPUT, 0, 2)
+
+
+async def test_cancelled_reads_waiting_for_the_link_do_not_wedge_it(
+    link: ModbusLink, reference: AsyncModbusTcpClient
+) -> None:
+    spans = [(address, 2) for address in range(0, 12, 2)]
+    expected = [await _reference_read(reference, Function.INPUT, a, n) for a, n in spans]
+    reads = [asyncio.create_task(link.read(MAIN, Function.INPUT, a, n)) for a, n in spans]
+    await asyncio.sleep(0)  # the first is on the wire, the others queue for the window
+    reads[2].cancel()
+    reads[4].cancel()
+    done = await asyncio.gather(*reads, return_exceptions=True)
+    assert [isinstance(r, asyncio.CancelledError) for r in done] == [False, False, True, False, True, False]
+    assert [r for i, r in enumerate(done) if i not in (2, 4)] == [
+        e for i, e in enumerate(expected) if i not in (2, 4)
+    ]
+    assert await link.read(MAIN, Function.INPUT, 0, 2) == expected[0]
