@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from agent.cli.run import run_event_loop
     from agent.demo import DemoPlan, run_demo
 
     if args.days < 60:
@@ -52,6 +52,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         lines = [f"  {name:<{width}}  {where}" for name, where in endpoints.items()]
         print("energy-agent demo is running (Ctrl-C stops it):\n" + "\n".join(lines), flush=True)
 
-    asyncio.run(run_demo(plan, ready=ready))
+    run_event_loop(run_demo(plan, ready=ready))  # uvloop when installed, like `run`
     print("demo stopped", file=sys.stderr)
     return 0

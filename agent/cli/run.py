@@ -12,22 +12,36 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent.config.loader import LoadedConfig, load_config, store_dir
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError, ConfigError, ConfigIssue
 
 if TYPE_CHECKING:  # the runtime loads only when `run` runs, so `validate` stays instant
     from agent.runtime.app import Agent
     from agent.runtime.delivery import Delivery
     from agent.runtime.output import JsonLinesOutput
 
-__all__ = ["add_parsers", "main", "run_command", "serve_site", "site_rating_provider"]
+__all__ = [
+    "LOOP_ENV",
+    "add_parsers",
+    "event_loop_factory",
+    "main",
+    "run_command",
+    "run_event_loop",
+    "serve_site",
+    "site_rating_provider",
+]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# ENERGY_AGENT_LOOP=asyncio keeps the standard library's event loop even when uvloop is installed.
+LOOP_ENV = "ENERGY_AGENT_LOOP"
 
 
 def add_parsers(sub: Any) -> None:
@@ -52,12 +66,48 @@ def run_command(args: argparse.Namespace) -> int:
 
         output = JsonLinesOutput(None if args.output == "-" else Path(args.output))
         try:
-            asyncio.run(_serve_jsonl(args.config, loaded, output))
+            run_event_loop(_serve_jsonl(args.config, loaded, output))
         finally:
             output.close()
         return 0
-    asyncio.run(serve_site(args.config, loaded))
+    run_event_loop(serve_site(args.config, loaded))
     return 0
+
+
+def event_loop_factory() -> tuple[str, Callable[[], asyncio.AbstractEventLoop] | None]:
+    """The loop `run` and `demo` use: uvloop when installed, unless ENERGY_AGENT_LOOP=asyncio.
+
+    ENERGY_AGENT_LOOP: unset or "auto" (uvloop if importable), "uvloop" (required: an error if it is
+    missing), "asyncio" (the standard loop). Returns the loop's name and the factory (None: asyncio's).
+    """
+    choice = os.environ.get(LOOP_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "uvloop", "asyncio"):
+        raise ConfigError([_env_issue(f"{choice!r}: expected auto, uvloop or asyncio")])
+    if choice == "asyncio":
+        return "asyncio", None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError([_env_issue("uvloop is not installed")]) from None
+        return "asyncio", None
+    return f"uvloop-{getattr(uvloop, '__version__', '?')}", uvloop.new_event_loop
+
+
+def _env_issue(message: str) -> ConfigIssue:
+    return ConfigIssue("environment", None, LOOP_ENV, message)
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run(main) on the loop event_loop_factory() picks, logging which one runs."""
+    try:
+        name, factory = event_loop_factory()
+    except ConfigError:
+        main.close()  # never awaited: no "coroutine was never awaited" warning
+        raise
+    log.info("event=event_loop loop=%s", name)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 async def _serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput) -> None:
