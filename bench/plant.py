@@ -15,9 +15,11 @@ Per N: CPU per delivered point (agent CPU seconds in the window / points of the 
 that arrived at an MQTT subscriber), RSS, delivered % (window slots that reached MQTT and
 VictoriaMetrics), schedule jitter (requested_at - slot) p50/p99, delivered points/s.
 
-Extras (skip with --no-extras): the ceiling (N raised until a slot is lost or jitter p99 > 100 ms),
-replay from the outbox into VictoriaMetrics (bench/bench_outbox.py), and the Modbus request rate on
-one connection against the C libmodbus loop (bench/c/modbus_loop.c) on the same server. The table
+Extras (skip with --no-extras): the ceiling (N raised until a slot is lost; reported as the best
+points/s with every slot delivered, and the best with jitter p99 <= 100 ms too), replay from the
+outbox into VictoriaMetrics (bench/bench_outbox.py), and the Modbus request rate on one connection
+against the C libmodbus loop (bench/c/modbus_loop.c) on the same server, interleaved rounds, medians
+(`--modbus` runs only that). The table
 is printed and written as JSON (--json, default bench/results/plant.json).
 """
 
@@ -308,17 +310,18 @@ def run_plant(
 # --- extras ------------------------------------------------------------------------------------------
 
 
-def modbus_rates(binaries: dict[str, Path], port: int, seconds: float = 3.0) -> dict[str, float]:
-    """Requests/s of 60-register reads on one connection: libmodbus C loop vs the agent's ModbusLink."""
-    out = subprocess.run(
-        [str(binaries["loop"]), "127.0.0.1", str(port), str(seconds), "60"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    c_rate = float(out.split("req_per_s=")[1])
+def modbus_rates(
+    binaries: dict[str, Path], port: int, seconds: float = 2.0, rounds: int = 5
+) -> dict[str, Any]:
+    """Requests/s of 60-register reads on one connection: libmodbus C loop vs the agent's ModbusLink.
+
+    The C loop and the agent (on the loop `energy-agent run` picks, uvloop when installed, and on
+    plain asyncio) take turns, `rounds` times; medians are reported, so a burst of other work on the
+    machine hits both sides alike instead of deciding the ratio.
+    """
     code = (
         "import asyncio,sys,time\n"
+        "from agent.cli.run import event_loop_factory\n"
         "from agent.config.site import TcpBus\n"
         "from agent.config.profile import Function\n"
         "from agent.modbus.io import ModbusLink\n"
@@ -329,20 +332,44 @@ def modbus_rates(binaries: dict[str, Path], port: int, seconds: float = 3.0) -> 
         "        while time.monotonic() < end:\n"
         "            await link.read(1, Function.HOLDING, 0, 60); n += 1\n"
         "    print(n / seconds)\n"
-        "asyncio.run(main(int(sys.argv[1]), float(sys.argv[2])))\n"
+        "name, factory = event_loop_factory()\n"
+        "with asyncio.Runner(loop_factory=factory) as runner:\n"
+        "    runner.run(main(int(sys.argv[1]), float(sys.argv[2])))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(port), str(seconds)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    ).stdout
-    py_rate = float(out.strip())
+
+    def c_loop() -> float:
+        out = subprocess.run(
+            [str(binaries["loop"]), "127.0.0.1", str(port), str(seconds), "60"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return float(out.split("req_per_s=")[1])
+
+    def agent(loop: str) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(port), str(seconds)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "ENERGY_AGENT_LOOP": loop},
+        ).stdout
+        return float(out.strip())
+
+    runs: dict[str, list[float]] = {"c": [], "auto": [], "asyncio": []}
+    for _ in range(rounds):
+        runs["c"].append(c_loop())
+        runs["auto"].append(agent("auto"))
+        runs["asyncio"].append(agent("asyncio"))
+    c_rate, py_rate, plain = (statistics.median(runs[k]) for k in ("c", "auto", "asyncio"))
     return {
         "c_req_per_s": round(c_rate),
         "agent_req_per_s": round(py_rate),
         "agent_pct_of_c": round(100 * py_rate / c_rate, 1),
+        "agent_asyncio_req_per_s": round(plain),
+        "agent_asyncio_pct_of_c": round(100 * plain / c_rate, 1),
+        "rounds": {k: [round(v) for v in vs] for k, vs in runs.items()},
     }
 
 
@@ -465,6 +492,7 @@ def main() -> None:
     parser.add_argument("--ceiling", type=int, nargs="*", default=[1500, 2000, 3000])
     parser.add_argument("--no-extras", action="store_true", help="only the N table")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile the agent at N devices instead")
+    parser.add_argument("--modbus", action="store_true", help="only the Modbus one-connection rates")
     parser.add_argument(
         "--spy", type=int, metavar="N", help="py-spy (all threads, idle excluded) at N devices instead"
     )
@@ -477,6 +505,9 @@ def main() -> None:
         vm = VictoriaMetrics(tmp / "vm").start()
         try:
             with plant_server(binaries["server"]) as port:
+                if args.modbus:
+                    print(json.dumps(modbus_rates(binaries, port), indent=2))
+                    return
                 if args.spy:
                     spy_to = tmp / "agent.spy"
                     r = run_plant(
@@ -552,15 +583,21 @@ def run_all(
     for n in args.ceiling:
         ceiling.append(run_plant(n, **kw))
         print(row(ceiling[-1]) + "   (ceiling search)", flush=True)
-        if ceiling[-1].delivered_pct < 100.0 or ceiling[-1].jitter_p99_ms > 100.0:
+        if ceiling[-1].delivered_pct < 100.0:
             break
     # The table's runs count too: a ceiling search that fails at its first N leaves the table's best.
-    held = [r for r in (*runs, *ceiling) if r.delivered_pct >= 100.0 and r.jitter_p99_ms <= 100.0]
+    everything = (*runs, *ceiling)
+    delivered = [r for r in everything if r.delivered_pct >= 100.0]
+    on_time = [r for r in delivered if r.jitter_p99_ms <= 100.0]
     report["ceiling"] = {
         "runs": [asdict(r) for r in ceiling],
-        "sustained_points_per_s": max((r.points_per_s for r in held), default=0),
+        "sustained_points_per_s": max((r.points_per_s for r in delivered), default=0),
+        "sustained_on_time_points_per_s": max((r.points_per_s for r in on_time), default=0),
     }
-    print(f"ceiling: {report['ceiling']['sustained_points_per_s']:.0f} points/s sustained (100 % delivered)")
+    print(
+        f"ceiling: {report['ceiling']['sustained_points_per_s']:,.0f} points/s sustained (100 % delivered); "
+        f"{report['ceiling']['sustained_on_time_points_per_s']:,.0f} with jitter p99 <= 100 ms too"
+    )
     report["modbus"] = modbus_rates(binaries, port)
     print(f"modbus one connection, 60 registers: {report['modbus']}", flush=True)
     report["replay"] = replay_rate()
