@@ -122,6 +122,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._next_age_check = 0.0
         self._boots: list[tuple[int, float]] = []  # (first row id, started), ascending
+        self._readers = len(sinks)  # each row is read once per sink: the codec's cache keeps it that long
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -228,7 +229,10 @@ class Outbox:
             fetched = self._db.execute(
                 "SELECT id, body FROM rows WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
             ).fetchall()
-        return [OutboxRow(row_id, decode_result(body), self._boot_of(row_id)) for row_id, body in fetched]
+        readers = self._readers
+        return [
+            OutboxRow(row_id, decode_result(body, readers), self._boot_of(row_id)) for row_id, body in fetched
+        ]
 
     def ack(self, sink: str, last_id: int) -> None:
         """The far side confirmed every row up to `last_id`: move the cursor, prune passed rows."""

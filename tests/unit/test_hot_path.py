@@ -7,8 +7,11 @@ checked here against a reference written the slow, obvious way, over many genera
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +21,9 @@ from hypothesis import strategies as st
 from agent.config.profile import Order, Profile
 from agent.modbus.decode import decode_block, decode_block_columns
 from agent.modbus.plan import plan_for_profile
+from agent.outbox import codec
 from agent.outbox.codec import _encode, decode_result, encode_result
+from agent.outbox.store import Outbox
 from agent.readings.model import PollResult, Reading, Readings
 from agent.sinks import payloads
 
@@ -269,3 +274,19 @@ def test_a_row_written_before_columns_still_decodes() -> None:
     result = decode_result(old)
     assert (result.device, result.seq, result.status) == ("m1", 3, "partial")
     assert list(result.readings) == [Reading("kw", 1.5, "kW"), Reading("kwh", None, "kWh", "bad", "timeout")]
+
+
+def test_the_outbox_keeps_a_cached_result_until_every_sink_has_read_it(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db", ["mqtt", "influx"])
+    try:
+        result = dataclasses.replace(poll([Reading("kw", 1.5, "kW")]), ts=time.time())  # not aged out
+        outbox.put_many([result])
+        body = _encode(result)  # the body the outbox stored (the encoding is deterministic)
+        cached = len(codec._recent)
+        assert outbox.read_after("mqtt", 10)[0].result is result  # no JSON parse: the accepted object
+        assert len(codec._recent) == cached  # the second sink has not read it yet
+        assert outbox.read_after("influx", 10)[0].result is result
+        assert len(codec._recent) == cached - 1  # both have it: it leaves the cache
+        assert decode_result(body, 2) == result  # a later read (a resend) parses the stored JSON
+    finally:
+        outbox.close()
