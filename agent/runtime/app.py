@@ -20,6 +20,7 @@ from agent.config.profile import Profile
 from agent.config.site import Device, RtuOverTcpBus, SerialBus, TcpBus
 from agent.errors import ConfigError
 from agent.modbus.bus import LineArbiter, LinkFactory, PoolArbiter, arbiter_for
+from agent.modbus.plan import DEFAULT_COST, PlanCost
 from agent.runtime.health import HealthSnapshot
 from agent.runtime.logfmt import log_event
 from agent.runtime.output import Output
@@ -174,7 +175,7 @@ class Agent:
 
     def _start(self, site: str, spec: tuple[Device, AnyBus, Profile], state: DeviceState | None) -> None:
         assert self._tg is not None, "devices start only while the agent runs"
-        device, _, profile = spec
+        device, bus, profile = spec
         poller = DevicePoller(
             site=site,
             device=device,
@@ -184,6 +185,7 @@ class Agent:
             clock=self.clock,
             state=state,
             settings=self.settings,
+            plan_cost=PlanCost.rtu(bus.baudrate) if isinstance(bus, SerialBus) else DEFAULT_COST,
         )
         task = self._tg.create_task(poller.run(), name=f"poll-{device.name}")
         self._running[device.name] = _Running(poller, task, spec)

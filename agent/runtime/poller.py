@@ -23,7 +23,15 @@ from agent.config.site import Device
 from agent.errors import DecodeError, DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
 from agent.modbus.bus import Arbiter
 from agent.modbus.decode import Decoded, decode_block_columns
-from agent.modbus.plan import AddressRange, ReadBlock, gap_between, plan_for_profile, split_block
+from agent.modbus.plan import (
+    DEFAULT_COST,
+    AddressRange,
+    PlanCost,
+    ReadBlock,
+    gap_between,
+    plan_for_profile,
+    split_block,
+)
 from agent.readings.counters import CounterTracker, counter_limits
 from agent.readings.derived import (
     ACTIVE_POWER_POINTS,
@@ -97,8 +105,12 @@ class DevicePoller:
         clock: Clock,
         state: DeviceState | None = None,
         settings: PollerSettings | None = None,
+        plan_cost: PlanCost = DEFAULT_COST,
     ) -> None:
         self.site, self.device, self.profile, self.bus = site, device, profile, bus
+        # What a request costs on this bus decides where the plan reads through gaps: on a serial
+        # line every register is wire time (PlanCost.rtu), on TCP a request's round trip dominates.
+        self.plan_cost = plan_cost
         self.output, self.clock = output, clock
         self.settings = settings or PollerSettings()
         self.state = state or DeviceState(device.name)
@@ -283,7 +295,9 @@ class DevicePoller:
 
     def _make_plan(self) -> list[ReadBlock]:
         names = [n for n in self._names if n not in self.state.bad_points]
-        return plan_for_profile(self.profile, names, bad_ranges=self.state.bad_ranges) if names else []
+        if not names:
+            return []
+        return plan_for_profile(self.profile, names, cost=self.plan_cost, bad_ranges=self.state.bad_ranges)
 
     # -- judging -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from agent.config.loader import load_config
+from agent.modbus.plan import DEFAULT_COST, PlanCost
 from agent.runtime.app import Agent
 from agent.runtime.output import MemoryOutput
 from agent.runtime.poller import PollerSettings
@@ -77,6 +78,8 @@ async def test_one_dead_slave_of_ten_costs_one_timeout_per_backoff_period(
     agent = Agent(load_config(write_config(tmp_path, [bus], devices)), output, settings=PollerSettings(8.0))
     task = await run_agent(agent)
     await wait_until(lambda: len(output.of("m1")) >= 14, 30, "14 polls of m1")
+    # The gateway's serial speed is not configured: reads are planned as for TCP.
+    assert {p.plan_cost for p in agent.pollers().values()} == {DEFAULT_COST}
     assert agent.health()["m7"].state == "offline"
     agent.stop()
     await asyncio.wait_for(task, 10)
@@ -114,6 +117,8 @@ async def test_two_devices_on_one_serial_line_never_overlap(
     await wait_until(
         lambda: min(len(output.of(d)) for d in ("counter", "air_meter")) >= 5, 30, "5 polls each"
     )
+    # On a serial line every register is wire time: the plan weighs reads with the RTU cost model.
+    assert {p.plan_cost for p in agent.pollers().values()} == {PlanCost.rtu(9600)}
     agent.stop()
     await asyncio.wait_for(task, 10)
 
