@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from agent.config.profile import NumericPoint, PointKind, Profile
 from agent.config.site import Device
 from agent.errors import DecodeError, DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
 from agent.modbus.bus import Arbiter
-from agent.modbus.decode import Decoded, decode_block_columns
+from agent.modbus.decode import Decoded, block_columns_decoder
 from agent.modbus.plan import (
     DEFAULT_COST,
     AddressRange,
@@ -78,6 +79,8 @@ class DeviceState:
         self.health = DeviceHealth(self.device)
 
 
+_Columns = Callable[[Sequence[int] | Sequence[bool]], tuple[list[Value], list[Decoded | None] | None]]
+
 # One block's outcome: its points' values in block order and, per point, the Decoded of any that is
 # not good (None when all are).
 _Part = tuple[ReadBlock, list[Value], list[Decoded | None] | None]
@@ -131,6 +134,9 @@ class DevicePoller:
         self._power = find_point(profile, ACTIVE_POWER_POINTS, self._names, counter=False)
         self._flow = find_point(profile, AIR_FLOW_POINTS, self._names, counter=False)
         self._plan = self._make_plan()
+        # Each plan block with its compiled decoder (filled on first use), so a poll neither hashes
+        # nor compares blocks to find it.
+        self._decoders: list[_Columns | None] = [None] * len(self._plan)
         self._init_counters()
         self._counter_columns = [
             (i, name, self.state.counters[name])
@@ -198,8 +204,9 @@ class DevicePoller:
         parts: list[_Part] = []
         failed = 0
         replan = False
-        for block in self._plan:
-            got, ok, healed = await self._read_block(block)
+        decoders = self._decoders
+        for index, block in enumerate(self._plan):
+            got, ok, healed = await self._read_block(block, decoders, index)
             parts += got
             failed += not ok
             replan |= healed
@@ -208,6 +215,7 @@ class DevicePoller:
             probe = False
         if replan:
             self._plan = self._make_plan()
+            self._decoders = [None] * len(self._plan)
         return self._assemble(parts), failed
 
     def _assemble(self, parts: list[_Part]) -> Readings:
@@ -248,8 +256,13 @@ class DevicePoller:
         indexes = self._block_indexes[block] = tuple(self._index[name] for name in block.points)
         return indexes
 
-    async def _read_block(self, block: ReadBlock) -> tuple[list[_Part], bool, bool]:
-        """The block's columns, whether it was read, and whether the plan learned a bad range."""
+    async def _read_block(
+        self, block: ReadBlock, decoders: list[_Columns | None] | None = None, index: int = 0
+    ) -> tuple[list[_Part], bool, bool]:
+        """The block's columns, whether it was read, and whether the plan learned a bad range.
+
+        `decoders[index]` holds the block's compiled decoder when the block is in the plan (a split
+        half is not: it is compiled, and cached by the decoder module, when it is read)."""
         try:
             words = await self.bus.read(self.device.unit_id, block.function, block.start, block.count)
         except ExceptionResponse as exc:
@@ -265,7 +278,12 @@ class DevicePoller:
         except DeviceError as exc:
             raise _PollAborted("device_error", f"{self._where(block)}: {exc}") from exc
         try:
-            values, issues = decode_block_columns(block, words, self.profile)
+            columns = decoders[index] if decoders is not None else None
+            if columns is None:
+                columns = block_columns_decoder(block, self.profile)
+                if decoders is not None:
+                    decoders[index] = columns
+            values, issues = columns(words)
         except DecodeError:
             return [self._bad(block, "decode_error")], False, False
         return [(block, values, issues)], True, False
