@@ -328,25 +328,26 @@ def modbus_rates(
         "async def main(port, seconds):\n"
         "    bus = TcpBus(name='b', type='tcp', host='127.0.0.1', port=port)\n"
         "    async with ModbusLink(bus) as link:\n"
-        "        n, end = 0, time.monotonic() + seconds\n"
+        "        n, cpu0, end = 0, time.process_time(), time.monotonic() + seconds\n"
         "        while time.monotonic() < end:\n"
         "            await link.read(1, Function.HOLDING, 0, 60); n += 1\n"
-        "    print(n / seconds)\n"
+        "    print(n / seconds, 1e6 * (time.process_time() - cpu0) / n)\n"
         "name, factory = event_loop_factory()\n"
         "with asyncio.Runner(loop_factory=factory) as runner:\n"
         "    runner.run(main(int(sys.argv[1]), float(sys.argv[2])))\n"
     )
 
-    def c_loop() -> float:
+    def c_loop() -> tuple[float, float]:
         out = subprocess.run(
             [str(binaries["loop"]), "127.0.0.1", str(port), str(seconds), "60"],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-        return float(out.split("req_per_s=")[1])
+        fields = dict(item.split("=") for item in out.split())
+        return float(fields["req_per_s"]), float(fields["cpu_us_per_req"])
 
-    def agent(loop: str) -> float:
+    def agent(loop: str) -> tuple[float, float]:
         out = subprocess.run(
             [sys.executable, "-c", code, str(port), str(seconds)],
             check=True,
@@ -355,21 +356,35 @@ def modbus_rates(
             cwd=ROOT,
             env={**os.environ, "ENERGY_AGENT_LOOP": loop},
         ).stdout
-        return float(out.strip())
+        rate, cpu_us = out.split()
+        return float(rate), float(cpu_us)
 
     runs: dict[str, list[float]] = {"c": [], "auto": [], "asyncio": []}
+    cpu: dict[str, list[float]] = {"c": [], "auto": [], "asyncio": []}
     for _ in range(rounds):
-        runs["c"].append(c_loop())
-        runs["auto"].append(agent("auto"))
-        runs["asyncio"].append(agent("asyncio"))
+        for key, measure in (
+            ("c", c_loop),
+            ("auto", lambda: agent("auto")),
+            ("asyncio", lambda: agent("asyncio")),
+        ):
+            rate, cpu_us = measure()
+            runs[key].append(rate)
+            cpu[key].append(cpu_us)
     c_rate, py_rate, plain = (statistics.median(runs[k]) for k in ("c", "auto", "asyncio"))
+    c_cpu, py_cpu, plain_cpu = (statistics.median(cpu[k]) for k in ("c", "auto", "asyncio"))
     return {
         "c_req_per_s": round(c_rate),
         "agent_req_per_s": round(py_rate),
         "agent_pct_of_c": round(100 * py_rate / c_rate, 1),
         "agent_asyncio_req_per_s": round(plain),
         "agent_asyncio_pct_of_c": round(100 * plain / c_rate, 1),
+        # CPU per request of each client process (user + system): independent of how fast the
+        # loopback round trip is on the machine, which decides req/s when both clients mostly wait.
+        "c_cpu_us_per_req": round(c_cpu, 2),
+        "agent_cpu_us_per_req": round(py_cpu, 2),
+        "agent_asyncio_cpu_us_per_req": round(plain_cpu, 2),
         "rounds": {k: [round(v) for v in vs] for k, vs in runs.items()},
+        "cpu_rounds": {k: [round(v, 2) for v in vs] for k, vs in cpu.items()},
     }
 
 
