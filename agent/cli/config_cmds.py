@@ -41,6 +41,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     cfg = loaded.config
     print(f"{args.config}: ok — site {cfg.site.name}, {len(cfg.buses)} bus(es), {len(cfg.devices)} device(s)")
+    # Imported here: the planner is not needed to report a broken file.
+    from agent.modbus.lines import line_loads
+
+    loads = line_loads(cfg, loaded.registry.get, loaded.issue_at)
+    for load in loads:
+        print(f"  {load.describe()}")
+    warnings = [load.issue for load in loads if load.issue is not None]
+    for issue in warnings:
+        print(f"warning: {issue}", file=sys.stderr)
+    if warnings:
+        print(f"{len(warnings)} warning(s) in {args.config}", file=sys.stderr)
     return 0
 
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from agent.config.registry import ProfileRegistry
 from agent.config.site import SiteConfig
-from agent.config.yamlsource import LoadedYaml, load_yaml, validation_issues
-from agent.errors import ConfigError
+from agent.config.yamlsource import LoadedYaml, format_path, load_yaml, validation_issues
+from agent.errors import ConfigError, ConfigIssue
 
 __all__ = ["LoadedConfig", "load_config", "store_dir"]
 
@@ -20,10 +20,22 @@ __all__ = ["LoadedConfig", "load_config", "store_dir"]
 class LoadedConfig:
     """A valid site config with its profile registry and where it came from."""
 
-    def __init__(self, path: Path, config: SiteConfig, registry: ProfileRegistry) -> None:
+    def __init__(
+        self,
+        path: Path,
+        config: SiteConfig,
+        registry: ProfileRegistry,
+        lines: Mapping[tuple[str | int, ...], int] | None = None,
+    ) -> None:
         self.path = path
         self.config = config
         self.registry = registry
+        self._lines = dict(lines or {})
+
+    def issue_at(self, path: tuple[str | int, ...], message: str) -> ConfigIssue:
+        """A problem (or warning) about `path` in this file, with the line it came from."""
+        found = LoadedYaml(str(self.path), lines=self._lines)
+        return ConfigIssue(found.file, found.line_of(path), format_path(path), message)
 
 
 def store_dir(config: SiteConfig, config_path: Path) -> Path:
@@ -52,7 +64,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
         loaded.issues.sort(key=lambda i: (i.line or 0, i.path))
         raise ConfigError(loaded.issues)
     assert config is not None
-    return LoadedConfig(path, config, registry)
+    return LoadedConfig(path, config, registry, loaded.lines)
 
 
 def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:

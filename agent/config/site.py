@@ -91,6 +91,11 @@ class RtuOverTcpBus(_BusBase):
     type: Literal["rtu_over_tcp"]
     host: str = Field(min_length=1, description="Host name or IP address of the converter.")
     port: int = Field(default=502, ge=1, le=65535, description="TCP port (502 is the Modbus default).")
+    line_baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] | None = Field(
+        default=None,
+        description="Baud rate of the RS-485 line behind the converter, when known: reads are planned "
+        "for its wire time, and validate and run report how busy the line is.",
+    )
 
 
 class SerialBus(_BusBase):

@@ -115,11 +115,14 @@ class PlanCost:
         return cls(per_request=round_trip_s, per_register=round_trip_s / registers_per_round_trip)
 
     @classmethod
-    def rtu(cls, baud: int, turnaround_s: float = 0.005) -> PlanCost:
-        """Modbus RTU at `baud`: frames + CRC + 3.5-character silences + the device's turnaround."""
+    def rtu(cls, baud: int, turnaround_s: float = 0.005, char_bits: int = _RTU_CHAR_BITS) -> PlanCost:
+        """Modbus RTU at `baud`: frames + CRC + 3.5-character silences + the device's turnaround.
+
+        `char_bits`: bits on the wire per byte (start + data + parity + stop; 11 for the Modbus
+        default 8E1 or 8N2, 10 for the common 8N1)."""
         if baud <= 0:
             raise ValueError(f"baud must be positive, got {baud}")
-        char_s = _RTU_CHAR_BITS / baud
+        char_s = char_bits / baud
         silence_s = 3.5 * char_s if baud <= 19200 else _RTU_FIXED_SILENCE_ABOVE_19200
         frames_s = (_RTU_REQUEST_BYTES + _RTU_RESPONSE_OVERHEAD_BYTES) * char_s
         return cls(per_request=frames_s + 2 * silence_s + turnaround_s, per_register=2 * char_s)

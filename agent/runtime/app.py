@@ -20,7 +20,7 @@ from agent.config.profile import Profile
 from agent.config.site import Device, RtuOverTcpBus, SerialBus, TcpBus
 from agent.errors import ConfigError
 from agent.modbus.bus import LineArbiter, LinkFactory, PoolArbiter, arbiter_for
-from agent.modbus.plan import DEFAULT_COST, PlanCost
+from agent.modbus.lines import line_loads, plan_cost_for
 from agent.runtime.health import HealthSnapshot
 from agent.runtime.logfmt import log_event
 from agent.runtime.output import Output
@@ -143,6 +143,7 @@ class Agent:
         buses = {b.name: b for b in config.buses}
         wanted = {d.name: d for d in config.devices if d.enabled}
         old_buses = self._swap_buses(buses)
+        self._report_line_loads(loaded)
         for name in list(self._running):
             if name not in wanted:
                 await self._stop_device(name)
@@ -159,6 +160,22 @@ class Agent:
             self._start(config.site.name, spec, state)
         for entry in old_buses:
             await entry.arbiter.close()
+
+    def _report_line_loads(self, loaded: LoadedConfig) -> None:
+        """How busy each RS-485 line of known speed will be: a warning when the config asks for
+        more wire time than the line has (the pollers would skip slots), else one info line."""
+        for load in line_loads(loaded.config, loaded.registry.get, loaded.issue_at):
+            log_event(
+                log,
+                logging.WARNING if load.issue is not None else logging.INFO,
+                "line_load",
+                bus=load.bus,
+                baudrate=load.baudrate,
+                devices=load.devices,
+                busy_pct=round(100 * load.busy, 1),
+                round_s=round(load.round_s, 3),
+                warning=str(load.issue) if load.issue is not None else None,
+            )
 
     def _swap_buses(self, buses: dict[str, AnyBus]) -> list[_BusEntry]:
         """Keep arbiters of unchanged buses, make new ones; return the retired ones (to close)."""
@@ -185,7 +202,7 @@ class Agent:
             clock=self.clock,
             state=state,
             settings=self.settings,
-            plan_cost=PlanCost.rtu(bus.baudrate) if isinstance(bus, SerialBus) else DEFAULT_COST,
+            plan_cost=plan_cost_for(bus),
         )
         task = self._tg.create_task(poller.run(), name=f"poll-{device.name}")
         self._running[device.name] = _Running(poller, task, spec)
