@@ -208,7 +208,13 @@ def _site(
         bus: dict[str, Any] = {"name": "line", "type": "rtu", "port": address, "baudrate": args.baud}
     else:
         host, port = address.rsplit(":", 1)
-        bus = {"name": "line", "type": "rtu_over_tcp", "host": host, "port": int(port)}
+        bus = {
+            "name": "line",
+            "type": "rtu_over_tcp",
+            "host": host,
+            "port": int(port),
+            "line_baudrate": args.baud,
+        }
     bus |= {"timeout_s": args.timeout, "inter_frame_delay_ms": args.inter_frame_delay_ms}
     names = POINT_SETS[points]
     devices = [
