@@ -11,7 +11,7 @@ from typing import Any
 from agent.config.loader import load_config
 from agent.config.profile import Profile
 from agent.config.registry import ProfileRegistry
-from agent.config.site import SiteConfig
+from agent.config.site import RtuOverTcpBus, SiteConfig
 from agent.errors import ConfigError
 
 __all__ = ["add_parsers"]
@@ -47,6 +47,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     loads = line_loads(cfg, loaded.registry.get, loaded.issue_at)
     for load in loads:
         print(f"  {load.describe()}")
+    used = {d.bus for d in cfg.devices if d.enabled}
+    for bus in cfg.buses:
+        if isinstance(bus, RtuOverTcpBus) and bus.line_baudrate is None and bus.name in used:
+            print(f"  line {bus.name}: speed unknown (set line_baudrate to have its load checked)")
     warnings = [load.issue for load in loads if load.issue is not None]
     for issue in warnings:
         print(f"warning: {issue}", file=sys.stderr)

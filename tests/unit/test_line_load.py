@@ -128,3 +128,18 @@ def test_run_logs_the_line_load_as_a_warning_when_over_subscribed(
     assert record.levelno == logging.WARNING
     assert "bus=line1" in record.getMessage()
     assert "busy_pct=120 " in record.getMessage()
+
+
+def test_validate_names_a_converter_line_whose_speed_it_cannot_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _site(
+        tmp_path,
+        meters=2,
+        interval_s=1,
+        bus="- name: line1\n  type: rtu_over_tcp\n  host: 127.0.0.1\n  timeout_s: 0.5\n",
+    )
+    assert main(["validate", str(tmp_path / "site.yaml")]) == 0
+    out, err = capsys.readouterr()
+    assert "line line1: speed unknown (set line_baudrate to have its load checked)" in out
+    assert "warning" not in err
