@@ -58,6 +58,9 @@ HERE = Path(__file__).resolve().parent
 POINTS = 30
 PER_BUS = 100  # devices per configured TCP bus (a gateway's worth), all served by one C server
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The tree whose `agent` package runs (--agent-tree): another commit's checkout measures what a change
+# bought with this same harness, on the same machine at the same time.
+AGENT_TREE = ROOT
 
 
 # --- processes ---------------------------------------------------------------------------------------
@@ -227,7 +230,7 @@ def run_plant(
     python = [sys.executable] + (["-m", "cProfile", "-o", str(profile_to)] if profile_to else [])
     agent = subprocess.Popen(
         [*python, "-m", "agent.cli.run", str(config)],
-        cwd=ROOT,
+        cwd=AGENT_TREE,
         stdout=subprocess.DEVNULL,
         stderr=open(workdir / f"{site}.log", "wb"),  # noqa: SIM115 -- lives as long as the agent
     )
@@ -504,15 +507,28 @@ def main() -> None:
     parser.add_argument("--devices", type=int, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--seconds", type=int, default=20, help="measured window per N")
     parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--ceiling", type=int, nargs="*", default=[1500, 2000, 3000])
+    parser.add_argument("--ceiling", type=int, nargs="*", default=[1500, 2000, 3000, 3500, 4000])
     parser.add_argument("--no-extras", action="store_true", help="only the N table")
     parser.add_argument("--profile", type=int, metavar="N", help="cProfile the agent at N devices instead")
     parser.add_argument("--modbus", action="store_true", help="only the Modbus one-connection rates")
     parser.add_argument(
         "--spy", type=int, metavar="N", help="py-spy (all threads, idle excluded) at N devices instead"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per N; the table keeps the median run (µs/pt) of each N"
+    )
+    parser.add_argument(
+        "--agent-tree",
+        type=Path,
+        default=ROOT,
+        help="run the agent package of this checkout (e.g. a git worktree of an older commit)",
+    )
     parser.add_argument("--json", type=Path, default=HERE / "results" / "plant.json")
     args = parser.parse_args()
+    global AGENT_TREE
+    AGENT_TREE = args.agent_tree.resolve()
+    if not (AGENT_TREE / "agent" / "cli" / "run.py").exists():
+        parser.error(f"--agent-tree {args.agent_tree}: no agent/cli/run.py there")
     with tempfile.TemporaryDirectory(prefix="plant-") as tmp_name:
         tmp = Path(tmp_name)
         binaries = build_c(tmp / "bin")
@@ -585,12 +601,21 @@ def run_all(
     }
     print(HEADER, flush=True)
     runs = []
+    every: list[PlantRun] = []
     for n in args.devices:
-        runs.append(run_plant(n, **kw))
-        print(row(runs[-1]), flush=True)
+        tries = []
+        for _ in range(args.repeat):
+            tries.append(run_plant(n, **kw))
+            print(row(tries[-1]) + ("   (repeat)" if args.repeat > 1 else ""), flush=True)
+        every += tries
+        runs.append(sorted(tries, key=lambda r: r.us_per_point)[len(tries) // 2])
+        if args.repeat > 1:
+            print(row(runs[-1]) + "   (median)", flush=True)
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_avg": os.getloadavg()},
+        "agent_tree": str(AGENT_TREE),
         "plant": [asdict(r) for r in runs],
+        "plant_runs": [asdict(r) for r in every],
     }
     if args.no_extras:
         return report
