@@ -117,8 +117,10 @@ async def test_two_devices_on_one_serial_line_never_overlap(
     await wait_until(
         lambda: min(len(output.of(d)) for d in ("counter", "air_meter")) >= 5, 30, "5 polls each"
     )
-    # On a serial line every register is wire time: the plan weighs reads with the RTU cost model.
-    assert {p.plan_cost for p in agent.pollers().values()} == {PlanCost.rtu(9600)}
+    # On a serial line every register is wire time: the plan weighs reads with the RTU cost model, in
+    # the line's framing (8N1: 10 bits a character) with its inter-frame delay on top of the turnaround.
+    want = PlanCost.rtu(9600, turnaround_s=0.005 + 0.005, char_bits=10)
+    assert {p.plan_cost for p in agent.pollers().values()} == {want}
     agent.stop()
     await asyncio.wait_for(task, 10)
 
