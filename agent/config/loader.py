@@ -30,12 +30,12 @@ class LoadedConfig:
         self.path = path
         self.config = config
         self.registry = registry
-        self._lines = dict(lines or {})
+        self._positions = LoadedYaml(str(path), lines=dict(lines or {}))
 
     def issue_at(self, path: tuple[str | int, ...], message: str) -> ConfigIssue:
         """A problem (or warning) about `path` in this file, with the line it came from."""
-        found = LoadedYaml(str(self.path), lines=self._lines)
-        return ConfigIssue(found.file, found.line_of(path), format_path(path), message)
+        where = self._positions
+        return ConfigIssue(where.file, where.line_of(path), format_path(path), message)
 
 
 def store_dir(config: SiteConfig, config_path: Path) -> Path:

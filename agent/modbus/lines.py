@@ -1,8 +1,8 @@
 """How busy each RS-485 line is: the wire time its devices' read plans need per second.
 
 Every device on one RS-485 line shares the wire, so a line can be over-subscribed by config alone:
-ten SDM630 meters with all 51 points at 9600 baud need about 0.45 s of wire time per poll each, so a
-1 s interval asks for 4.5 s of line time per second. The agent then skips slots (counted as
+ten SDM630 meters with all 51 points at 9600 baud need about 0.4 s of wire time per poll each, so a
+1 s interval asks for 4 s of line time per second. The agent then skips slots (counted as
 `missed_slots`, never queued), which at 2 a.m. looks like a flaky meter. This module predicts it
 from the config, with the cost model the poller plans its reads with, so `energy-agent validate`
 and `energy-agent run` can say so up front, per line, with the config line to change.
