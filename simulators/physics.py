@@ -112,8 +112,11 @@ def compute_day(scenario: Scenario, day_index: int, *, retrofit: bool) -> DaySte
     units = units * np.clip(rng.normal(1.0, 0.05, n), 0.5, 1.5)
     rejects = units * np.clip(rng.normal(scenario.reject_fraction, scenario.reject_fraction / 4, n), 0, 1)
     load_kw, load_kvar = {}, {}
+    efficient = retrofit and _retrofit_active(scenario, t)
     for index, load in enumerate(scenario.loads):
         kw = _load_kw(load, level, temperature, day_rng(scenario.seed, day_index, 100 + index))
+        if efficient and scenario.retrofit is not None:
+            kw = kw * (1.0 - scenario.retrofit.load_savings.get(load.name, 0.0))
         load_kw[load.name] = kw
         load_kvar[load.name] = kw * np.tan(np.arccos(_load_power_factor(load, kw, level)))
     compressors = {}

@@ -120,10 +120,14 @@ class AirSystem(_Strict):
 
 
 class Retrofit(_Strict):
-    """Compressor sequencing + leak repair + pressure-band reduction, from `date` on."""
+    """From `date` on: compressor sequencing + leak repair + pressure-band reduction, and/or an
+    efficiency measure that cuts named loads' power by a fixed share (lighting, HVAC, motors)."""
 
     date: date
     sequencing: bool = Field(default=True, description="Master controller: base load + VSD trim.")
+    load_savings: dict[str, float] = Field(
+        default_factory=dict, description="Load name -> share of its power saved (0-0.9), e.g. {hvac: 0.15}."
+    )
     leak_m3min: float | None = Field(default=None, ge=0, description="Leak flow after repair.")
     pressure_band_bar: tuple[float, float] | None = None
 
@@ -193,8 +197,13 @@ class Scenario(_Strict):
             raise ValueError("start must carry a UTC offset, e.g. 2024-01-01T00:00:00+08:00")
         if 86400 % self.step_s:
             raise ValueError(f"step_s {self.step_s} does not divide a day")
-        if self.retrofit is not None and self.air is None:
-            raise ValueError("a retrofit needs an air system")
+        if self.retrofit is not None and self.air is None and not self.retrofit.load_savings:
+            raise ValueError("a retrofit needs an air system or load_savings")
+        if self.retrofit is not None:
+            loads = {load.name for load in self.loads}
+            for name, share in self.retrofit.load_savings.items():
+                if name not in loads or not 0 <= share <= 0.9:
+                    raise ValueError(f"retrofit.load_savings: {name!r}={share} needs a known load and 0..0.9")
         self._check_devices()
         return self
 
