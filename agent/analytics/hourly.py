@@ -190,7 +190,7 @@ class _Design:
         if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
             raise InsufficientData("hourly frame: index must be tz-aware hour starts")
         local = index.tz_convert(tz)
-        tow = np.asarray(local.dayofweek * 24 + local.hour, dtype=np.int64)
+        tow = np.asarray(local.day_of_week * 24 + local.hour, dtype=np.int64)
         day = np.asarray(local.tz_localize(None).normalize().asi8 // 86_400_000_000_000, dtype=np.int64)
         temperature = hourly["temperature_c"].to_numpy(dtype=float) if "temperature_c" in hourly else None
         if temperature is None:
@@ -217,15 +217,15 @@ def _fit_endpoints(temperature: np.ndarray, defaults: Sequence[float], min_count
     """Drop endpoints around bins with fewer than `min_count` hours, outside bins first (CalTRACK)."""
     kept = sorted(defaults)
     while kept:
-        edges = [-np.inf, *kept, np.inf]
-        counts = np.histogram(temperature, bins=edges)[0] if temperature.size else np.zeros(len(edges) - 1)
+        # bins are right-closed, as in eemeter: (e[i-1], e[i]]
+        counts = np.bincount(np.searchsorted(kept, temperature, side="left"), minlength=len(kept) + 1)
         remove: set[float] = set()
         if counts[0] < min_count:
             remove.add(kept[0])
         if counts[-1] < min_count:
             remove.add(kept[-1])
         if not remove:
-            remove = {kept[i] for i in range(len(kept) - 1) if counts[i + 1] < min_count}
+            remove = {kept[i + 1] for i in range(len(kept) - 1) if counts[i + 1] < min_count}
         if not remove:
             break
         kept = [e for e in kept if e not in remove]

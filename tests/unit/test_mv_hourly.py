@@ -1,0 +1,117 @@
+"""The hourly time-of-week-and-temperature model, model choice, and savings on simulated
+temperature-only sites against their truth (two seeds here; bench/mv_validation.py runs more)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agent.analytics.choice import choose_model
+from agent.analytics.errors import InsufficientData
+from agent.analytics.hourly import HourlyOptions, _fit_endpoints, fit_hourly, hourly_frame, hourly_savings
+from simulators.validation import run_case
+
+TZ = "Etc/GMT-8"
+
+
+def office(days: int, *, seed: int, start: str = "2024-01-01", reduction: float = 0.0) -> pd.DataFrame:
+    """Weekdays 08-18 occupied (+40 kWh), cooling 3 kWh/degC above 18 degC, noise 2 kWh."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(start, periods=days * 24, freq="h", tz=TZ).tz_convert("UTC")
+    local = index.tz_convert(TZ)
+    hours = np.arange(index.size)
+    temperature = (
+        17 + 9 * np.sin(2 * np.pi * (hours / 8766 - 0.3)) + 4 * np.sin(2 * np.pi * (hours % 24 - 9) / 24)
+    )
+    occupied = (local.day_of_week < 5) & (local.hour >= 8) & (local.hour < 18)
+    energy = 20 + 40 * occupied + 3 * np.maximum(0, temperature - 18)
+    energy = energy * (1 - reduction) + rng.normal(0, 2, index.size)
+    return pd.DataFrame({"energy_kwh": energy, "temperature_c": temperature}, index=index)
+
+
+def test_occupancy_follows_the_working_hours() -> None:
+    model = fit_hourly(office(365, seed=1), TZ, HourlyOptions(segmentation="single"))
+    occupied = np.asarray(model.segments[0].occupied).reshape(7, 24)
+    assert occupied[:5, 9:17].all()  # weekdays inside working hours
+    assert not occupied[:, :7].any()  # nights
+    assert not occupied[5:].any()  # weekend
+
+
+def test_a_known_ten_percent_saving_is_recovered_with_a_band() -> None:
+    model = fit_hourly(office(366, seed=2), TZ)
+    assert len(model.segments) == 12
+    assert model.stats.cv_rmse < 0.10
+    assert model.stats.holdout_nmbe is not None
+    assert abs(model.stats.holdout_nmbe) < 0.05  # judged against 10 %
+    result = hourly_savings(model, office(365, seed=3, start="2025-01-01", reduction=0.10))
+    assert result.fraction == pytest.approx(0.10, abs=0.005)
+    assert result.granularity == "hourly"
+    assert len(result.periods) == 365
+    assert 0 < result.band(0.90).absolute_kwh < 0.02 * result.baseline_kwh
+    assert model.verdict(reporting_months=12).passed
+
+
+def test_sparse_temperature_bins_are_merged_from_the_outside_in() -> None:
+    temperature = np.concatenate(
+        [np.full(10, -5.0), np.full(500, 10.0), np.full(500, 20.0), np.full(5, 35.0)]
+    )
+    defaults = HourlyOptions().bin_endpoints_c
+    assert _fit_endpoints(temperature, defaults, 20) == (
+        12.7778,
+    )  # then the empty 12.8-18.3 bin loses its right end
+
+
+def test_too_few_hours_are_refused_with_the_share() -> None:
+    frame = office(60, seed=4)
+    frame.loc[frame.index[::3], "energy_kwh"] = np.nan
+    with pytest.raises(InsufficientData, match="67% of the 1440 hours"):
+        fit_hourly(frame, TZ)
+
+
+def test_a_short_baseline_and_a_configured_production_are_named() -> None:
+    model = fit_hourly(office(120, seed=5), TZ, required_drivers=("production",))
+    codes = [w.code for w in model.warnings]
+    assert codes == ["driver_missing", "baseline_short"]
+    assert model.degraded
+    assert model.verdict().status == "not verified"
+
+
+def test_fifteen_minute_intervals_become_complete_hours_only() -> None:
+    index = pd.date_range("2024-01-01", periods=8, freq="15min", tz="UTC")
+    energy = pd.Series([1.0, 1, 1, 1, 2, 2, np.nan, 2], index=index)
+    frame = hourly_frame(energy, pd.Series(np.arange(8.0), index=index), interval_minutes=15)
+    assert frame["energy_kwh"].iloc[0] == 4.0
+    assert np.isnan(frame["energy_kwh"].iloc[1])  # a missing quarter: not scaled up
+    assert frame["temperature_c"].tolist() == [1.5, 5.5]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "temperature", "production", "model", "degree_days"),
+    [
+        (60, True, False, "hourly", None),
+        (15, True, True, "daily", "hourly"),
+        (1440, True, False, "daily", "daily_mean"),
+        (43200, True, False, "monthly", "daily_mean"),
+        (60, False, False, "daily", None),
+    ],
+)
+def test_the_model_follows_the_granularity_and_says_why(
+    minutes: int, temperature: bool, production: bool, model: str, degree_days: str | None
+) -> None:
+    choice = choose_model(minutes, has_temperature=temperature, has_production=production)
+    assert (choice.model, choice.degree_days) == (model, degree_days)
+    assert len(choice.reason) > 40
+
+
+@pytest.mark.parametrize(("seed", "fraction"), [(1, 0.05), (2, 0.10)])
+def test_simulated_temperature_only_site_savings_match_the_truth(
+    tmp_path: Path, seed: int, fraction: float
+) -> None:
+    for result in run_case(seed, fraction, tmp_path):
+        assert result.true_fraction == pytest.approx(fraction, abs=1e-9)
+        assert result.within_1pp, result
+        assert result.inside_band, result
+        assert result.verdict == "verified", result
