@@ -47,12 +47,13 @@ def main() -> None:
                 results.append(result)
                 print(_row(result), flush=True)
     print()
-    for model in sorted({r.model.split(",")[0].split(" (")[0] for r in results}):
-        rows = [r for r in results if r.model.startswith(model)]
+    families = {"hourly": "hourly TOWT", "daily": "daily change-point, hourly degree days"}
+    for family, label in families.items():
+        rows = [r for r in results if r.model.startswith(family)]
         both = sum(r.within_1pp and r.inside_band for r in rows)
         worst = max(abs(r.error_pp) for r in rows)
         print(
-            f"{model}: {both}/{len(rows)} seeds within 1 pp and inside the 90 % band "
+            f"{label}: {both}/{len(rows)} seeds within 1 pp and inside the 90 % band "
             f"({both / len(rows):.0%}); largest error {worst:.2f} pp"
         )
 
