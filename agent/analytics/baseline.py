@@ -137,13 +137,30 @@ def _group_keys(index: pd.Index, granularity: str) -> pd.DatetimeIndex:
     return dates.normalize() - pd.to_timedelta(dates.day - 1, unit="D")
 
 
+BILLING_PERIOD = "billing_period"
+
+
+def _billed(frame: pd.DataFrame, granularity: str) -> bool:
+    return granularity == "monthly" and BILLING_PERIOD in frame.columns
+
+
+def _period_keys(frame: pd.DataFrame, granularity: str) -> pd.DatetimeIndex:
+    """The period of each day row: the day, its calendar month, or its bill (`billing_period`)."""
+    if _billed(frame, granularity):
+        return pd.DatetimeIndex(frame[BILLING_PERIOD])
+    return _group_keys(frame.index, granularity)
+
+
 def _coverage_check(daily: pd.DataFrame, days: pd.DataFrame, options: BaselineOptions) -> pd.Index:
     """Periods usable for fitting; refuses the data when too few or too sparse."""
     dates = pd.DatetimeIndex(daily.index)
     window = pd.date_range(dates.min(), dates.max(), freq="D")
-    all_keys = pd.Series(1, index=_group_keys(window, options.granularity))
+    if _billed(daily, options.granularity):
+        all_keys = pd.Series(1, index=_period_keys(daily, options.granularity))
+    else:
+        all_keys = pd.Series(1, index=_group_keys(window, options.granularity))
     day_counts = all_keys.groupby(level=0).size()
-    usable_counts = pd.Series(1, index=_group_keys(days.index, options.granularity)).groupby(level=0).size()
+    usable_counts = pd.Series(1, index=_period_keys(days, options.granularity)).groupby(level=0).size()
     share = usable_counts.reindex(day_counts.index, fill_value=0) / day_counts
     if options.granularity == "daily":
         usable = share[share > 0].index
@@ -198,11 +215,12 @@ def _degree_days(days: pd.DataFrame, kind: str, balance_point: float, source: De
 
 
 def period_frame(frame: pd.DataFrame, granularity: str) -> pd.DataFrame:
-    """Sum per-day rows to the model's periods (identity for daily)."""
+    """Sum per-day rows to the model's periods: calendar months, or bills when the rows carry a
+    `billing_period` column (identity for daily)."""
     if granularity == "daily":
         return frame
-    keys = _group_keys(frame.index, granularity).rename("period_start")
-    return frame.groupby(keys).sum(min_count=1)
+    keys = _period_keys(frame, granularity).rename("period_start")
+    return frame.drop(columns=[BILLING_PERIOD], errors="ignore").groupby(keys).sum(min_count=1)
 
 
 # ---------------------------------------------------------------- model
@@ -250,8 +268,11 @@ class BaselineModel:
 
     def predict(self, daily: pd.DataFrame) -> pd.Series:
         """Predicted kWh per model period (day or month) from daily conditions."""
-        per_day = self.predict_daily(daily).dropna()
-        return period_frame(per_day.to_frame(), self.granularity)["predicted_kwh"]
+        per_day = self.predict_daily(daily).to_frame()
+        if BILLING_PERIOD in daily.columns:
+            per_day[BILLING_PERIOD] = daily[BILLING_PERIOD]
+        per_day = per_day.dropna(subset=["predicted_kwh"])
+        return period_frame(per_day, self.granularity)["predicted_kwh"]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -365,11 +386,11 @@ def _assess(
     )  # fmt: skip
 
 
-def _grouping(index: pd.Index, granularity: str) -> np.ndarray | None:
+def _grouping(days: pd.DataFrame, granularity: str) -> np.ndarray | None:
     """Matrix summing day rows into period rows (None for daily: no summing)."""
     if granularity == "daily":
         return None
-    keys = _group_keys(index, granularity)
+    keys = _period_keys(days, granularity)
     periods = keys.unique()
     matrix: np.ndarray = (np.asarray(keys)[None, :] == np.asarray(periods)[:, None]).astype(float)
     return matrix
@@ -397,7 +418,7 @@ def _candidates(
     base_frame = _day_features(days, "1P", None, None, use_production)
     base = base_frame.to_numpy(dtype=float)
     weather = _weather(days, has_temperature, degree_days, grid)
-    grouping = _grouping(days.index, options.granularity)
+    grouping = _grouping(days, options.granularity)
     out: list[_Candidate] = []
     for kind in options.models:
         if kind != "1P" and not has_temperature:
@@ -496,15 +517,20 @@ def fit(
     if days.empty:
         raise InsufficientData("baseline: no usable days (energy, coverage, production, temperature)")
     usable = _coverage_check(daily, days, options)
-    days = days.loc[_group_keys(days.index, options.granularity).isin(usable)]
+    days = days.loc[_period_keys(days, options.granularity).isin(usable)]
     named: list[ModelWarning] = []
     use_production = _production_usable(days, notes, named, required_drivers)
     has_temperature = _temperature_usable(days, named, required_drivers)
-    y = period_frame(days[["energy_kwh"]], options.granularity)["energy_kwh"].to_numpy(dtype=float)
+    energy = (
+        days[["energy_kwh", BILLING_PERIOD]] if _billed(days, options.granularity) else days[["energy_kwh"]]
+    )
+    y = period_frame(energy, options.granularity)["energy_kwh"].to_numpy(dtype=float)
     candidates = _candidates(days, y, options, use_production, has_temperature, degree_days)
     qualified = [c for c in candidates if c.qualified]
     if not qualified:
         raise InsufficientData("baseline: no candidate model could be fitted (data without variation?)")
+    if _billed(days, options.granularity):
+        notes.append(f"periods are the {y.size} bills of the baseline, not calendar months")
     best = max(qualified, key=lambda c: c.adj_r2)
     coefficients = {c: float(b) for c, b in zip(best.columns, best.beta, strict=True)}
     notes.extend(_coefficient_notes(coefficients, best, options))
@@ -543,7 +569,7 @@ def _holdout(
         return None
     features = _day_features(days, best.kind, best.heating_bp, best.cooling_bp, use_production, degree_days)
     day_x = features[best.columns].to_numpy(dtype=float)
-    grouping = _grouping(days.index, options.granularity)
+    grouping = _grouping(days, options.granularity)
     x = day_x if grouping is None else grouping @ day_x
     result = ols(x[:n_train], y[:n_train])
     if result is None:

@@ -33,7 +33,8 @@ def choose_model(interval_minutes: float, *, has_temperature: bool, has_producti
         return ModelChoice(
             "monthly",
             "daily_mean" if has_temperature else None,
-            "billing-period data: monthly model (the daily equation summed per period); "
+            "billing-period data: monthly model (the daily equation summed over each bill's days, "
+            "billing.billing_daily_frame); "
             "Guideline 14's monthly CV(RMSE) and NMBE limits apply",
         )
     if interval_minutes >= 1440:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from agent.analytics.baseline import BaselineModel, period_frame
+from agent.analytics.baseline import BILLING_PERIOD, BaselineModel, period_frame
 from agent.analytics.errors import InsufficientData
 from agent.analytics.factors import FactorUsed, co2_from_electricity, comprehensive_energy
 from agent.analytics.stats import t_two_sided
@@ -146,7 +146,10 @@ def _reporting_days(model: BaselineModel, daily: pd.DataFrame, min_coverage: flo
     if not keep.any():
         raise InsufficientData("savings: no reporting day has energy, coverage and model inputs")
     actual = daily.loc[keep, "energy_kwh"] / coverage[keep]
-    return pd.DataFrame({"adjusted_baseline_kwh": predicted[keep], "actual_kwh": actual})
+    out = pd.DataFrame({"adjusted_baseline_kwh": predicted[keep], "actual_kwh": actual})
+    if BILLING_PERIOD in daily.columns:
+        out[BILLING_PERIOD] = daily.loc[keep, BILLING_PERIOD]
+    return out
 
 
 def _non_routine(days: pd.DataFrame, adjustments: Sequence[NonRoutineAdjustment]) -> pd.Series:
