@@ -51,6 +51,7 @@ __all__ = [
     "ModelKind",
     "OutOfSample",
     "accept",
+    "balance_point_grid",
     "cv_rmse_limit",
     "fit",
     "period_frame",
@@ -301,6 +302,11 @@ class _Candidate:
     adj_r2: float
     qualified: bool
     reason: str
+
+
+def balance_point_grid(options: BaselineOptions | None = None) -> list[float]:
+    """The balance points the grid search tries (the degree-day columns a frame needs)."""
+    return [float(b) for b in _grid(options or BaselineOptions())]
 
 
 def _grid(options: BaselineOptions) -> np.ndarray:

@@ -3,25 +3,30 @@ temperature-only sites against their truth (two seeds here; bench/mv_validation.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from agent.analytics.baseline import BaselineModel
 from agent.analytics.choice import choose_model
 from agent.analytics.errors import InsufficientData
+from agent.analytics.evaluate import evaluate
 from agent.analytics.hourly import HourlyOptions, _fit_endpoints, fit_hourly, hourly_frame, hourly_savings
 from simulators.validation import run_case
 
 TZ = "Etc/GMT-8"
 
 
-def office(days: int, *, seed: int, start: str = "2024-01-01", reduction: float = 0.0) -> pd.DataFrame:
+def office(
+    days: int, *, seed: int, start: str = "2024-01-01", reduction: float = 0.0, tz: str = TZ
+) -> pd.DataFrame:
     """Weekdays 08-18 occupied (+40 kWh), cooling 3 kWh/degC above 18 degC, noise 2 kWh."""
     rng = np.random.default_rng(seed)
-    index = pd.date_range(start, periods=days * 24, freq="h", tz=TZ).tz_convert("UTC")
-    local = index.tz_convert(TZ)
+    index = pd.date_range(start, periods=days * 24, freq="h", tz=tz).tz_convert("UTC")
+    local = index.tz_convert(tz)
     hours = np.arange(index.size)
     temperature = (
         17 + 9 * np.sin(2 * np.pi * (hours / 8766 - 0.3)) + 4 * np.sin(2 * np.pi * (hours % 24 - 9) / 24)
@@ -115,3 +120,76 @@ def test_simulated_temperature_only_site_savings_match_the_truth(
         assert result.within_1pp, result
         assert result.inside_band, result
         assert result.verdict == "verified", result
+
+
+# ---------------------------------------------------------------- evaluate: choose, fit, save, judge
+
+
+def quarter_hours(hourly: pd.DataFrame) -> pd.DataFrame:
+    index = pd.DatetimeIndex(hourly.index).repeat(4) + pd.to_timedelta(
+        np.tile([0, 15, 30, 45], len(hourly)), unit="min"
+    )
+    return pd.DataFrame(
+        {
+            "energy_kwh": np.repeat(hourly["energy_kwh"].to_numpy() / 4, 4),
+            "temperature_c": np.repeat(hourly["temperature_c"].to_numpy(), 4),
+        },
+        index=index,
+    )
+
+
+@pytest.mark.parametrize("tz", ["Etc/GMT-8", "Europe/Berlin"])  # Berlin: 23- and 25-hour days
+@pytest.mark.parametrize("minutes", [60, 15])
+def test_interval_data_gets_the_hourly_model_and_a_complete_answer(tz: str, minutes: int) -> None:
+    baseline = office(366, seed=6, tz=tz)
+    reporting = office(365, seed=7, start="2025-01-01", reduction=0.10, tz=tz)
+    if minutes == 15:
+        baseline, reporting = quarter_hours(baseline), quarter_hours(reporting)
+    result = evaluate(baseline, reporting, interval_minutes=minutes, tz=tz)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["granularity"] == "hourly"
+    assert data["model"] == "hourly TOWT (three_month_weighted)"
+    assert "CalTRACK" in data["model_reason"]
+    assert data["savings_percent"] == pytest.approx(10.0, abs=0.5)
+    assert 0 < data["fsu_68"] < data["fsu_90"] < 0.5
+    assert data["cv_rmse"] < 0.30
+    assert abs(data["nmbe"]) < 0.10
+    assert data["status"] == "verified"
+    assert data["reporting"] == {"start": "2025-01-01", "end": "2025-12-31"}
+    assert {c["statistic"] for c in data["verdict"]["checks"]} == {
+        "cv_rmse",
+        "nmbe_out_of_sample",
+        "points",
+        "fsu_68",
+    }
+
+
+def test_interval_data_with_production_gets_the_daily_model_on_hourly_degree_days() -> None:
+    baseline, reporting = office(366, seed=8), office(365, seed=9, start="2025-01-01", reduction=0.10)
+    for frame in (baseline, reporting):
+        local = pd.DatetimeIndex(frame.index).tz_convert(TZ)
+        frame["production"] = np.where(
+            (local.day_of_week < 5) & (local.hour >= 8) & (local.hour < 18), 10.0, 0.0
+        )
+    result = evaluate(baseline, reporting, interval_minutes=60, tz=TZ, required_drivers=("production",))
+    assert result.choice.model == "daily"
+    assert isinstance(result.model, BaselineModel)
+    assert result.model.degree_days == "hourly"
+    assert result.model.uses_production
+    assert result.model_name.startswith("daily ") and result.model_name.endswith(
+        "+ production, hourly degree days"
+    )
+    assert result.to_dict()["savings_percent"] == pytest.approx(10.0, abs=1.0)
+    assert result.verdict.check("cv_rmse").outcome == "no_limit"
+
+
+def test_daily_data_gets_the_daily_model_on_the_daily_mean() -> None:
+    hours = office(366, seed=10)
+    local_days = pd.DatetimeIndex(hours.index).tz_convert(TZ).normalize()
+    daily = hours.groupby(local_days).agg({"energy_kwh": "sum", "temperature_c": "mean"})
+    daily.index = pd.DatetimeIndex(daily.index).tz_convert("UTC")
+    result = evaluate(daily.iloc[:240], daily.iloc[240:], interval_minutes=1440, tz=TZ)
+    assert result.choice.model == "daily"
+    assert isinstance(result.model, BaselineModel)
+    assert result.model.degree_days == "daily_mean"
+    assert result.to_dict()["savings_percent"] == pytest.approx(0.0, abs=3.0)
