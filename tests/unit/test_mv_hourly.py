@@ -176,9 +176,8 @@ def test_interval_data_with_production_gets_the_daily_model_on_hourly_degree_day
     assert isinstance(result.model, BaselineModel)
     assert result.model.degree_days == "hourly"
     assert result.model.uses_production
-    assert result.model_name.startswith("daily ") and result.model_name.endswith(
-        "+ production, hourly degree days"
-    )
+    assert result.model_name.startswith("daily ")
+    assert result.model_name.endswith("+ production, hourly degree days")
     assert result.to_dict()["savings_percent"] == pytest.approx(10.0, abs=1.0)
     assert result.verdict.check("cv_rmse").outcome == "no_limit"
 
