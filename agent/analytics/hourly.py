@@ -156,6 +156,24 @@ class HourlyModel:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HourlyModel:
+        values = dict(data)
+        values["segments"] = tuple(
+            Segment(
+                int(segment["month"]),
+                tuple(bool(v) for v in segment["occupied"]),
+                tuple(float(v) for v in segment["endpoints_c"]),
+                tuple(float(v) for v in segment["time_of_week"]),
+                tuple(float(v) for v in segment["occupied_slopes"]),
+                tuple(float(v) for v in segment["unoccupied_slopes"]),
+            )
+            for segment in values["segments"]
+        )
+        values["stats"] = HourlyStats(**values["stats"])
+        values["warnings"] = tuple(ModelWarning(**w) for w in values.get("warnings", ()))
+        return cls(**values)
+
 
 # ---------------------------------------------------------------- data
 
@@ -191,7 +209,7 @@ class _Design:
             raise InsufficientData("hourly frame: index must be tz-aware hour starts")
         local = index.tz_convert(tz)
         tow = np.asarray(local.day_of_week * 24 + local.hour, dtype=np.int64)
-        day = np.asarray(local.tz_localize(None).normalize().asi8 // 86_400_000_000_000, dtype=np.int64)
+        day = np.asarray(local.tz_localize(None).normalize().as_unit("s").asi8 // 86_400, dtype=np.int64)
         temperature = hourly["temperature_c"].to_numpy(dtype=float) if "temperature_c" in hourly else None
         if temperature is None:
             temperature = np.full(len(hourly), np.nan)
@@ -476,6 +494,13 @@ def hourly_savings(
     """Avoided energy over the reporting hours, per local day, with Annex B bands on daily sums."""
     predicted = model.predict(reporting)
     keep = reporting["energy_kwh"].notna() & predicted.notna()
+    unpredicted = int((reporting["energy_kwh"].notna() & predicted.isna()).sum())
+    notes = list(model.notes)
+    if unpredicted:
+        notes.append(
+            f"{unpredicted} reporting hours left out: no temperature, or a month the baseline has no "
+            "segment for"
+        )
     if not keep.any():
         raise InsufficientData(
             "hourly savings: no reporting hour has energy, temperature and a model segment"
@@ -515,5 +540,5 @@ def hourly_savings(
         uncertainty=bands,
         model_kind=model.kind,
         granularity="hourly",
-        warnings=list(model.notes),
+        warnings=notes,
     )

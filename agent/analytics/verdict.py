@@ -186,13 +186,14 @@ def judge(
     warnings: Iterable[ModelWarning] = (),
 ) -> Verdict:
     """Judge a baseline's statistics; `nmbe_out_of_sample` None = too little data to hold any out
-    (a failed check: an untested bias is not a verified one)."""
+    (a failed check where a limit exists: an untested bias is not a verified one)."""
     cv_limit, cv_source = cv_rmse_rule(granularity, reporting_months)
     checks = [_judge("cv_rmse", cv_rmse, cv_limit, "<=", cv_source)]
     nmbe_limit, nmbe_source = nmbe_rule(granularity)
     if nmbe_out_of_sample is None:
+        untested: Outcome = "no_limit" if nmbe_limit is None else "fail"
         checks.append(
-            VerdictCheck("nmbe_out_of_sample", float("nan"), nmbe_limit, "abs<=", nmbe_source, "fail")
+            VerdictCheck("nmbe_out_of_sample", float("nan"), nmbe_limit, "abs<=", nmbe_source, untested)
         )
     else:
         checks.append(_judge("nmbe_out_of_sample", nmbe_out_of_sample, nmbe_limit, "abs<=", nmbe_source))

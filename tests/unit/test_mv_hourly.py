@@ -14,7 +14,14 @@ from agent.analytics.baseline import BaselineModel
 from agent.analytics.choice import choose_model
 from agent.analytics.errors import InsufficientData
 from agent.analytics.evaluate import evaluate
-from agent.analytics.hourly import HourlyOptions, _fit_endpoints, fit_hourly, hourly_frame, hourly_savings
+from agent.analytics.hourly import (
+    HourlyModel,
+    HourlyOptions,
+    _fit_endpoints,
+    fit_hourly,
+    hourly_frame,
+    hourly_savings,
+)
 from simulators.validation import run_case
 
 TZ = "Etc/GMT-8"
@@ -57,6 +64,20 @@ def test_a_known_ten_percent_saving_is_recovered_with_a_band() -> None:
     assert len(result.periods) == 365
     assert 0 < result.band(0.90).absolute_kwh < 0.02 * result.baseline_kwh
     assert model.verdict(reporting_months=12).passed
+
+
+def test_hourly_model_round_trips_through_json() -> None:
+    model = fit_hourly(office(200, seed=11), TZ, required_drivers=("production",))
+    again = HourlyModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert again == model
+    frame = office(10, seed=12, start="2024-05-01")
+    predicted = again.predict(frame).to_numpy()
+    assert not np.isnan(predicted).any()
+    assert np.array_equal(predicted, model.predict(frame).to_numpy())
+    assert model.predict(office(2, seed=13, start="2024-09-01")).isna().all()  # no September segment
+    result = hourly_savings(model, office(45, seed=14, start="2024-07-17"))
+    assert len(result.periods) == 15  # July only
+    assert any("720 reporting hours left out" in w for w in result.warnings)
 
 
 def test_sparse_temperature_bins_are_merged_from_the_outside_in() -> None:

@@ -87,6 +87,8 @@ def test_an_untested_bias_is_not_a_verified_one() -> None:
     result = judge("monthly", cv_rmse=0.01, nmbe_out_of_sample=None, n=12, p=2, reporting_months=6)
     assert result.check("nmbe_out_of_sample").outcome == "fail"
     assert not result.passed
+    daily = judge("daily", cv_rmse=0.01, nmbe_out_of_sample=None, n=365, p=2)
+    assert daily.check("nmbe_out_of_sample").outcome == "no_limit"  # nothing to fail against
 
 
 def test_a_driver_warning_degrades_the_verdict_whatever_the_statistics() -> None:
