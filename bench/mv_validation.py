@@ -35,6 +35,11 @@ def main() -> None:
     parser.add_argument(
         "--segmentation", default="three_month_weighted", choices=["three_month_weighted", "single"]
     )
+    parser.add_argument(
+        "--daily-mean",
+        action="store_true",
+        help="also the daily model on daily-mean temperature (comparison)",
+    )
     args = parser.parse_args()
     print("| seed | model | true saving | computed | error, pp | 90 % band | inside band | CV(RMSE) | "
           "NMBE out of sample | verdict | fit + savings, s |")  # fmt: skip
@@ -43,13 +48,21 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         fraction = FRACTIONS[(seed - 1) % len(FRACTIONS)]
         with tempfile.TemporaryDirectory() as workdir:
-            for result in run_case(seed, fraction, Path(workdir), segmentation=args.segmentation):
+            for result in run_case(
+                seed, fraction, Path(workdir), segmentation=args.segmentation, daily_mean=args.daily_mean
+            ):
                 results.append(result)
                 print(_row(result), flush=True)
     print()
-    families = {"hourly": "hourly TOWT", "daily": "daily change-point, hourly degree days"}
+    families = {
+        "hourly": "hourly TOWT",
+        "hourly degree days": "daily change-point, hourly degree days",
+        "daily-mean temperature": "daily change-point, daily-mean temperature",
+    }
     for family, label in families.items():
-        rows = [r for r in results if r.model.startswith(family)]
+        rows = [r for r in results if r.model.startswith(family) or r.model.endswith(family)]
+        if not rows:
+            continue
         both = sum(r.within_1pp and r.inside_band for r in rows)
         worst = max(abs(r.error_pp) for r in rows)
         print(

@@ -80,6 +80,18 @@ def test_hourly_model_round_trips_through_json() -> None:
     assert any("720 reporting hours left out" in w for w in result.warnings)
 
 
+def test_out_of_sample_nmbe_fails_an_hourly_model_of_a_drifting_load() -> None:
+    frame = office(366, seed=15)
+    months = np.arange(len(frame)) / (24 * 30.4)
+    frame["energy_kwh"] = frame["energy_kwh"] * (1 + 0.02 * months)  # +2 % a month, no term for it
+    model = fit_hourly(frame, TZ, HourlyOptions(segmentation="single"))
+    assert abs(model.stats.nmbe) < 1e-9  # in sample: zero by construction
+    assert model.stats.holdout_nmbe is not None
+    assert model.stats.holdout_nmbe > 0.10
+    assert model.verdict().check("nmbe_out_of_sample").outcome == "fail"
+    assert model.verdict().summary().startswith("savings not verified: nmbe_out_of_sample")
+
+
 def test_sparse_temperature_bins_are_merged_from_the_outside_in() -> None:
     temperature = np.concatenate(
         [np.full(10, -5.0), np.full(500, 10.0), np.full(500, 20.0), np.full(5, 35.0)]
