@@ -20,6 +20,7 @@ Columns (header names; the history series they become are named in `agent.mv.ser
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,15 +119,14 @@ def import_csv(
     )
 
 
-def _energy_rows(data: IntervalData, columns: list[str]) -> list[EnergyRow]:
-    starts = pd.DatetimeIndex(data.values.index).as_unit("s").asi8
-    rows = []
+def _energy_rows(data: IntervalData, columns: list[str]) -> Iterator[EnergyRow]:
+    starts = pd.DatetimeIndex(data.values.index).as_unit("s").asi8.tolist()
+    seconds = data.seconds.tolist()
     for column in columns:
         device = column.removeprefix(_ENERGY)
         kwh = data.values[column].to_numpy()
-        for i in np.flatnonzero(~np.isnan(kwh)):  # NaN: no data, not zero
-            rows.append(EnergyRow(device, int(starts[i]), int(data.seconds[i]), float(kwh[i]), "imported"))
-    return rows
+        for i in np.flatnonzero(~np.isnan(kwh)).tolist():  # NaN: no data, not zero
+            yield EnergyRow(device, starts[i], seconds[i], float(kwh[i]), "imported")
 
 
 def _explain(issue: ConfigIssue, config: SiteConfig) -> ConfigIssue:
