@@ -108,8 +108,10 @@ def prepare_history(
             export = cache / "import.csv"
             import_format(scenario, frame).round(6).to_csv(export, index=False)  # repr: fast, exact
             config = site if site is not None else _static_site(scenario)
-            summary = import_csv(export, config, store)
-            log.info("imported %s", summary)
+            try:
+                log.info("imported %s", import_csv(export, config, store))
+            finally:
+                export.unlink()  # 16 MB for a year; the generated history stays cached
     return store_path
 
 
