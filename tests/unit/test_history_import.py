@@ -363,3 +363,20 @@ def test_a_file_going_back_in_time_resolves_the_repeated_hour_the_other_way(tmp_
     data = read_interval_csv(csv, lambda h: Column(h), timezone=BERLIN)
     assert list(data.values.index) == sorted(index.tz_convert("UTC"))
     assert data.values["e"].tolist() == list(range(len(index)))[::-1]
+
+
+def test_a_year_of_15_minute_local_times_imports_with_both_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = local_rows("2026-01-01", "2027-01-01", "15min")
+    assert len(index) == 365 * 96  # 23 h in March and 25 h in October cancel out
+    csv = write_csv(tmp_path / "y.csv", pd.DataFrame({"timestamp": naive(index), "energy_kwh": 0.25}))
+    site = site_yaml(tmp_path)
+    code, out, err = run_import(capsys, str(csv), "--site", str(site))
+    assert code == 0, err
+    assert "35040 15 min rows" in out
+    with history(site) as store:
+        energy = store.energy(["main"])
+    assert len(energy) == len(index)
+    assert energy.index.is_unique
+    assert energy["main"].sum() == pytest.approx(0.25 * len(index))
