@@ -91,8 +91,10 @@ async def test_a_rating_that_raises_leaves_polling_and_delivery_running_and_is_l
 
         collector = asyncio.create_task(collect())
         async with asyncio.timeout(30):
-            await after_failures.wait()
-            assert not task.done(), "the site stopped"
+            waiter = asyncio.ensure_future(after_failures.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            assert not task.done(), f"the site stopped: {task.exception()!r}"
             running["agent"].stop()
             await task
         collector.cancel()
