@@ -25,13 +25,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from agent.config.site import SiteConfig
+from agent.history.importer import import_csv
 from agent.history.store import HistoryStore
+from agent.mv.series import TEMPERATURE_SERIES, compressor_series
 
 __all__ = [
     "DemoPlan",
     "demo_rating_path",
     "demo_scenario",
     "demo_site_config",
+    "import_format",
     "prepare_history",
     "served_endpoints",
     "start_broker",
@@ -70,45 +74,70 @@ def demo_scenario(today: date | None = None, days: int = HISTORY_DAYS) -> Any:
     return base.model_copy(update={"start": start, "retrofit": retrofit})
 
 
-def prepare_history(scenario: Any, workdir: Path, days: int = HISTORY_DAYS, now: float | None = None) -> Path:
+def prepare_history(
+    scenario: Any,
+    workdir: Path,
+    days: int = HISTORY_DAYS,
+    now: float | None = None,
+    site: SiteConfig | None = None,
+) -> Path:
     """Generate (once per day, cached) and import the scenario's history up to the current interval.
 
-    Only intervals that have ended before `now` are imported, and only those newer than what the store
-    already holds, so a restart later in the day fills the gap without rewriting the past."""
+    The year goes in the way a real site's export does: written as a CSV in the public import format
+    and loaded by `import_csv`, the function behind `energy-agent import` (`site`: the demo's site
+    config; by default the one `demo_site_config` writes). Only intervals that have ended before `now`
+    are imported, and only those newer than what the store already holds, so a restart later in the
+    day fills the gap without rewriting the past."""
     from simulators.history import generate_history
 
     cache = workdir / "history" / f"{scenario.name}-{scenario.start.date()}-{days}d"
-    csv = cache / "history.csv.gz"
-    if not csv.exists():
+    generated = cache / "history.csv.gz"
+    if not generated.exists():
         log.info("generating %d days of 15-minute history for %s (about 10 s) ...", days + 1, scenario.name)
         generate_history(scenario, days + 1, cache)  # the extra day covers today up to now
     store_path = workdir / "store" / "history.db"
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.read_csv(csv)
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), format="ISO8601", utc=True))
+    frame = pd.read_csv(generated)
+    starts = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], format="ISO8601", utc=True))
     current = pd.Timestamp(now if now is not None else pytime.time(), unit="s", tz="UTC").floor("15min")
     with HistoryStore(store_path) as store:
         span = store.span()
-        newest = span[1] if span is not None else frame.index[0]
-        frame = frame[(frame.index >= newest) & (frame.index < current)]
+        newest = span[1] if span is not None else starts[0]
+        frame = frame[(starts >= newest) & (starts < current)]
         if len(frame):
-            _import_demo_frame(scenario, frame, store)
+            export = cache / "import.csv"
+            import_format(scenario, frame).round(6).to_csv(export, index=False)  # repr: fast, exact
+            config = site if site is not None else _static_site(scenario)
+            try:
+                log.info("imported %s", import_csv(export, config, store))
+            finally:
+                export.unlink()  # 16 MB for a year; the generated history stays cached
     return store_path
 
 
-def _import_demo_frame(scenario: Any, frame: pd.DataFrame, store: HistoryStore) -> None:
-    energy = {d.name: frame[f"{d.name}_kwh"] for d in scenario.devices if f"{d.name}_kwh" in frame.columns}
-    store.write_energy_frame(pd.DataFrame(energy), seconds=900, method="imported")
-    store.write_series("temperature_c", frame["temperature_c"])
+def import_format(scenario: Any, generated: pd.DataFrame) -> pd.DataFrame:
+    """The simulator's generated history as a site's export: the columns `energy-agent import` reads
+    (docs/analytics.md), production in the site's unit (tonnes), compressor hours instead of seconds."""
+    out = pd.DataFrame({"timestamp": generated["timestamp"]})
+    for device in scenario.devices:
+        if f"{device.name}_kwh" in generated.columns:
+            out[f"{device.name}_kwh"] = generated[f"{device.name}_kwh"]
     counters = [d.name for d in scenario.devices if d.kind == "production_counter"]
-    tablets = sum((frame[f"{c}_units"] for c in counters), pd.Series(0.0, frame.index))
-    store.write_series("production", tablets * TONNES_PER_TABLET)
+    tablets = sum((generated[f"{c}_units"] for c in counters), pd.Series(0.0, generated.index))
+    out["production"] = tablets * TONNES_PER_TABLET
+    out[TEMPERATURE_SERIES] = generated["temperature_c"]
     for device in (d.name for d in scenario.devices if d.kind == "compressor"):
-        loaded, unloaded = frame[f"{device}_loaded_s"], frame[f"{device}_unloaded_s"]
-        store.write_series(f"{device}.loaded_h", loaded / 3600)
-        store.write_series(f"{device}.running_h", (loaded + unloaded) / 3600)
-        store.write_series(f"{device}.air_m3", frame[f"{device}_fad_m3"])
-        store.write_series(f"{device}.pressure_bar", frame[f"{device}_pressure_bar"])
+        loaded, unloaded = generated[f"{device}_loaded_s"], generated[f"{device}_unloaded_s"]
+        out[compressor_series(device, "loaded_h")] = loaded / 3600
+        out[compressor_series(device, "running_h")] = (loaded + unloaded) / 3600
+        out[compressor_series(device, "air_m3")] = generated[f"{device}_fad_m3"]
+        out[compressor_series(device, "pressure_bar")] = generated[f"{device}_pressure_bar"]
+    return out
+
+
+def _static_site(scenario: Any) -> SiteConfig:
+    """The demo's site config without a running factory (the devices, zone and analytics matter here)."""
+    return SiteConfig.model_validate(demo_site_config(scenario, served_endpoints(scenario, 1502), None, 15.0))
 
 
 def demo_site_config(
@@ -305,13 +334,12 @@ def demo_rating_path() -> Path:
 
 async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | None = None) -> None:
     """Start everything, call `ready(endpoints)`, run until SIGINT/SIGTERM, stop everything."""
-    from agent.cli.run import serve_site, site_rating_provider
     from agent.config.loader import load_config
+    from agent.runtime.site import serve_site, site_rating_provider
     from simulators.clock import RealClock
     from simulators.server import SimulatedFactory
 
     scenario = demo_scenario(days=plan.history_days)
-    history = await asyncio.to_thread(prepare_history, scenario, plan.workdir, plan.history_days)
     factory = SimulatedFactory(scenario, clock=RealClock())
     mosquitto = find_mosquitto() if plan.broker in ("auto", "mosquitto") else None
     if plan.broker == "mosquitto" and mosquitto is None:
@@ -325,6 +353,9 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
             config["web"] = {"host": plan.web_host, "port": plan.web_port}
             path = write_config(config, plan.workdir / "demo_site.yaml")
             loaded = load_config(path)
+            history = await asyncio.to_thread(
+                prepare_history, scenario, plan.workdir, plan.history_days, site=loaded.config
+            )
             endpoints = {
                 "dashboard": f"http://{plan.web_host}:{plan.web_port}/",
                 "mqtt": f"{broker}, topics energy/demo-factory/#" if broker else "off (no broker available)",

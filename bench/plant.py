@@ -324,7 +324,10 @@ def modbus_rates(
     """
     code = (
         "import asyncio,sys,time\n"
-        "from agent.cli.run import event_loop_factory\n"
+        "try:\n"  # an --agent-tree from before the runtime owned the loop choice
+        "    from agent.runtime.loop import event_loop_factory\n"
+        "except ImportError:\n"
+        "    from agent.cli.run import event_loop_factory\n"
         "from agent.config.site import TcpBus\n"
         "from agent.config.profile import Function\n"
         "from agent.modbus.io import ModbusLink\n"

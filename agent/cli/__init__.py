@@ -12,7 +12,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agent import __version__
-from agent.cli import commission, config_cmds, demo_cmd, rating_cmd, run, savings_cmd, simulate, web_cmds
+from agent.cli import (
+    commission,
+    config_cmds,
+    demo_cmd,
+    import_cmd,
+    rating_cmd,
+    run,
+    savings_cmd,
+    simulate,
+    web_cmds,
+)
 from agent.errors import AgentError, ConfigError, DeviceError
 
 __all__ = ["main"]
@@ -25,6 +35,7 @@ COMMAND_MODULES: list[Callable[[Any], None]] = [
     web_cmds.add_parsers,
     rating_cmd.add_parsers,
     savings_cmd.add_parsers,
+    import_cmd.add_parsers,
     demo_cmd.add_parsers,
     lambda sub: simulate.add_parser(sub).set_defaults(func=simulate.run),
 ]

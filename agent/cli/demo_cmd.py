@@ -30,8 +30,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from agent.cli.run import run_event_loop
     from agent.demo import DemoPlan, run_demo
+    from agent.runtime.loop import run_event_loop
 
     if args.days < 60:
         print(

@@ -14,11 +14,11 @@ import jsonschema
 import pytest
 import yaml
 
-from agent.cli.run import serve_site
 from agent.config.loader import load_config
 from agent.outbox import Outbox
 from agent.runtime.app import Agent
 from agent.runtime.delivery import Delivery
+from agent.runtime.site import serve_site
 from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.services import Mosquitto, VictoriaMetrics, free_port, mosquitto, victoria

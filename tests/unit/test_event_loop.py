@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from agent.cli.run import LOOP_ENV, event_loop_factory, run_event_loop
 from agent.errors import ConfigError
+from agent.runtime.loop import LOOP_ENV, event_loop_factory, run_event_loop
 
 
 async def loop_module() -> str:

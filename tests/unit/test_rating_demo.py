@@ -23,7 +23,6 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from agent.cli.run import site_rating_provider
 from agent.config.loader import LoadedConfig, load_config
 from agent.demo import (
     demo_rating_path,
@@ -36,6 +35,7 @@ from agent.demo import (
 from agent.rating.files import builtin_rating_dir, default_rubric_path, load_rubric, load_site_rating
 from agent.rating.package import package_json
 from agent.rating.provider import rating_package
+from agent.runtime.site import site_rating_provider
 
 TODAY = date(2025, 6, 30)
 DAYS = 360

@@ -1,0 +1,213 @@
+"""The composition root of `energy-agent run` (and the demo): a site's agent, delivery, dashboard and
+rating publisher, wired and supervised.
+
+Polling (`Agent.run`) is the one task whose end ends the site: it returns after a stop signal once
+its in-flight polls are done. Every other task runs supervised (`agent.runtime.supervise`): the
+delivery pipeline, the dashboard server and its warm-up, the hourly rating publisher. An error in one
+of them is logged once per transition and retried with backoff; it never stops polling or delivery.
+The CLI (`agent/cli/run.py`) only parses arguments and calls `serve_site` or `serve_jsonl`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent.config.loader import LoadedConfig, load_config, store_dir
+from agent.errors import AgentError
+from agent.runtime.supervise import Backoff, periodic, supervise
+
+if TYPE_CHECKING:  # the runtime's heavier parts load only when a site runs
+    from agent.runtime.app import Agent
+    from agent.runtime.delivery import Delivery
+    from agent.runtime.output import JsonLinesOutput
+
+__all__ = ["Background", "serve_jsonl", "serve_site", "site_rating_provider"]
+
+log = logging.getLogger("agent.runtime")
+
+Rating = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Background:
+    """How often the background tasks run and how their retries back off."""
+
+    rating_every_s: float = 3600.0
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+async def serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput) -> None:
+    """Poll the site into JSON lines (`run --output`), until a stop signal."""
+    from agent.runtime.app import Agent
+    from agent.runtime.signals import install_signal_handlers
+
+    agent = Agent(loaded, output, loader=lambda: load_config(path))
+    remove = install_signal_handlers(agent)
+    try:
+        await agent.run()
+    finally:
+        remove()
+
+
+async def serve_site(
+    path: Path,
+    loaded: LoadedConfig,
+    *,
+    started: Callable[[Agent, Delivery], None] | None = None,
+    rating: Rating | None = None,
+    background: Background | None = None,
+) -> None:
+    """The agent, its delivery pipeline and (if configured) the dashboard, until a stop signal."""
+    from agent.runtime.app import Agent
+    from agent.runtime.delivery import Delivery
+    from agent.runtime.signals import install_signal_handlers
+
+    background = background or Background()
+    delivery = Delivery(loaded.config, store_dir(loaded.config, path))
+    agent = Agent(loaded, delivery, loader=lambda: load_config(path))
+    rating = rating or site_rating_provider(loaded, delivery.directory / "history.db")
+    server, warm_up = _dashboard(loaded, agent, delivery, rating)
+    remove = install_signal_handlers(agent)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            helpers: dict[str, asyncio.Task[None]] = {}
+
+            def keep(name: str, run: Callable[[], Awaitable[None]]) -> None:
+                helpers[name] = tg.create_task(supervise(name, run, backoff=background.backoff), name=name)
+
+            keep("delivery", delivery.run)
+            if server is not None:
+                keep("dashboard", lambda: _serve_dashboard(server))
+            if warm_up is not None:  # fit the baseline before the first visitor asks for it
+                keep("dashboard-warm-up", lambda: _warm_up(warm_up))
+            runner = tg.create_task(agent.run(), name="agent")
+            if delivery.mqtt is not None:
+                ratings = periodic(
+                    "rating",
+                    _rating_step(delivery, rating),
+                    background.rating_every_s,
+                    backoff=background.backoff,
+                )
+                helpers["rating"] = tg.create_task(ratings, name="rating")
+            await agent.started.wait()
+            if started is not None:
+                started(agent, delivery)
+            await runner  # returns after a stop signal: in-flight polls finished, output flushed
+            if not await delivery.drain():
+                log.warning(
+                    "event=stop_with_backlog detail=sinks did not confirm everything; it stays queued"
+                )
+            if server is not None:  # let open requests finish, but a server in backoff is just stopped
+                server.should_exit = True
+                await asyncio.wait({helpers["dashboard"]}, timeout=5.0)
+            for task in helpers.values():
+                task.cancel()
+    finally:
+        remove()
+        await delivery.close()
+
+
+async def _serve_dashboard(server: Any) -> None:
+    try:
+        await server.serve()
+    except SystemExit as exc:  # uvicorn exits the process when it cannot bind: an error here, not an exit
+        raise OSError(f"the dashboard server stopped (exit {exc.code}); is the port in use?") from None
+
+
+def _rating_step(delivery: Delivery, rating: Rating) -> Callable[[], Awaitable[None]]:
+    """Publish this month's rating package retained on {prefix}/{site}/rating (run hourly)."""
+    mqtt = delivery.mqtt
+    assert mqtt is not None
+
+    async def step() -> None:
+        now = datetime.now().astimezone()
+        package = await asyncio.to_thread(rating, now.strftime("%Y-%m"))
+        if package is not None:
+            await mqtt.publish_rating(now.timestamp(), package)
+
+    return step
+
+
+async def _warm_up(compute: Callable[[], Any]) -> None:
+    """Compute the dashboard's cached analytics once in a thread; data that cannot support them
+    only shows on the page (a bug raises, and is retried under supervision)."""
+    try:
+        await asyncio.to_thread(compute)
+    except (AgentError, ValueError, ArithmeticError, OSError) as exc:
+        log.info("event=dashboard_warm_up_failed detail=%s", exc)
+
+
+def _dashboard(
+    loaded: LoadedConfig, agent: Agent, delivery: Delivery, rating: Rating | None
+) -> tuple[Any, Callable[[], Any] | None]:
+    web = loaded.config.web
+    if web is None:
+        return None, None
+    from agent.runtime.live import LiveView
+    from agent.web.app import TOKEN_ENV, create_app
+    from agent.web.history_source import HistorySource
+    from agent.web.server import build_server
+    from agent.web.settings import settings_for
+
+    token = web.token.get_secret_value() if web.token is not None else os.environ.get(TOKEN_ENV) or None
+    source = HistorySource(
+        delivery.directory / "history.db",
+        settings_for(loaded.config),
+        live=LiveView(agent, delivery),
+        rating=rating,
+    )
+    return build_server(create_app(source, token=token), web.host, web.port, token), source.overview
+
+
+def site_rating_provider(loaded: LoadedConfig, history: Path, site_rating: Path | None = None) -> Rating:
+    """The default rubric over the site's history; a period without data rates as None, not an error.
+
+    `site_rating` is the site's rating file (declared values, sector curves); without it the
+    declared indicators score 0 and the placeholder curves stay.
+
+    The analytics (pandas, numpy: ~55 MB of RSS) load on the first call that finds energy in the
+    history, in the rating's worker thread, so a gateway that only polls and forwards never pays
+    for them (docs/performance.md).
+    """
+    provide: Rating | None = None
+
+    def safe(period: str) -> Any:
+        nonlocal provide
+        if provide is None:
+            if not _has_energy(history):
+                return None
+            provide = _rating_provider(loaded, history, site_rating)
+        from agent.analytics.errors import InsufficientData
+
+        try:
+            return provide(period)
+        except InsufficientData as exc:
+            log.info("event=rating_unavailable period=%s reason=%s", period, exc)
+            return None
+
+    return safe
+
+
+def _has_energy(history: Path) -> bool:
+    from agent.history.store import HistoryStore
+
+    if not history.exists():
+        return False
+    with HistoryStore(history) as store:
+        return bool(store.devices())
+
+
+def _rating_provider(loaded: LoadedConfig, history: Path, site_rating: Path | None) -> Rating:
+    from agent.rating import default_rubric_path, load_rubric, load_site_rating
+    from agent.rating.provider import rating_provider
+
+    rubric = load_rubric(default_rubric_path())
+    site = None if site_rating is None else load_site_rating(site_rating, rubric)
+    return rating_provider(loaded, history, rubric, site)
