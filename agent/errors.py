@@ -9,7 +9,7 @@
     ├── DecodeError          registers could not be turned into a value
     └── SinkError            a sink (MQTT, InfluxDB, store) refused or failed
 
-Library exceptions (pymodbus, aiomqtt, influxdb-client) are translated into these at the one module
+Library exceptions (pymodbus, paho-mqtt, influxdb-client) are translated into these at the one module
 that imports each library; nothing else in the agent catches library exceptions.
 """
 

@@ -1,20 +1,27 @@
-"""The MQTT sink: the only module that imports aiomqtt and paho-mqtt.
+"""The MQTT sink: the only module that imports paho-mqtt.
 
-Telemetry comes from the outbox through a `Forwarder`; a row counts as delivered when the broker
-confirmed it (PUBACK for QoS 1, PUBCOMP for QoS 2, the socket write for QoS 0). Up to
+One paho `Client` per connection, used through its public API only and driven by the agent's event
+loop through paho's external-loop interface: `on_socket_open` / `on_socket_close` /
+`on_socket_register_write` / `on_socket_unregister_write` hand the socket to the loop's reader and
+writer callbacks, which call `loop_read` / `loop_write`, and a one-second timer calls `loop_misc`
+(keep-alive). paho has no thread of its own, so every callback (`on_connect`, `on_publish`,
+`on_disconnect`) runs on the loop thread. Only the blocking `connect` (TCP, TLS handshake, reading
+key files) runs in a worker thread.
+
+Telemetry comes from the outbox through a `Forwarder`; a row counts as delivered when paho reports
+it published (`on_publish`: PUBACK for QoS 1, PUBCOMP for QoS 2, the socket write for QoS 0). Up to
 `max_inflight` publishes are outstanding at once; the cursor moves to the highest row confirmed
-without a gap, so a lost connection resends exactly the unconfirmed tail, in order.
+without a gap, so a lost connection resends exactly the unconfirmed tail, in order. A connection is
+never reconnected in place: after any failure the next `deliver` opens a new one, so nothing paho
+kept for a resend is ever sent twice behind the outbox's back.
 
 Status topics are retained and re-published on every (re)connect, so a broker that restarted empty
 shows the current state again: agent online (its last will says offline), each device's last
 availability, and the last rating. KPIs are not retained and not queued: one that cannot be sent is
 counted in `unsent` (the next period's KPIs supersede it).
 
-Telemetry bypasses aiomqtt's per-publish machinery and takes a few paho fast paths (see
-`_AckRouter`): at 200 devices paho's PUBACK reading and bookkeeping were the sink's largest cost.
-
-Library exceptions (aiomqtt.MqttError, OSError from sockets and TLS files) are translated here into
-`Delivery.error` strings or `SinkError`.
+Library exceptions (OSError from sockets, TLS and key files, ValueError from `publish`, a refused
+CONNACK) are translated here into `Delivery.error` strings or `SinkError`.
 """
 
 from __future__ import annotations
@@ -22,14 +29,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import aiomqtt
-import paho.mqtt as paho_package
 import paho.mqtt.client as paho_mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config.site import MqttSink
 from agent.errors import SinkError
@@ -41,7 +48,10 @@ __all__ = ["MqttPublisher"]
 
 log = logging.getLogger(__name__)
 
-_PROTOCOLS = {"3.1.1": aiomqtt.ProtocolVersion.V311, "5": aiomqtt.ProtocolVersion.V5}
+_PROTOCOLS = {"3.1.1": paho_mqtt.MQTTv311, "5": paho_mqtt.MQTTv5}
+_SUCCESS = paho_mqtt.MQTT_ERR_SUCCESS
+_MISC_INTERVAL_S = 1.0  # how often paho's keep-alive bookkeeping runs (paho's own loop: 1 s)
+_CLOSE_WAIT_S = 2.0  # a clean DISCONNECT may take this long before the socket is just shut
 
 
 class MqttPublisher:
@@ -61,11 +71,7 @@ class MqttPublisher:
         self._name = name
         self.publish_timeout_s = publish_timeout_s
         self._clock = clock
-        self._client: aiomqtt.Client | None = None
-        self._router: _AckRouter | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._watcher: asyncio.Task[None] | None = None
-        self._lost = asyncio.Event()
+        self._link: _Link | None = None
         self._connect_lock = asyncio.Lock()
         self._retained: dict[str, bytes] = {}
         self.unsent = 0
@@ -77,7 +83,7 @@ class MqttPublisher:
 
     @property
     def connected(self) -> bool:
-        return self._client is not None and not self._lost.is_set()
+        return self._link is not None and not self._link.lost.is_set()
 
     @property
     def where(self) -> str:
@@ -88,158 +94,131 @@ class MqttPublisher:
 
     # --- connection -----------------------------------------------------------------------------
 
-    def _new_client(self) -> aiomqtt.Client:
+    def _new_client(self) -> paho_mqtt.Client:
         cfg = self.config
-        password = cfg.password.get_secret_value() if cfg.password is not None else None
-        tls_params = None
+        client = paho_mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id or f"energy-agent-{self.site}",
+            protocol=_PROTOCOLS[cfg.protocol],
+        )
+        if cfg.username is not None:
+            password = cfg.password.get_secret_value() if cfg.password is not None else None
+            client.username_pw_set(cfg.username, password)
+        client.will_set(
+            self._topic("agent", "status"),
+            payloads.agent_status_payload(self.site, False, "connection_lost", None),
+            qos=1,
+            retain=True,
+        )
+        # Unlimited in paho (its limit re-walks every unconfirmed message on each ack); the window
+        # keeps cfg.max_inflight for telemetry instead.
+        client.max_inflight_messages_set(0)
+        return client
+
+    def _connect_blocking(self, client: paho_mqtt.Client) -> None:
+        """TLS files, TCP connect and TLS handshake: blocking, so in a worker thread."""
+        cfg = self.config
         if cfg.tls is not None:
-            tls_params = aiomqtt.TLSParameters(
+            client.tls_set(
                 ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
                 certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
                 keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
             )
-        will = aiomqtt.Will(
-            topic=self._topic("agent", "status"),
-            payload=payloads.agent_status_payload(self.site, False, "connection_lost", None),
-            qos=1,
-            retain=True,
-        )
-        client = aiomqtt.Client(
-            cfg.host,
-            cfg.port,
-            username=cfg.username,
-            password=password,
-            identifier=cfg.client_id or f"energy-agent-{self.site}",
-            protocol=_PROTOCOLS[cfg.protocol],
-            will=will,
-            keepalive=cfg.keepalive_s,
-            timeout=self.publish_timeout_s,
-            # Unlimited in paho: its limit walks every unconfirmed message on each PUBACK
-            # (`_update_inflight`); `_Window` keeps cfg.max_inflight for telemetry instead.
-            max_inflight_messages=0,
-            tls_params=tls_params,
-            tls_insecure=cfg.tls.insecure if cfg.tls is not None else None,
-        )
-        return client
+            if cfg.tls.insecure:
+                client.tls_insecure_set(True)
+        client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
 
-    async def _ensure_connected(self) -> aiomqtt.Client:
+    async def _ensure_connected(self) -> _Link:
         async with self._connect_lock:
-            if self._client is not None and not self._lost.is_set():
-                return self._client
+            link = self._link
+            if link is not None and not link.lost.is_set():
+                return link
             await self._drop_connection()
-            stack = contextlib.AsyncExitStack()
-            client = self._new_client()
-            router = _AckRouter(client, self.config.protocol)
-            router.install()  # before the connect: it wraps the socket paho creates
+            link = _Link(self._new_client(), self.where)
             try:
-                client = await stack.enter_async_context(client)
-            except (aiomqtt.MqttError, OSError) as exc:
-                await stack.aclose()
-                raise SinkError(f"{self.where}: cannot connect: {exc}") from exc
-            self._client, self._stack, self._router = client, stack, router
-            self._lost = asyncio.Event()
-            self._watcher = asyncio.create_task(self._watch(client, self._lost))
+                await link.open(self._connect_blocking, self.publish_timeout_s)
+                self._link = link
+                error = await self._announce(link)
+            except SinkError:
+                self._link = None
+                await link.close(graceful=False)
+                raise
+            if error is not None:
+                self._link = None
+                await link.close(graceful=False)
+                raise SinkError(f"{self.where}: cannot announce the agent's status: {error}")
             self.connects += 1
             log.info("%s: connected", self.where)
-            await self._announce(client)
-            return client
+            return link
 
-    @staticmethod
-    async def _watch(client: aiomqtt.Client, lost: asyncio.Event) -> None:
-        # We subscribe to nothing, so the message iterator only ends when the connection drops; it is
-        # aiomqtt's public way to learn that, and it unblocks publishes waiting for a PUBACK that
-        # will never come.
-        try:
-            async for _ in client.messages:
-                pass
-        except aiomqtt.MqttError:
-            pass
-        finally:
-            lost.set()
-
-    async def _announce(self, client: aiomqtt.Client) -> None:
+    async def _announce(self, link: _Link) -> str | None:
         """Retained state after every connect: the broker may have restarted with nothing."""
         online = payloads.agent_status_payload(self.site, True, None, self._clock())
         messages = {self._topic("agent", "status"): online, **self._retained}
-        for topic, payload in messages.items():
-            await client.publish(topic, payload, qos=1, retain=True)
+        window = _Window(link, list(messages.items()), qos=1, limit=len(messages), retain=True)
+        return await self._run_window(link, window)
 
     async def _drop_connection(self) -> None:
-        stack, watcher = self._stack, self._watcher
-        self._client, self._stack, self._watcher, self._router = None, None, None, None
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        if stack is not None:
-            with contextlib.suppress(aiomqtt.MqttError, OSError):
-                await stack.aclose()
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close(graceful=True)
 
     async def close(self, reason: str = "shutdown") -> None:
         """Say goodbye (retained offline with a reason) and disconnect cleanly."""
-        if self.connected and self._client is not None:
+        link = self._link
+        if link is not None and not link.lost.is_set():
             offline = payloads.agent_status_payload(self.site, False, reason, self._clock())
-            with contextlib.suppress(aiomqtt.MqttError):
-                await self._client.publish(self._topic("agent", "status"), offline, qos=1, retain=True)
+            window = _Window(link, [(self._topic("agent", "status"), offline)], qos=1, limit=1, retain=True)
+            await self._run_window(link, window)
         await self._drop_connection()
 
     # --- telemetry ------------------------------------------------------------------------------
 
     async def deliver(self, rows: Sequence[OutboxRow]) -> Delivery:
         try:
-            client = await self._ensure_connected()
+            link = await self._ensure_connected()
         except SinkError as exc:
             return Delivery(acked_through=None, error=str(exc))
-        confirmed, error = await self._publish_window(client, rows)
+        prefix, site = self.config.prefix, self.site
+        build = payloads.telemetry_payload
+        items = [
+            (f"{prefix}/{site}/{row.result.device}/telemetry", build(row.result, row.boot)) for row in rows
+        ]
+        window = _Window(link, items, self.config.qos, self.config.max_inflight)
+        error = await self._run_window(link, window)
+        confirmed = window.prefix()
         acked_through = rows[confirmed - 1].id if confirmed else None
         if error is not None:
             await self._drop_connection()
         return Delivery(acked_through=acked_through, error=error)
 
-    async def _publish_window(
-        self, client: aiomqtt.Client, rows: Sequence[OutboxRow]
-    ) -> tuple[int, str | None]:
-        """Publish the rows, at most `max_inflight` unconfirmed, and wait for the acks; returns
-        (confirmed prefix, error).
-
-        The window keeps the limit itself (paho's own, `_update_inflight`, walks every unconfirmed
-        message on every PUBACK): the next row goes out when one is confirmed, so the broker sees
-        the rows in outbox order. One aiomqtt `publish` per row cost a task, a semaphore, an Event
-        and a `wait_for` task each (3.9 s of a 36 s profile at 200 devices)."""
-        prefix, site, qos = self.config.prefix, self.site, self.config.qos
-        build = payloads.telemetry_payload
-        items = [
-            (f"{prefix}/{site}/{row.result.device}/telemetry", build(row.result, row.boot)) for row in rows
-        ]
-        assert self._router is not None
-        assert self._router.paho is client._client
-        window = _Window(self._router, items, qos, self.config.max_inflight)
-        window.pump()
-        error = await self._await_acks(window)
+    async def _run_window(self, link: _Link, window: _Window) -> str | None:
+        """Publish the window (at most `limit` unconfirmed, the next row going out as one is
+        confirmed, so the broker sees them in order) and wait for the confirmations; returns why
+        it stopped early, or None when every message was confirmed."""
+        link.start(window)
+        error = await self._await_acks(link, window)
         if window.refused is not None:
             # Rows after the refused one were never sent; what was confirmed before it counts.
-            return window.prefix(), f"{self.where}: publish failed: {window.refused[1]}"
-        return window.prefix(), error
+            return f"{self.where}: publish failed: {window.refused}"
+        return error
 
-    async def _await_acks(self, acks: _Window) -> str | None:
-        """Until every ack, the connection is lost, or no ack came for `publish_timeout_s`."""
-        lost = asyncio.ensure_future(self._lost.wait())
+    async def _await_acks(self, link: _Link, window: _Window) -> str | None:
+        """Until every ack, the connection is lost (the link ends the window), or no ack came for
+        `publish_timeout_s`."""
         try:
-            while not acks.done.done():
-                seen = acks.count
-                await asyncio.wait(
-                    (acks.done, lost), timeout=self.publish_timeout_s, return_when=asyncio.FIRST_COMPLETED
-                )
-                if lost.done() and not acks.done.done():
-                    unconfirmed = acks.total - acks.prefix()
-                    return f"{self.where}: connection lost with {unconfirmed} messages unconfirmed"
-                if acks.count == seen and not acks.done.done():
+            while not window.done.done():
+                seen = window.count
+                await asyncio.wait((window.done,), timeout=self.publish_timeout_s)
+                if window.count == seen and not window.done.done():
                     return (
                         f"{self.where}: publish failed: no acknowledgement for {self.publish_timeout_s:g} s"
                     )
         finally:
-            lost.cancel()
-            acks.done.cancel()
+            link.forget(window)
+        if window.count < window.total and window.refused is None:
+            unconfirmed = window.total - window.prefix()
+            return f"{self.where}: connection lost with {unconfirmed} messages unconfirmed"
         return None
 
     # --- status, kpi, rating --------------------------------------------------------------------
@@ -267,80 +246,62 @@ class MqttPublisher:
         await self._publish_now(topic, payload, retain=True)
 
     async def _publish_now(self, topic: str, payload: bytes, *, retain: bool) -> bool:
-        client = self._client
-        if client is None or self._lost.is_set():
+        link = self._link
+        if link is None or link.lost.is_set():
             return False
-        try:
-            await client.publish(topic, payload, qos=1, retain=retain)
-        except aiomqtt.MqttError as exc:
-            log.debug("%s: %s not sent: %s", self.where, topic, exc)
+        window = _Window(link, [(topic, payload)], qos=1, limit=1, retain=retain)
+        error = await self._run_window(link, window)
+        if error is not None:
+            log.debug("%s: %s not sent: %s", self.where, topic, error)
             return False
         return True
 
 
 class _Window:
-    """The rows of one `deliver`: which ones the broker confirmed, and a future set once all are
-    (or once publishing stopped). At most `limit` are unconfirmed; each ack sends the next row."""
+    """Messages published together: which ones paho reported published, and a future set once
+    all are (or once publishing stopped). At most `limit` are unconfirmed at a time."""
 
-    def __init__(self, router: _AckRouter, items: list[tuple[str, bytes]], qos: int, limit: int) -> None:
-        self.router, self.items, self.qos, self.limit = router, items, qos, limit
+    def __init__(
+        self, link: _Link, items: list[tuple[str, bytes]], qos: int, limit: int, *, retain: bool = False
+    ) -> None:
+        self.link, self.items, self.qos, self.limit, self.retain = link, items, qos, limit, retain
         self.total = len(items)
         self.acked = bytearray(self.total)
         self.count = 0
         self.sent = 0
-        self.refused: tuple[int, str] | None = None
+        self.refused: str | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.total == 0:
             self.done.set_result(None)
 
     def pump(self) -> None:
-        """Publish while fewer than `limit` are unconfirmed (runs on the loop thread, also from
-        inside paho's PUBACK handling)."""
-        router, items, qos = self.router, self.items, self.qos
-        publish, tracked = router.paho.publish, router.tracked
-        built = qos == 1 and "built_publish" in router.fast_paths
+        """Publish while fewer than `limit` are unconfirmed. paho only queues the packets here;
+        the loop's writer callback sends them, so no ack can come before the mid is tracked."""
+        items, qos, retain, tracked = self.items, self.qos, self.retain, self.link.tracked
+        publish = self.link.client.publish
         while self.sent < self.total and self.sent - self.count < self.limit and self.refused is None:
             index = self.sent
             topic, payload = items[index]
-            if built:
-                try:
-                    mid = router.queue_qos1(topic, payload)
-                except ValueError as exc:
-                    self._refuse(index, str(exc))
-                    return
-                if mid is None:
-                    self._refuse(index, paho_mqtt.error_string(paho_mqtt.MQTT_ERR_NO_CONN))
-                    return
-                self.sent = index + 1
-                tracked[mid] = (self, index)
-                continue
             try:
-                info = publish(topic, payload, qos)
+                info = publish(topic, payload, qos, retain)
             except ValueError as exc:  # an invalid topic or payload: stop here, say why
-                self._refuse(index, str(exc))
+                self._refuse(index, f"invalid publish topic {topic!r} or payload: {exc}")
                 return
-            if info.rc != paho_mqtt.MQTT_ERR_SUCCESS:
+            if info.rc != _SUCCESS:
                 self._refuse(index, paho_mqtt.error_string(info.rc))
                 return
             self.sent = index + 1
-            if qos == 0 and info.is_published():
-                self.ack(index)
-            else:
-                # No ack can come in between: paho writes and reads on this (the loop) thread only.
-                tracked[info.mid] = (self, index)
+            tracked[info.mid] = (self, index)
 
     def ack(self, index: int) -> None:
         if not self.acked[index]:
             self.acked[index] = 1
             self.count += 1
-            if self.count == self.total:
-                if not self.done.done():
-                    self.done.set_result(None)
-            elif self.sent < self.total and not self.done.done():
-                self.pump()
+            if self.count == self.total and not self.done.done():
+                self.done.set_result(None)
 
     def _refuse(self, index: int, reason: str) -> None:
-        self.refused = (index, reason)
+        self.refused = reason
         self.total = index
         if not self.done.done():
             self.done.set_result(None)
@@ -350,309 +311,194 @@ class _Window:
         return self.total if unacked < 0 else unacked
 
 
-# --- paho fast paths ------------------------------------------------------------------------------
-# paho-mqtt 2.x internals, used only where the public API has no equivalent. `_AckRouter.install`
-# checks that they exist and reports what it installed in `fast_paths`; the delivery tests assert
-# that every one is active, so a library change fails there instead of silently costing CPU.
+class _Link:
+    """One paho client and its connection, driven by the running event loop (paho's public
+    external-loop interface). Windows in flight are pumped after every read and write."""
 
-_PAHO_INTERNALS = (
-    "_handle_pubackcomp",
-    "_create_socket",
-    "_in_packet",
-    "_out_messages",
-    "_inflight_messages",
-    "_out_message_mutex",
-    "_packet_write",
-    "_out_packet",
-    "_sock_send",
-    "_msgtime_mutex",
-    "_last_msg_out",
-    "_last_bytes_received",
-    "loop_read",
-    "_mid_generate",
-    "_packet_queue",
-    "_sock",
-)
-_PUBLISH, _DISCONNECT = 0x30, 0xE0
-_paho_clock: Callable[[], float] = paho_mqtt.time_func  # paho's keep-alive clock
-_WRITE_CHUNK = 256 * 1024
-
-
-class _AckRouter:
-    """Routes PUBACKs of telemetry to their `_Window`; all others go to aiomqtt's own callback.
-
-    - `on_publish` (public): telemetry mids live in `tracked`, not in aiomqtt's table of Events.
-    - `fast_puback`: a PUBACK of a tracked mid is settled here, without paho's per-PUBACK
-      ReasonCode and Properties objects, log call and callback (a failure reason, MQTT 5 only, is
-      logged; the row counts as sent, as it did through aiomqtt). Anything else takes paho's path.
-    - `buffered_read`: paho reads a PUBACK with three recv calls (command byte, length byte, body)
-      and then one more that fails with EAGAIN; `_BufferedSocket` serves them from one recv.
-    - `joined_write`: paho sends each queued packet with its own send call; queued packets are
-      joined into one send of up to 256 KiB instead.
-    - `fast_read`: before paho's `loop_read` (which then reads everything else, to EAGAIN), the
-      success PUBACKs of tracked mids at the head of the read buffer are settled in one loop,
-      without paho's per-packet state, three buffered recv calls and dispatch.
-    - `built_publish`: QoS 1 telemetry PUBLISH packets are built by `queue_qos1` and queued on
-      paho's socket, without paho's `publish` bookkeeping.
-    """
-
-    def __init__(self, client: aiomqtt.Client, protocol: str = "3.1.1") -> None:
-        self.paho = client._client
-        self._properties = b"\x00" if protocol == "5" else b""  # no PUBLISH properties in 5
+    def __init__(self, client: paho_mqtt.Client, where: str) -> None:
+        self.client = client
+        self.where = where
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self.tracked: dict[int, tuple[_Window, int]] = {}
-        self.fast_paths: set[str] = set()
-        self.fast_acks = 0
-        self._aiomqtt_on_publish: Callable[..., None] = self.paho.on_publish  # type: ignore[assignment]
-        self._paho_handle_pubackcomp: Callable[[Any], MQTTErrorCode] | None = None
-        self._paho_packet_write: Callable[[], MQTTErrorCode] | None = None
-        self._paho_loop_read: Callable[[int], MQTTErrorCode] | None = None
+        self.windows: list[_Window] = []
+        self.connack: asyncio.Future[str | None] = self.loop.create_future()  # why it was refused
+        self.lost = asyncio.Event()
+        self.socket_closed = asyncio.Event()
+        self._fd = -1
+        self._misc: asyncio.TimerHandle | None = None
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
 
-    def install(self) -> None:
-        paho = self.paho
-        paho.on_publish = self._on_publish
-        self.fast_paths.add("on_publish")
-        if not all(hasattr(paho, name) for name in _PAHO_INTERNALS):
-            missing = [name for name in _PAHO_INTERNALS if not hasattr(paho, name)]
-            log.warning("paho-mqtt %s lacks %s: MQTT fast paths off", paho_package.__version__, missing)
+    # --- opening and closing ----------------------------------------------------------------------
+
+    async def open(self, connect: Callable[[paho_mqtt.Client], None], timeout_s: float) -> None:
+        """Connect (worker thread) and wait for a successful CONNACK; SinkError otherwise."""
+        try:
+            await asyncio.wait_for(self.loop.run_in_executor(None, connect, self.client), timeout_s)
+        except (OSError, ValueError) as exc:  # socket, TLS handshake, key files; a bad host name
+            raise SinkError(f"{self.where}: cannot connect: {exc}") from exc
+        except TimeoutError as exc:
+            raise SinkError(f"{self.where}: cannot connect: no connection in {timeout_s:g} s") from exc
+        try:
+            refused = await asyncio.wait_for(asyncio.shield(self.connack), timeout_s)
+        except TimeoutError as exc:
+            raise SinkError(f"{self.where}: cannot connect: no CONNACK in {timeout_s:g} s") from exc
+        if refused is not None:
+            raise SinkError(f"{self.where}: cannot connect: {refused}")
+
+    async def close(self, *, graceful: bool) -> None:
+        """Disconnect: a clean DISCONNECT (the broker drops the last will) when `graceful` and it
+        goes out within a moment, otherwise the socket is shut and paho sees the end of stream."""
+        client = self.client
+        if graceful and client.socket() is not None:
+            client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.socket_closed.wait(), _CLOSE_WAIT_S)
+        if _shut(client.socket()):
+            with contextlib.suppress(OSError):
+                client.loop_read()  # paho reads the end of stream: closes its socket, on_disconnect
+        self._stop_misc()
+        self.lost.set()
+        self._fail_windows()
+
+    # --- windows ----------------------------------------------------------------------------------
+
+    def start(self, window: _Window) -> None:
+        if self.lost.is_set():
+            window.refused = "not connected"
+            window.total = 0
+            if not window.done.done():
+                window.done.set_result(None)
             return
-        self._paho_handle_pubackcomp = paho._handle_pubackcomp
-        paho._handle_pubackcomp = self._handle_pubackcomp  # type: ignore[method-assign]
-        self.fast_paths.add("fast_puback")
-        create_socket = paho._create_socket
+        self.windows.append(window)
+        window.pump()
 
-        def buffered() -> Any:
-            return _BufferedSocket(create_socket())
+    def forget(self, window: _Window) -> None:
+        with contextlib.suppress(ValueError):
+            self.windows.remove(window)
+        if window.sent > window.count and self.tracked:
+            for mid in [mid for mid, slot in self.tracked.items() if slot[0] is window]:
+                del self.tracked[mid]
 
-        paho._create_socket = buffered  # type: ignore[method-assign]
-        self.fast_paths.add("buffered_read")
-        self._paho_packet_write = paho._packet_write
-        paho._packet_write = self._packet_write  # type: ignore[method-assign]
-        self.fast_paths.add("joined_write")
-        self._paho_loop_read = paho.loop_read
-        paho.loop_read = self._loop_read  # type: ignore[method-assign]
-        self.fast_paths.add("fast_read")
-        self.fast_paths.add("built_publish")
+    def _pump(self) -> None:
+        for window in self.windows:
+            if window.sent < window.total and window.refused is None:
+                window.pump()
+
+    def _fail_windows(self) -> None:
+        for window in self.windows:
+            if not window.done.done():
+                window.done.set_result(None)  # with fewer acks than rows: the caller says so
+
+    # --- paho callbacks (loop thread) -------------------------------------------------------------
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if self.connack.done():
+            return
+        self.connack.set_result(str(reason) if reason.is_failure else None)
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if not self.connack.done():
+            self.connack.set_result(f"disconnected ({reason})")
+        self.lost.set()
+        self._fail_windows()
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
         slot = self.tracked.pop(mid, None)
         if slot is None:
-            self._aiomqtt_on_publish(client, userdata, mid, reason, properties)
-        else:
-            slot[0].ack(slot[1])
-
-    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
-        packet = self.paho._in_packet["packet"]
-        if cmd == "PUBACK" and len(packet) >= 2:
-            mid = (packet[0] << 8) | packet[1]
-            slot = self.tracked.get(mid)
-            if slot is not None:
-                reason = packet[2] if len(packet) > 2 else 0
-                if reason >= 0x80:  # 5 only; aiomqtt ignored it too: the row counts as sent
-                    log.warning("mqtt: the broker refused telemetry message %d with reason %#x", mid, reason)
-                self._settle(mid, slot)
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-        assert self._paho_handle_pubackcomp is not None
-        return self._paho_handle_pubackcomp(cmd)
-
-    def _loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        paho = self.paho
-        sock = paho._sock
-        # Only between packets (paho has no partial one) and only while telemetry is in flight.
-        if self.tracked and type(sock) is _BufferedSocket and not paho._in_packet["command"]:
-            if sock._pos >= len(sock._buffer):
-                sock.fill()
-            if self._settle_pubacks(sock):
-                with paho._msgtime_mutex:
-                    paho._last_bytes_received = _paho_clock()
-        assert self._paho_loop_read is not None
-        return self._paho_loop_read(max_packets)
-
-    def _settle_pubacks(self, sock: _BufferedSocket) -> bool:
-        """Settle complete success PUBACKs of tracked mids from the head of the buffer; stops at
-        anything else, which paho reads next."""
-        tracked = self.tracked
-        buffer, pos = sock._buffer, sock._pos
-        end = len(buffer)
-        settled = False
-        while end - pos >= 4 and buffer[pos] == 0x40:  # PUBACK, no flags
-            size = buffer[pos + 1]
-            # 3.1.1: 2 bytes (mid); 5 may add a success reason (< 0x80) without properties.
-            if not (size == 2 or (size == 3 and end - pos >= 5 and buffer[pos + 4] < 0x80)):
-                break
-            mid = (buffer[pos + 2] << 8) | buffer[pos + 3]
-            slot = tracked.get(mid)
-            if slot is None:
-                break
-            pos += 2 + size
-            sock._pos = pos
-            settled = True
-            self._settle(mid, slot)
-        return settled
-
-    def _settle(self, mid: int, slot: tuple[_Window, int]) -> None:
-        paho = self.paho
-        del self.tracked[mid]
-        if mid in paho._out_messages:  # published through paho's publish (else `queue_qos1`)
-            with paho._out_message_mutex:
-                if paho._out_messages.pop(mid, None) is not None:
-                    paho._inflight_messages -= 1
-        self.fast_acks += 1
+            return
+        if reason.is_failure:  # 5 only; the row counts as sent, as it always did
+            log.warning("%s: the broker refused message %d with reason %s", self.where, mid, reason)
         slot[0].ack(slot[1])
 
-    def queue_qos1(self, topic: str, payload: bytes) -> int | None:
-        """A QoS 1 PUBLISH built here and queued on paho's socket: its mid, or None when there is
-        no connection. What paho's `publish` adds (an MQTTMessage with a Condition, its message
-        table, a log call) serves QoS 2, resending on reconnect and waiting threads, none of
-        which a window needs: the PUBACK settles it here, the client is never reconnected."""
-        paho = self.paho
-        if paho._sock is None:
-            return None
-        topic_bytes = topic.encode()
-        if not topic_bytes or b"+" in topic_bytes or b"#" in topic_bytes or len(topic_bytes) > 65535:
-            raise ValueError(f"invalid publish topic {topic!r}")
-        for _ in range(65535):
-            mid = paho._mid_generate()
-            if mid not in self.tracked and mid not in paho._out_messages:
-                break
+    # --- socket callbacks: paho calls the first two from the connecting worker thread too --------
+
+    def _on_socket_open(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._watch, sock.fileno())
+
+    def _on_socket_register_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._on_loop(self.loop.add_writer, sock.fileno(), self._writable)
+
+    def _on_socket_unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._on_loop(self.loop.remove_writer, sock.fileno())
+
+    def _on_socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
+        self._on_loop(self._unwatch)
+
+    def _on_loop(self, function: Callable[..., object], *args: Any) -> None:
+        if threading.get_ident() == self._loop_thread:
+            function(*args)
         else:
-            raise ValueError("every message id is in flight")
-        head = b"".join(
-            (len(topic_bytes).to_bytes(2, "big"), topic_bytes, mid.to_bytes(2, "big"), self._properties)
-        )
-        remaining = len(head) + len(payload)
-        if remaining > 268_435_455:
-            raise ValueError("payload too large")
-        length = bytearray()
-        while True:
-            byte, remaining = remaining & 0x7F, remaining >> 7
-            length.append(byte | 0x80 if remaining else byte)
-            if not remaining:
-                break
-        paho._packet_queue(_PUBLISH, b"".join((b"\x32", length, head, payload)), mid, 1, None)
-        return mid
+            self.loop.call_soon_threadsafe(function, *args)
 
-    def _packet_write(self) -> MQTTErrorCode:
-        """paho's `_packet_write`, with runs of queued packets sent by one send call.
+    def _watch(self, fd: int) -> None:
+        self._fd = fd
+        self.loop.add_reader(fd, self._readable)
+        self._misc = self.loop.call_later(_MISC_INTERVAL_S, self._keepalive)
 
-        paho does something after writing only for a QoS 0 PUBLISH (on_publish) and a DISCONNECT
-        (close); those, and a lone packet, take paho's own path. Every other packet is done once
-        its bytes are written, so a partial send just leaves the rest of the run queued."""
-        paho = self.paho
-        queue = paho._out_packet
-        while True:
-            run: list[Any] = []
-            size = 0
-            for packet in queue:
-                kind = packet["command"] & 0xF0
-                if kind == _DISCONNECT or (kind == _PUBLISH and packet["qos"] == 0):
-                    break
-                run.append(packet)
-                size += packet["to_process"]
-                if size >= _WRITE_CHUNK:
-                    break
-            if len(run) < 2:
-                assert self._paho_packet_write is not None
-                return self._paho_packet_write()
-            data = b"".join(p["packet"][p["pos"] :] if p["pos"] else p["packet"] for p in run)
-            try:
-                sent = paho._sock_send(data)
-            except (AttributeError, ValueError):  # as paho: no socket (any more), nothing sent
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
-            except BlockingIOError:
-                return MQTTErrorCode.MQTT_ERR_AGAIN
-            except OSError as err:
-                log.warning("mqtt %s: failed to send on socket: %s", paho.host, err)
-                return MQTTErrorCode.MQTT_ERR_CONN_LOST
-            if sent <= 0:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS  # as paho: try again on the next write event
-            for packet in run:
-                left = packet["to_process"]
-                if sent >= left:
-                    queue.popleft()
-                    sent -= left
-                    continue
-                packet["pos"] += sent
-                packet["to_process"] -= sent
-                break
-            with paho._msgtime_mutex:
-                paho._last_msg_out = _paho_clock()
-            if not queue:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
+    def _unwatch(self) -> None:
+        if self._fd >= 0:
+            self.loop.remove_reader(self._fd)
+            self.loop.remove_writer(self._fd)
+            self._fd = -1
+        self._stop_misc()
+        self.socket_closed.set()
+        self.lost.set()
+        self._fail_windows()
 
+    def _stop_misc(self) -> None:
+        if self._misc is not None:
+            self._misc.cancel()
+            self._misc = None
 
-class _BufferedSocket:
-    """paho's socket, read through a 64 KiB buffer: one recv serves many small reads.
+    # --- I/O -------------------------------------------------------------------------------------
 
-    Bytes left in the buffer raise no new readiness event. `pending()` reports them (plus what an
-    SSL socket holds decrypted), and the readers of paho's socket call `loop_read` again while it is
-    non-zero (aiomqtt's reader callback, and paho's own `loop`, for the same reason with TLS). A
-    recv that finds the buffer empty goes to the socket, so EAGAIN / SSLWantRead still end a read.
-    """
-
-    __slots__ = ("_buffer", "_inner_pending", "_pos", "_sock", "_stashed", "fills", "most")
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._inner_pending: Callable[[], int] | None = getattr(sock, "pending", None)
-        self._buffer = b""
-        self._pos = 0
-        self._stashed: BaseException | bytes | None = None  # what `fill` got instead of data
-        self.fills = 0  # recv calls on the socket
-        self.most = 0  # the most bytes one of them returned
-
-    def fill(self) -> None:
-        """One recv into the empty buffer. End of stream or an error (EAGAIN included) is kept
-        and is what the next `recv` returns or raises, so paho meets it exactly as before."""
+    def _readable(self) -> None:
+        client = self.client
         try:
-            data = self._sock.recv(65536)
+            client.loop_read()
+            # An SSL socket may hold decrypted bytes that raise no new readiness event.
+            sock = client.socket()
+            pending = getattr(sock, "pending", None)
+            while pending is not None and pending() > 0 and client.socket() is sock:
+                client.loop_read()
         except OSError as exc:
-            self._stashed = exc
+            self._broken(exc)
             return
-        self.fills += 1
-        self.most = max(self.most, len(data))
-        if data:
-            self._buffer, self._pos = data, 0
-        else:
-            self._stashed = data
+        if self.windows:
+            self._pump()
 
-    def recv(self, bufsize: int) -> bytes:
-        buffer, pos = self._buffer, self._pos
-        if pos >= len(buffer):
-            stashed = self._stashed
-            if stashed is not None:
-                self._stashed = None
-                if isinstance(stashed, bytes):
-                    return stashed
-                raise stashed
-            buffer = self._sock.recv(65536)
-            self.fills += 1
-            if len(buffer) > self.most:
-                self.most = len(buffer)
-            if len(buffer) <= bufsize:
-                self._buffer, self._pos = b"", 0
-                return buffer  # type: ignore[no-any-return]
-            self._buffer, pos = buffer, 0
-        end = pos + bufsize
-        self._pos = end
-        return buffer[pos:end]
+    def _writable(self) -> None:
+        try:
+            self.client.loop_write()
+        except OSError as exc:
+            self._broken(exc)
+            return
+        if self.windows:
+            self._pump()  # QoS 0 is confirmed by the write
 
-    def pending(self) -> int:
-        buffered = max(len(self._buffer) - self._pos, 0)
-        inner = self._inner_pending
-        return buffered + inner() if inner is not None else buffered
+    def _keepalive(self) -> None:
+        self._misc = None
+        if self.client.loop_misc() == _SUCCESS and self._fd >= 0:
+            self._misc = self.loop.call_later(_MISC_INTERVAL_S, self._keepalive)
 
-    def send(self, data: bytes | bytearray) -> int:
-        return self._sock.send(data)  # type: ignore[no-any-return]
+    def _broken(self, exc: OSError) -> None:
+        log.debug("%s: socket error: %s", self.where, exc)
+        _shut(self.client.socket())
+        self.lost.set()
+        self._fail_windows()
 
-    def fileno(self) -> int:
-        return self._sock.fileno()  # type: ignore[no-any-return]
 
-    def setblocking(self, flag: bool) -> None:
-        self._sock.setblocking(flag)
-
-    def close(self) -> None:
-        self._buffer, self._pos = b"", 0
-        self._sock.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
+def _shut(sock: object) -> bool:
+    """Shut a socket both ways (paho then reads the end of stream and closes it); False if none."""
+    if not isinstance(sock, socket.socket):  # ssl.SSLSocket is one too
+        return False
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    return True
