@@ -1,41 +1,47 @@
-"""The InfluxDB sink: the only module that talks to InfluxDB.
+"""The InfluxDB sink: the only module that imports influxdb-client.
 
 Rows from the outbox become line protocol (agent.sinks.payloads, one line per poll) and are written
-in pre-built batches, one HTTP POST per batch, in a worker thread, so it never blocks the event loop.
-The v2 write API (`/api/v2/write?org=&bucket=&precision=ms`, `Authorization: Token ...`, the same
-request influxdb-client's synchronous WriteApi sends) is spoken with the standard library: importing
-influxdb-client for one POST cost the agent ~40 MB of RSS (it pulls in numpy and reactivex) and a
-third of a second at start (docs/performance.md). A row is delivered when the server
-answered 2xx; writing a point twice is harmless (same series and time: the value is replaced), so
-resending after a failure is safe.
+in pre-built batches through influxdb-client's public write API: a `WriteApi` with `SYNCHRONOUS`
+write options, one `write(bucket, org, record=<the batch as one string>, write_precision=ms)` per
+batch, in a worker thread, so it never blocks the event loop. The client's own retry is off
+(`retries=False`, its default for synchronous writes): the forwarder's backoff and Retry-After
+rule, and the outbox keeps what was not confirmed. A row is delivered when the server answered 2xx;
+writing a point twice is harmless (same series and time: the value is replaced), so resending
+after a failure is safe.
+
+influxdb-client is imported only when an InfluxDB sink is configured (`InfluxWriter()`): the
+import costs about a second of CPU and ~35 MB of RSS (it loads numpy, reactivex and its generated
+API modules), which `validate`, `read` and an MQTT-only `run` do not pay (docs/performance.md).
 
 Errors, translated here:
-- 429 / 503 and connection problems: `WriteRetryable` (honouring Retry-After); the forwarder backs
-  off and resends from the cursor.
+- 429 / 503 and other server errors, connection problems and timeouts: `WriteRetryable`
+  (honouring Retry-After); the forwarder backs off and resends from the cursor.
 - 400 / 413 / 422 (bad data): `WriteRejected`. The batch is bisected to the offending line(s), which
   are logged, counted and skipped, so one bad point never blocks the queue.
 
-`api: v1` writes to `/write?db=` (InfluxDB 1.x, also accepted by VictoriaMetrics).
+`api: v1` uses the InfluxDB 1.8+ compatibility of the same endpoint, as influxdb-client documents
+it: token `user:password`, bucket `database/retention_policy` (or `database`), org `-`. InfluxDB
+1.7 and older have no `/api/v2/write` and are not supported.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import email.utils
-import gzip
 import logging
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from agent.config.site import InfluxSink
 from agent.errors import SinkError
 from agent.outbox.forwarder import Delivery
 from agent.outbox.store import OutboxRow
 from agent.sinks.payloads import lines_for
+
+if TYPE_CHECKING:
+    from influxdb_client.client.influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import WriteApi
 
 __all__ = [
     "InfluxPublisher",
@@ -91,47 +97,59 @@ def _classify(status: int, reason: str, headers: Mapping[str, str] | None, where
 
 
 class InfluxWriter:
-    """A LineWriter for a real server (v2 `/api/v2/write`, or v1 `/write?db=`)."""
+    """A LineWriter for a real server, through influxdb-client's synchronous WriteApi."""
 
     def __init__(self, config: InfluxSink) -> None:
+        from influxdb_client.client.influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+        from influxdb_client.domain.write_precision import WritePrecision
+
         self.config = config
         self.where = f"influxdb {config.url}"
-        base = config.url.rstrip("/")
-        if config.api == "v1":
-            query = urllib.parse.urlencode({"db": config.database or config.bucket, "precision": "ms"})
-            self._url = f"{base}/write?{query}"
+        secret = config.token.get_secret_value() if config.token is not None else ""  # "": no header
+        if config.api == "v1":  # 1.8+ compatibility: "user:password" as the token, org "-"
+            self._bucket, self._org = config.database or config.bucket, "-"
         else:
-            query = urllib.parse.urlencode({"org": config.org, "bucket": config.bucket, "precision": "ms"})
-            self._url = f"{base}/api/v2/write?{query}"
-        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if config.gzip:
-            self._headers["Content-Encoding"] = "gzip"
-        if config.token is not None:
-            secret = config.token.get_secret_value()
-            if config.api == "v1":  # v1 credentials are "user:password" in the token field
-                self._headers["Authorization"] = f"Basic {base64.b64encode(secret.encode()).decode()}"
-            else:
-                self._headers["Authorization"] = f"Token {secret}"
+            self._bucket, self._org = config.bucket, config.org
+        self._precision: Any = WritePrecision.MS  # a str constant, typed as the class
+        self._client: InfluxDBClient = InfluxDBClient(
+            url=config.url,
+            token=secret,
+            org=self._org,
+            timeout=round(config.timeout_s * 1000),
+            enable_gzip=config.gzip,
+            retries=False,  # ours rule (the forwarder's backoff, Retry-After)
+        )
+        self._write_api: WriteApi = self._client.write_api(write_options=SYNCHRONOUS)
 
     async def __call__(self, lines: Sequence[str]) -> None:
-        await asyncio.to_thread(self._post, "\n".join(lines))
+        await asyncio.to_thread(self._write, "\n".join(lines))
 
-    def _post(self, body: str) -> None:
-        data = body.encode()
-        if self.config.gzip:
-            data = gzip.compress(data, compresslevel=1)
-        request = urllib.request.Request(self._url, data=data, headers=self._headers, method="POST")
+    def _write(self, body: str) -> None:
+        from influxdb_client.client.exceptions import InfluxDBError
+        from urllib3.exceptions import HTTPError
+
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout_s):
-                pass
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:500]
-            raise _classify(exc.code, detail, dict(exc.headers), self.where) from exc
-        except OSError as exc:
+            self._write_api.write(self._bucket, self._org, record=body, write_precision=self._precision)
+        except InfluxDBError as exc:
+            raise _translate(exc, self.where) from exc
+        except (HTTPError, OSError) as exc:  # refused, reset, timed out (urllib3 without retries)
             raise WriteRetryable(f"{self.where}: {exc}") from exc
 
     def close(self) -> None:
-        """Nothing held open: each batch is one request."""
+        self._write_api.close()  # type: ignore[no-untyped-call]
+        self._client.close()  # type: ignore[no-untyped-call]
+
+
+def _translate(exc: Any, where: str) -> SinkError:
+    """An InfluxDBError (ApiException: `status`, `headers`, `message`, `retry_after`) as ours."""
+    status = getattr(exc, "status", None)
+    message = str(getattr(exc, "message", "") or exc)[:500]
+    if not isinstance(status, int) or status == 0:  # the client's own failure, e.g. TLS
+        return WriteRetryable(f"{where}: {message}")
+    headers = getattr(exc, "headers", None)
+    retry_after = getattr(exc, "retry_after", None) or (headers or {}).get("Retry-After")
+    return _classify(status, message, {"Retry-After": retry_after} if retry_after else None, where)
 
 
 async def find_bad_lines(lines: Sequence[str], write: LineWriter) -> list[int]:

@@ -146,3 +146,29 @@ def test_the_check_would_have_caught_the_paho_fast_paths(tmp_path: Path) -> None
         "agent/sinks/mqtt.py:7: paho._handle_pubackcomp",
         "agent/sinks/mqtt.py:8: paho._packet_queue",
     ]
+
+
+CLIENT_HOMES = {
+    "paho": "agent/sinks/mqtt.py",
+    "influxdb_client": "agent/sinks/influx.py",
+    "urllib3": "agent/sinks/influx.py",  # influxdb-client's transport: its errors are caught there
+    "aiomqtt": None,  # the tests' subscribers only
+}
+
+
+def imported_roots(source: str) -> set[str]:
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_each_sink_client_library_is_imported_in_its_one_module() -> None:
+    homes: dict[str, set[str]] = {library: set() for library in CLIENT_HOMES}
+    for path in AGENT.rglob("*.py"):
+        for library in imported_roots(path.read_text(encoding="utf-8")) & set(CLIENT_HOMES):
+            homes[library].add(path.relative_to(ROOT).as_posix())
+    assert homes == {library: {home} if home else set() for library, home in CLIENT_HOMES.items()}
