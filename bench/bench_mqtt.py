@@ -11,7 +11,7 @@ to `deliver` at once like the forwarder does at 200 devices. Figures are process
 the median over `--rounds` rounds in which every variant runs once, alternating.
 
 `full`: the sink as in production (telemetry_payload per row included). `prebuilt`: telemetry_payload
-replaced by a lookup of the payload built beforehand, so the figure is the sink + aiomqtt + paho alone.
+replaced by a lookup of the payload built beforehand, so the figure is the sink + paho alone.
 `--sink-file` loads MqttPublisher from another copy of agent/sinks/mqtt.py (e.g. the previous commit's:
 `git show HEAD~1:agent/sinks/mqtt.py > /tmp/mqtt_before.py`) and runs it as variant `B:` alternating
 with the working tree's. `--raw` adds a minimal QoS 1 publisher on a plain non-blocking socket (no

@@ -452,11 +452,11 @@ SPY_STAGES = (
     ("codec decode", ("decode_result",)),
     ("outbox ack", ("Outbox.ack",)),
     ("mqtt telemetry json", ("telemetry_payload",)),
-    ("mqtt publish (paho)", ("MqttPublisher._publish_window", "MqttPublisher.deliver")),
-    ("mqtt socket read (paho)", ("Client.loop_read",)),
-    ("mqtt socket write (paho)", ("Client.loop_write", "Client.loop_misc")),
+    ("mqtt publish (paho)", ("MqttPublisher._run_window", "MqttPublisher.deliver", "_Window.pump")),
+    ("mqtt socket read (paho)", ("Client.loop_read", "_Link._readable")),
+    ("mqtt socket write (paho)", ("Client.loop_write", "Client.loop_misc", "_Link._writable")),
     ("line protocol", ("line_protocol", "lines_for")),
-    ("influx http", ("InfluxPublisher.",)),
+    ("influx http", ("InfluxPublisher.", "InfluxWriter.")),
     ("forwarder", ("Forwarder.",)),
 )
 

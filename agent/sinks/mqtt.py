@@ -326,6 +326,7 @@ class _Link:
         self.lost = asyncio.Event()
         self.socket_closed = asyncio.Event()
         self._fd = -1
+        self._writer = False  # the loop watches the socket for writability
         self._misc: asyncio.TimerHandle | None = None
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -423,10 +424,15 @@ class _Link:
         self._on_loop(self._watch, sock.fileno())
 
     def _on_socket_register_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._on_loop(self.loop.add_writer, sock.fileno(), self._writable)
+        # paho has packets to send: write them once this callback's caller is done (a whole
+        # window's worth, usually), and wait for writability only if the socket is full.
+        if threading.get_ident() == self._loop_thread:
+            self.loop.call_soon(self._flush)
+        else:
+            self.loop.call_soon_threadsafe(self._flush)
 
     def _on_socket_unregister_write(self, client: Any, userdata: Any, sock: Any) -> None:
-        self._on_loop(self.loop.remove_writer, sock.fileno())
+        self._on_loop(self._unwatch_write)
 
     def _on_socket_close(self, client: Any, userdata: Any, sock: Any) -> None:
         self._on_loop(self._unwatch)
@@ -442,11 +448,17 @@ class _Link:
         self.loop.add_reader(fd, self._readable)
         self._misc = self.loop.call_later(_MISC_INTERVAL_S, self._keepalive)
 
+    def _unwatch_write(self) -> None:
+        if self._writer and self._fd >= 0:
+            self.loop.remove_writer(self._fd)
+        self._writer = False
+
     def _unwatch(self) -> None:
         if self._fd >= 0:
             self.loop.remove_reader(self._fd)
             self.loop.remove_writer(self._fd)
             self._fd = -1
+            self._writer = False
         self._stop_misc()
         self.socket_closed.set()
         self.lost.set()
@@ -473,6 +485,14 @@ class _Link:
             return
         if self.windows:
             self._pump()
+
+    def _flush(self) -> None:
+        if self._fd < 0 or self._writer:
+            return
+        self._writable()
+        if self._fd >= 0 and not self._writer and self.client.want_write():  # the socket is full
+            self._writer = True
+            self.loop.add_writer(self._fd, self._writable)
 
     def _writable(self) -> None:
         try:
