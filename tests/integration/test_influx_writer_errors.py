@@ -1,4 +1,4 @@
-"""The InfluxDB writer (influxdb-client's synchronous WriteApi) against a misbehaving HTTP server in
+"""The InfluxDB writer (influxdb-client's synchronous write service) against a misbehaving HTTP server in
 this file: each refusal is translated into our errors (Retry-After kept, bad data told apart from a
 busy server), the client does not retry behind the forwarder's back, and a server that never answers
 or a closed port is a retryable error after the configured timeout. influxdb-client is loaded only
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gzip
 import os
 import subprocess
 import sys
@@ -135,6 +136,18 @@ async def test_v1_uses_the_1_8_compatibility_of_the_v2_endpoint() -> None:
         assert b"org=-" in request_line
         assert b"bucket=energy%2Fautogen" in request_line
         assert b"Authorization: Token user:pw" in head
+
+
+async def test_gzip_sends_the_batch_compressed_and_says_so() -> None:
+    async for server in serve([http("204 No Content")]):
+        writer = writer_for(server.port, gzip=True)
+        try:
+            await writer(["m v=1 1000", "m v=2 2000"])
+        finally:
+            writer.close()
+        head, body = server.requests[0]
+        assert b"Content-Encoding: gzip" in head
+        assert gzip.decompress(body) == b"m v=1 1000\nm v=2 2000"
 
 
 async def test_a_server_that_never_answers_is_retryable_after_the_timeout() -> None:
