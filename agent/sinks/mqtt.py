@@ -327,6 +327,7 @@ class _Link:
         self.socket_closed = asyncio.Event()
         self._fd = -1
         self._writer = False  # the loop watches the socket for writability
+        self._closed = False
         self._misc: asyncio.TimerHandle | None = None
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -356,6 +357,7 @@ class _Link:
     async def close(self, *, graceful: bool) -> None:
         """Disconnect: a clean DISCONNECT (the broker drops the last will) when `graceful` and it
         goes out within a moment, otherwise the socket is shut and paho sees the end of stream."""
+        self._closed = True
         client = self.client
         if graceful and client.socket() is not None:
             client.disconnect()
@@ -446,6 +448,9 @@ class _Link:
     def _watch(self, fd: int) -> None:
         self._fd = fd
         self.loop.add_reader(fd, self._readable)
+        if self._closed:  # a connect that finished after `open` gave up on it: end it
+            _shut(self.client.socket())
+            return
         self._misc = self.loop.call_later(_MISC_INTERVAL_S, self._keepalive)
 
     def _unwatch_write(self) -> None:
