@@ -59,7 +59,7 @@ class Decoded:
 # Shared immutable results: the common outcomes cost no allocation.
 _TRUE = Decoded(True, "good", None)
 _FALSE = Decoded(False, "good", None)
-_NAN = Decoded(None, "bad", "nan_sentinel")
+_NAN = Decoded(None, "bad", "non_finite")
 _SENTINEL = Decoded(None, "bad", "sentinel")
 _UNDECODABLE = Decoded(None, "bad", "decode_error")
 

@@ -33,7 +33,7 @@ class Reading(NamedTuple):
     value: Value
     unit: str = ""
     quality: Quality = "good"
-    reason: str | None = None  # e.g. "timeout", "nan_sentinel", "counter_reset", "glitch"
+    reason: str | None = None  # e.g. "timeout", "non_finite", "sentinel", "counter_reset", "glitch"
 
 
 class Readings(Sequence[Reading]):

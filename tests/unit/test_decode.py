@@ -117,13 +117,13 @@ def test_integers_stay_int_without_scaling() -> None:
     ("registers", "name"),
     [([0x7FC0, 0x0000], "quiet NaN"), ([0x7F80, 0x0000], "+inf"), ([0xFF80, 0x0000], "-inf")],
 )
-def test_nan_and_infinity_are_bad_nan_sentinel(registers: list[int], name: str) -> None:
-    assert decode_point(num("float32"), registers, ABCD) == Decoded(None, "bad", "nan_sentinel")
+def test_nan_and_infinity_are_bad_non_finite(registers: list[int], name: str) -> None:
+    assert decode_point(num("float32"), registers, ABCD) == Decoded(None, "bad", "non_finite")
 
 
-def test_float64_nan_is_bad_nan_sentinel() -> None:
+def test_float64_nan_is_bad_non_finite() -> None:
     decoded = decode_point(num("float64"), [0x7FF8, 0, 0, 0], ABCD)
-    assert decoded.reason == "nan_sentinel"
+    assert decoded.reason == "non_finite"
 
 
 @pytest.mark.parametrize(

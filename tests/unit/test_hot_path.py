@@ -112,7 +112,7 @@ def test_a_nan_in_a_plain_float_block_is_found_by_the_per_point_path() -> None:
     assert issues is not None
     assert issues[0] is None
     assert issues[1] is not None
-    assert (issues[1].quality, issues[1].reason) == ("bad", "nan_sentinel")
+    assert (issues[1].quality, issues[1].reason) == ("bad", "non_finite")
 
 
 def _same(a: object, b: object) -> bool:

@@ -54,7 +54,7 @@ def test_codec_round_trips_every_value_type_and_metadata() -> None:
             Reading("b", True),
             Reading("s", "x"),
             Reading("none", None, "", "bad", "timeout"),
-            Reading("nan", math.inf, "", "bad", "nan_sentinel"),
+            Reading("nan", math.inf, "", "bad", "non_finite"),
         ),
         status="partial",
         error="unit 3 timeout",
