@@ -8,6 +8,7 @@
     │   └── ExceptionResponse the device answered with a Modbus exception (code)
     ├── DecodeError          registers could not be turned into a value
     └── SinkError            a sink (MQTT, InfluxDB, store) refused or failed
+        └── StoreFull        a local SQLite store cannot write now (disk full): retry later
 
 Library exceptions (pymodbus, paho-mqtt, influxdb-client) are translated into these at the one module
 that imports each library; nothing else in the agent catches library exceptions.
@@ -27,6 +28,7 @@ __all__ = [
     "DeviceTimeout",
     "ExceptionResponse",
     "SinkError",
+    "StoreFull",
     "Unreachable",
 ]
 
@@ -96,3 +98,8 @@ class DecodeError(AgentError):
 
 class SinkError(AgentError):
     """A sink failed to accept data."""
+
+
+class StoreFull(SinkError):
+    """A local store (outbox, history) cannot write because its disk is full; nothing it had
+    committed is lost, and the same write may succeed once space returns."""

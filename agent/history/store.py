@@ -8,15 +8,22 @@ One SQLite file (WAL) with two tables:
 
 Writes are idempotent upserts keyed by (device or name, start), so re-importing a file or replaying
 an outbox never double-counts. Frames come back with a tz-aware UTC index.
+
+A full disk raises `StoreFull` from the write methods (nothing half-written; the caller decides what
+to keep). Opened on a full disk, the store starts without its set-up and each write retries it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
+
+from agent.errors import StoreFull
+from agent.storage import store_error
 
 if TYPE_CHECKING:  # pandas loads where frames are built, never on the poll path
     import pandas as pd
@@ -62,9 +69,26 @@ class HistoryStore:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path))
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._ready = False
+        with contextlib.suppress(StoreFull):  # a full disk: the first write retries the set-up
+            self._setup()
+
+    def _setup(self) -> None:
+        with self._writing("open"):
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        self._ready = True
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """sqlite3 errors as the agent's: `StoreFull` for a full disk, else `SinkError`."""
+        if what != "open" and not self._ready:
+            self._setup()
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise store_error(f"history {self.path}: cannot {what}", exc) from exc
 
     def __enter__(self) -> Self:
         return self
@@ -76,7 +100,7 @@ class HistoryStore:
         self._db.close()
 
     def write_energy(self, rows: Iterable[EnergyRow]) -> int:
-        with self._db:
+        with self._writing("write energy"), self._db:
             cur = self._db.executemany(
                 "INSERT OR REPLACE INTO energy VALUES (?, ?, ?, ?, ?, ?, ?)",
                 ((r.device, r.start, r.seconds, r.kwh, r.method, r.quality, r.completeness) for r in rows),
@@ -86,7 +110,7 @@ class HistoryStore:
     def write_series(self, name: str, values: pd.Series) -> int:
         """Upsert one named series; `values` has a tz-aware DatetimeIndex of interval starts."""
         starts = _epoch_seconds(values.index)
-        with self._db:
+        with self._writing(f"write series {name}"), self._db:
             cur = self._db.executemany(
                 "INSERT OR REPLACE INTO series VALUES (?, ?, ?)",
                 ((name, s, float(v)) for s, v in zip(starts, values.to_numpy(), strict=True) if v == v),

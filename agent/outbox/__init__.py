@@ -1,7 +1,9 @@
-"""Durable store-and-forward: the SQLite outbox, its asyncio facade and one forwarder per sink."""
+"""Durable store-and-forward: the SQLite outbox, its asyncio facade, the intake that accepts polls
+into it (pausing on a full disk) and one forwarder per sink."""
 
 from agent.outbox.aio import AsyncOutbox
 from agent.outbox.forwarder import Backoff, Delivery, Forwarder, ForwarderStats, Sink
+from agent.outbox.intake import Intake, IntakeStats
 from agent.outbox.store import Outbox, OutboxRow, OutboxStats, SinkCursorStats
 
 __all__ = [
@@ -10,6 +12,8 @@ __all__ = [
     "Delivery",
     "Forwarder",
     "ForwarderStats",
+    "Intake",
+    "IntakeStats",
     "Outbox",
     "OutboxRow",
     "OutboxStats",

@@ -118,16 +118,22 @@ class Forwarder:
 
     async def run(self) -> None:
         while True:
-            self._wake.clear()
-            wakes_before_read = self._wakes
-            rows = await self.outbox.read_after(self.sink.name, self.batch_rows)
-            if not rows:
-                # A put that finished while we read may not be in `rows`: then we are not idle.
-                if self._wakes == wakes_before_read:
-                    self._idle.set()
-                await self._sleep_until_woken()
-                continue
-            await self._send(rows)
+            try:
+                await self._step()
+            except SinkError as exc:  # the outbox itself failed (not the sink): back off, read again
+                await self._fail(Delivery(acked_through=None, error=f"outbox: {exc}"))
+
+    async def _step(self) -> None:
+        self._wake.clear()
+        wakes_before_read = self._wakes
+        rows = await self.outbox.read_after(self.sink.name, self.batch_rows)
+        if not rows:
+            # A put that finished while we read may not be in `rows`: then we are not idle.
+            if self._wakes == wakes_before_read:
+                self._idle.set()
+            await self._sleep_until_woken()
+            return
+        await self._send(rows)
 
     async def _sleep_until_woken(self) -> None:
         with contextlib.suppress(TimeoutError):

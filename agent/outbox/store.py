@@ -10,9 +10,23 @@ Durability contract (see docs/mqtt.md, "Delivery guarantees"):
   only means those rows are sent again, which at-least-once delivery allows.
 - Every sink reads rows after its own cursor, in id order (= accept order), and advances its
   cursor only after the far side confirmed. Rows every cursor has passed are deleted.
-- Bounded by size and age. When over the size bound the oldest gauge-only rows go first, counter
-  rows only when no gauge rows are left; every dropped row that a sink had not yet acknowledged
-  is counted for that sink (persisted, shown by `stats()`), never silent.
+- Bounded by size and age. The size bound covers the files on disk: the database, its WAL and the
+  WAL index (`-shm`). The WAL gets a share of the bound (`wal_budget`: 1/8, between 16 and 1,000
+  pages), enforced by checkpoints (`wal_autocheckpoint`, `journal_size_limit`, and a
+  `wal_checkpoint(TRUNCATE)` after an accepting commit that left it larger); the rows get the rest
+  (`row_budget`). Before a batch is inserted, room is made for it: the oldest gauge-only rows go
+  first, counter rows only when no gauge rows are left; pages freed beyond the row budget are given
+  back to the file system (`auto_vacuum=INCREMENTAL`, set when the file is created). Every
+  dropped row that a sink had not yet acknowledged is counted for that sink (persisted, shown by
+  `stats()`), never silent. The bound holds after each accepted batch to within that batch.
+
+A full disk (`StoreFull`) never loses what was committed and never leaves the object unusable:
+
+- opened on a full disk, the outbox starts *degraded* and every later call retries the set-up;
+- `put_many` raises `StoreFull` and stores nothing: the caller holds the batch and retries;
+- `ack` and `count_dropped` keep the cursor move / drop count in memory when the disk is full and
+  write it with the next write that succeeds (reads already go by the in-memory cursor, so a sink
+  is never sent a confirmed row again while the process lives).
 
 The class is synchronous and thread-safe (one connection behind a lock); `AsyncOutbox` runs each
 call in a worker thread so the event loop never waits on a disk.
@@ -21,6 +35,7 @@ call in a worker thread so the event loop never waits on a disk.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import sqlite3
 import threading
 import time
@@ -30,9 +45,10 @@ from pathlib import Path
 from typing import Literal
 
 from agent.config.site import LocalStoreSink
-from agent.errors import SinkError
+from agent.errors import SinkError, StoreFull
 from agent.outbox.codec import carries_counter, decode_result, encode_result
 from agent.readings.model import PollResult
+from agent.storage import store_error
 
 __all__ = ["Outbox", "OutboxRow", "OutboxStats", "SinkCursorStats"]
 
@@ -61,6 +77,11 @@ _ROW_OVERHEAD = 48
 # Dropping down to 90 % of the bound keeps the outbox from dropping a few rows on every put.
 _DROP_TARGET = 0.9
 _AGE_CHECK_EVERY_S = 60.0
+# The WAL's share of the size bound, in pages (1,000 is SQLite's own auto-checkpoint default).
+_WAL_SHARE = 8
+_WAL_MIN_PAGES = 16
+_WAL_MAX_PAGES = 1000
+_SHM_BYTES = 32 * 1024  # the WAL index for up to 4,062 WAL pages
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -116,6 +137,8 @@ class Outbox:
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
+        self.dropped_by_bounds = 0  # rows the size and age bounds dropped since opened
+        self._sinks = tuple(sinks)
         self._accept_sync = accept_sync
         self._is_counter = is_counter
         self._clock = clock
@@ -123,12 +146,19 @@ class Outbox:
         self._next_age_check = 0.0
         self._boots: list[tuple[int, float]] = []  # (first row id, started), ascending
         self._readers = len(sinks)  # each row is read once per sink: the codec's cache keeps it that long
+        self._ready = False
+        self._page_size = 4096  # SQLite's default until the file says otherwise
+        # The cursors by sink: what reads go by, and what the file holds (written when it can be).
+        self._cursors: dict[str, int] = dict.fromkeys(self._sinks, 0)
+        self._saved_cursors: dict[str, int] = {}
+        self._unsaved_drops: dict[str, int] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._open(tuple(sinks))
         except sqlite3.Error as exc:
             raise SinkError(f"outbox {path}: cannot open: {exc}") from exc
+        with contextlib.suppress(StoreFull):  # degraded: every later call retries the set-up
+            self._setup()
 
     @classmethod
     def from_config(
@@ -147,19 +177,51 @@ class Outbox:
             is_counter=is_counter,
         )
 
-    def _open(self, sinks: tuple[str, ...]) -> None:
+    @property
+    def ready(self) -> bool:
+        """False while the file could not be set up (opened on a full disk); calls retry it."""
+        return self._ready
+
+    @property
+    def wal_budget(self) -> int:
+        """Bytes of the size bound the WAL may use (checkpointed beyond it)."""
+        pages = min(max(self.max_bytes // _WAL_SHARE // self._page_size, _WAL_MIN_PAGES), _WAL_MAX_PAGES)
+        return pages * self._page_size
+
+    @property
+    def row_budget(self) -> int:
+        """Bytes of the size bound the database file's pages may use (the rest is WAL and index)."""
+        return max(self.max_bytes - self.wal_budget - _SHM_BYTES, 4 * self._page_size)
+
+    def _setup(self) -> None:
         db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        with self._transaction():
-            db.executemany(
-                "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, 0)", [(s,) for s in sinks]
-            )
-            marks = ",".join("?" * len(sinks))
-            db.execute(f"DELETE FROM cursors WHERE sink NOT IN ({marks})", sinks)
-            self._prune()
-            self._record_boot()
+        try:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect only while the file is new
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+            db.execute(f"PRAGMA wal_autocheckpoint={self.wal_budget // self._page_size}")
+            db.execute(f"PRAGMA journal_size_limit={self.wal_budget}")
+            db.executescript(_SCHEMA)
+            with self._transaction():
+                db.executemany(
+                    "INSERT OR IGNORE INTO cursors (sink, last_id) VALUES (?, 0)",
+                    [(s,) for s in self._sinks],
+                )
+                marks = ",".join("?" * len(self._sinks))
+                db.execute(f"DELETE FROM cursors WHERE sink NOT IN ({marks})", self._sinks)
+                self._prune()
+                self._record_boot()
+            saved = {str(sink): int(last) for sink, last in db.execute("SELECT sink, last_id FROM cursors")}
+        except sqlite3.Error as exc:
+            raise store_error(f"outbox {self.path}: cannot open", exc) from exc
+        self._saved_cursors = saved
+        self._cursors = dict(saved)
+        self._ready = True
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self._setup()
 
     def _record_boot(self) -> None:
         """Rows get ids above every id ever used (AUTOINCREMENT), so this boot owns ids from here on."""
@@ -188,6 +250,9 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            if self._ready:
+                with contextlib.suppress(SinkError):
+                    self._save_state()
             self._db.close()
 
     # --- transactions --------------------------------------------------------------------------
@@ -201,88 +266,206 @@ class Outbox:
         """Store a batch in one transaction; returns the last row id (0 for an empty batch).
 
         When this returns, the batch is on disk (see the module docstring for the fsync policy).
+        Raises `StoreFull` (nothing stored; retry later) when the disk is full.
         """
         rows = [(r.ts, r.device, int(self._is_counter(r)), encode_result(r)) for r in results]
         if not rows:
             return 0
+        incoming = sum(len(body) + _ROW_OVERHEAD for *_, body in rows)
         with self._lock:
+            self._ensure_ready()
+            pending = self._pending_state()
             self._db.execute(f"PRAGMA synchronous={self._accept_sync}")
             try:
                 with self._transaction():
+                    self._write_state(pending)
+                    dropped = self._make_room(incoming)
                     self._db.executemany(
                         "INSERT INTO rows (ts, device, has_counter, body) VALUES (?, ?, ?, ?)", rows
                     )
+                    dropped += self._drop_expired()
                     last = self._db.execute("SELECT max(id) FROM rows").fetchone()[0]
-                    self._enforce_bounds()
+                    shrunk = self._release_pages()
             except sqlite3.Error as exc:
-                raise SinkError(f"outbox {self.path}: cannot store {len(rows)} polls: {exc}") from exc
+                raise store_error(f"outbox {self.path}: cannot store {len(rows)} polls", exc) from exc
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
+            self._state_written(pending)
+            self.dropped_by_bounds += dropped
+            self._checkpoint(force=shrunk)  # the batch is committed: a failing checkpoint is retried later
         return int(last)
 
     # --- read / ack -----------------------------------------------------------------------------
 
     def read_after(self, sink: str, limit: int) -> list[OutboxRow]:
-        """Up to `limit` rows after the sink's cursor, in accept order."""
+        """Up to `limit` rows after the sink's cursor, in accept order (none while degraded)."""
         with self._lock:
             cursor = self._cursor(sink)
-            fetched = self._db.execute(
-                "SELECT id, body FROM rows WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
-            ).fetchall()
+            if not self._ready:
+                try:
+                    self._setup()
+                except StoreFull:
+                    return []
+                cursor = self._cursor(sink)
+            try:
+                fetched = self._db.execute(
+                    "SELECT id, body FROM rows WHERE id > ? ORDER BY id LIMIT ?", (cursor, limit)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise store_error(f"outbox {self.path}: cannot read", exc) from exc
         readers = self._readers
         return [
             OutboxRow(row_id, decode_result(body, readers), self._boot_of(row_id)) for row_id, body in fetched
         ]
 
     def ack(self, sink: str, last_id: int) -> None:
-        """The far side confirmed every row up to `last_id`: move the cursor, prune passed rows."""
-        with self._lock, self._transaction():
-            self._cursor(sink)
-            self._db.execute("UPDATE cursors SET last_id = max(last_id, ?) WHERE sink = ?", (last_id, sink))
-            self._prune()
+        """The far side confirmed every row up to `last_id`: move the cursor, prune passed rows.
+
+        On a full disk the move is kept in memory and written with the next write that succeeds.
+        """
+        with self._lock:
+            self._cursors[sink] = max(self._cursor(sink), last_id)
+            self._try_save_state()
 
     def count_dropped(self, sink: str, rows: int) -> None:
         """Record rows a sink gave up on (e.g. refused by the server as bad data)."""
-        with self._lock, self._transaction():
-            self._db.execute("UPDATE cursors SET dropped = dropped + ? WHERE sink = ?", (rows, sink))
+        with self._lock:
+            self._cursor(sink)
+            self._unsaved_drops[sink] = self._unsaved_drops.get(sink, 0) + rows
+            self._try_save_state()
 
     def _cursor(self, sink: str) -> int:
-        found = self._db.execute("SELECT last_id FROM cursors WHERE sink = ?", (sink,)).fetchone()
+        found = self._cursors.get(sink)
         if found is None:
             raise SinkError(f"outbox {self.path}: unknown sink {sink!r}")
-        return int(found[0])
+        return found
 
     def _prune(self) -> None:
         self._db.execute("DELETE FROM rows WHERE id <= (SELECT min(last_id) FROM cursors)")
 
+    # --- cursor and drop-count state (memory first, the file when it can) -----------------------
+
+    def _pending_state(self) -> tuple[dict[str, int], dict[str, int]]:
+        moved = {s: c for s, c in self._cursors.items() if self._saved_cursors.get(s) != c}
+        return moved, dict(self._unsaved_drops)
+
+    def _write_state(self, pending: tuple[dict[str, int], dict[str, int]]) -> None:
+        moved, drops = pending
+        self._db.executemany(
+            "UPDATE cursors SET last_id = max(last_id, ?) WHERE sink = ?", [(c, s) for s, c in moved.items()]
+        )
+        self._db.executemany(
+            "UPDATE cursors SET dropped = dropped + ? WHERE sink = ?", [(n, s) for s, n in drops.items()]
+        )
+        if moved:
+            self._prune()
+
+    def _state_written(self, pending: tuple[dict[str, int], dict[str, int]]) -> None:
+        moved, drops = pending
+        self._saved_cursors.update(moved)
+        for sink, rows in drops.items():
+            left = self._unsaved_drops.pop(sink, 0) - rows
+            if left:
+                self._unsaved_drops[sink] = left
+
+    def _save_state(self) -> None:
+        pending = self._pending_state()
+        if not any(pending):
+            return
+        try:
+            with self._transaction():
+                self._write_state(pending)
+        except sqlite3.Error as exc:
+            raise store_error(f"outbox {self.path}: cannot move cursors", exc) from exc
+        self._state_written(pending)
+
+    def _try_save_state(self) -> None:
+        if not self._ready:
+            return
+        with contextlib.suppress(StoreFull):  # kept in memory; the next write that succeeds saves it
+            self._save_state()
+
     # --- bounds ---------------------------------------------------------------------------------
 
+    def disk_bytes(self) -> int:
+        """Bytes the outbox occupies on disk: the database file, its WAL and the WAL index."""
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                total += (self.path.parent / (self.path.name + suffix)).stat().st_size
+        return total
+
     def bytes_used(self) -> int:
-        """Bytes of live pages (freed pages are reused by SQLite, so they do not count)."""
+        """What the size bound is compared with (`disk_bytes`)."""
+        return self.disk_bytes()
+
+    def _live_bytes(self) -> int:
+        """Bytes of the database's pages in use (freed pages are reused by SQLite, so they do not count)."""
         pages = self._db.execute("PRAGMA page_count").fetchone()[0]
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
-        size = self._db.execute("PRAGMA page_size").fetchone()[0]
-        return int((pages - free) * size)
+        return int((pages - free) * self._page_size)
 
     def enforce_bounds(self) -> int:
         """Apply the age and size bounds now; returns the number of rows dropped."""
-        with self._lock, self._transaction():
+        with self._lock:
+            self._ensure_ready()
             self._next_age_check = 0.0
-            return self._enforce_bounds()
-
-    def _enforce_bounds(self) -> int:
-        dropped = 0
-        now = self._clock()
-        if now >= self._next_age_check:
-            self._next_age_check = now + _AGE_CHECK_EVERY_S
-            dropped += self._drop_older_than(now - self.max_age_s)
-        excess = self.bytes_used() - int(self.max_bytes * _DROP_TARGET)
-        if self.bytes_used() > self.max_bytes and excess > 0:
-            dropped += self._drop_bytes(excess, has_counter=0)
-            excess = self.bytes_used() - int(self.max_bytes * _DROP_TARGET)
-            if self.bytes_used() > self.max_bytes and excess > 0:
-                dropped += self._drop_bytes(excess, has_counter=1)
+            try:
+                with self._transaction():
+                    dropped = self._enforce_bounds(0)
+                    shrunk = self._release_pages()
+            except sqlite3.Error as exc:
+                raise store_error(f"outbox {self.path}: cannot apply the bounds", exc) from exc
+            self.dropped_by_bounds += dropped
+            self._checkpoint(force=shrunk)
         return dropped
+
+    def _enforce_bounds(self, incoming: int) -> int:
+        return self._drop_expired() + self._make_room(incoming)
+
+    def _drop_expired(self) -> int:
+        """Rows older than the age bound (checked once a minute: the query scans the table)."""
+        now = self._clock()
+        if now < self._next_age_check:
+            return 0
+        self._next_age_check = now + _AGE_CHECK_EVERY_S
+        return self._drop_older_than(now - self.max_age_s)
+
+    def _make_room(self, incoming: int) -> int:
+        """Drop the oldest rows (gauge-only first) until `incoming` bytes of new rows fit the row budget."""
+        dropped = 0
+        budget = self.row_budget
+        for has_counter in (0, 1):
+            live = self._live_bytes()
+            if live + incoming <= budget:
+                break
+            dropped += self._drop_bytes(live + incoming - int(budget * _DROP_TARGET), has_counter)
+        return dropped
+
+    def _release_pages(self) -> bool:
+        """Give free pages beyond the row budget back to the file system (files made by this
+        version; an older file keeps its size and reuses them). True if the file shrinks at the
+        next checkpoint."""
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        if not free or pages * self._page_size <= self.row_budget:
+            return False
+        if not self._db.execute("PRAGMA auto_vacuum").fetchone()[0]:
+            return False
+        self._db.execute(f"PRAGMA incremental_vacuum({int(free)})").fetchall()
+        return True
+
+    def _checkpoint(self, *, force: bool) -> None:
+        """Fold the WAL into the database and truncate it when it outgrew its budget (or the
+        database was shrunk, which only reaches the file at a checkpoint)."""
+        wal = self.path.parent / (self.path.name + "-wal")
+        try:
+            size = wal.stat().st_size
+        except FileNotFoundError:
+            return
+        if force or size > self.wal_budget:
+            with contextlib.suppress(sqlite3.Error):  # a full disk: SQLite and the next put retry
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _drop_older_than(self, cutoff: float) -> int:
         victims = [r[0] for r in self._db.execute("SELECT id FROM rows WHERE ts < ?", (cutoff,))]
@@ -309,7 +492,7 @@ class Outbox:
     def _drop(self, victims: list[int]) -> int:
         if not victims:
             return 0
-        for sink, cursor in self._db.execute("SELECT sink, last_id FROM cursors").fetchall():
+        for sink, cursor in self._cursors.items():
             lost = sum(1 for v in victims if v > cursor)
             if lost:
                 self._db.execute("UPDATE cursors SET dropped = dropped + ? WHERE sink = ?", (lost, sink))
@@ -322,32 +505,48 @@ class Outbox:
         """Size, age and per-sink lag and drop counts, for health and agent status."""
         now = self._clock()
         with self._lock:
-            rows, oldest = self._db.execute("SELECT count(*), min(ts) FROM rows").fetchone()
-            sinks = [
-                self._sink_stats(sink, cursor, dropped, now) for sink, cursor, dropped in self._cursors()
-            ]
-            used = self.bytes_used()
+            used = self.disk_bytes()
+            if not self._ready:
+                sinks = [
+                    SinkCursorStats(s, c, 0, 0.0, self._unsaved_drops.get(s, 0))
+                    for s, c in self._cursors.items()
+                ]
+                return OutboxStats(0, used, self.max_bytes, None, tuple(sorted(sinks, key=lambda s: s.sink)))
+            try:
+                rows, oldest = self._db.execute("SELECT count(*), min(ts) FROM rows").fetchone()
+                sinks = [
+                    self._sink_stats(sink, dropped, now)
+                    for sink, dropped in self._db.execute("SELECT sink, dropped FROM cursors ORDER BY sink")
+                ]
+            except sqlite3.Error as exc:
+                raise store_error(f"outbox {self.path}: cannot read its statistics", exc) from exc
         return OutboxStats(
             rows=int(rows), bytes_used=used, max_bytes=self.max_bytes, oldest_ts=oldest, sinks=tuple(sinks)
         )
 
-    def _cursors(self) -> list[tuple[str, int, int]]:
-        return [
-            tuple(r) for r in self._db.execute("SELECT sink, last_id, dropped FROM cursors ORDER BY sink")
-        ]
-
-    def _sink_stats(self, sink: str, cursor: int, dropped: int, now: float) -> SinkCursorStats:
+    def _sink_stats(self, sink: str, dropped: int, now: float) -> SinkCursorStats:
+        cursor = self._cursors.get(sink, 0)
         lag_rows, first_ts = self._db.execute(
             "SELECT count(*), (SELECT ts FROM rows WHERE id > ?1 ORDER BY id LIMIT 1) "
             "FROM rows WHERE id > ?1",
             (cursor,),
         ).fetchone()
         lag_s = max(0.0, now - first_ts) if first_ts is not None else 0.0
-        return SinkCursorStats(sink=sink, cursor=cursor, lag_rows=int(lag_rows), lag_s=lag_s, dropped=dropped)
+        return SinkCursorStats(
+            sink=sink,
+            cursor=cursor,
+            lag_rows=int(lag_rows),
+            lag_s=lag_s,
+            dropped=int(dropped) + self._unsaved_drops.get(sink, 0),
+        )
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error (sqlite3's own handling is implicit and lazy)."""
+    """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error (sqlite3's own handling is implicit and lazy).
+
+    SQLite rolls a transaction back by itself on some errors (a full disk among them), so ROLLBACK
+    is only sent while one is still open: otherwise its own error would hide the real one.
+    """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
@@ -358,5 +557,5 @@ class _Transaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             self._db.execute("COMMIT")
-        else:
+        elif self._db.in_transaction:
             self._db.execute("ROLLBACK")

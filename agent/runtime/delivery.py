@@ -8,6 +8,10 @@ a gateway polling a thousand devices a second does one fsync per batch, not per 
 *accepted* once that commit returns; `flush()` (called on SIGTERM) commits whatever is buffered, so
 a clean stop loses nothing, and a power cut loses at most one flush interval of readings that were
 never acknowledged to anyone.
+
+The buffer and the commits are `agent.outbox.Intake`: on a full disk acceptance pauses (one ERROR
+line), polls are held in memory (bounded: `max_held` polls, `max_held_bytes` estimated bytes; the
+oldest go first when it overflows) and committed in order once the disk has room again.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from pathlib import Path
 
 from agent.config.loader import store_dir
 from agent.config.site import SiteConfig
+from agent.errors import StoreFull
 from agent.history.store import EnergyRow, HistoryStore
-from agent.outbox import AsyncOutbox, Forwarder, Outbox, Sink
+from agent.outbox import AsyncOutbox, Forwarder, Intake, Outbox, Sink
 from agent.readings.intervals import IntervalEnergy
 from agent.readings.model import PollResult
+from agent.runtime.logfmt import log_event
 from agent.runtime.output import StatusEvent
 from agent.sinks.influx import InfluxPublisher
 from agent.sinks.mqtt import MqttPublisher
@@ -42,6 +48,8 @@ class Delivery:
         *,
         flush_interval_s: float = 0.2,
         max_batch: int = 2000,
+        max_held: int = 200_000,
+        max_held_bytes: int = 64 * 1024**2,
         drain_timeout_s: float = 5.0,
     ) -> None:
         self.config = config
@@ -69,19 +77,28 @@ class Delivery:
                 )
             )
             self.forwarders = [Forwarder(self.outbox, sink) for sink in self.sinks]
-        self._buffer: list[PollResult] = []
+        self.intake = (
+            Intake(self.outbox, max_batch=max_batch, max_held=max_held, max_held_bytes=max_held_bytes)
+            if self.outbox is not None
+            else None
+        )
         self._due = asyncio.Event()
-        self.accepted = 0
+        self._accepted_without_outbox = 0
+        self._history_lost = 0  # interval rows a full disk lost in the current episode
+
+    @property
+    def accepted(self) -> int:
+        """Polls accepted: committed to the outbox (or taken, when no sink needs one)."""
+        return self.intake.accepted if self.intake is not None else self._accepted_without_outbox
 
     # --- Output -------------------------------------------------------------------------------
 
     async def put(self, result: PollResult) -> None:
         self.latest[result.device] = result
-        if self.outbox is None:
-            self.accepted += 1
+        if self.intake is None:
+            self._accepted_without_outbox += 1
             return
-        self._buffer.append(result)
-        if len(self._buffer) >= self.max_batch:
+        if self.intake.hold(result):
             self._due.set()
 
     async def status(self, event: StatusEvent) -> None:
@@ -100,10 +117,23 @@ class Delivery:
             quality="good" if record.quality in ("good", "integrated") else "stale",
             completeness=record.completeness,
         )
-        self.history.write_energy([row])  # one tiny row per device per 15 min: cheaper than a thread hop
+        self._write_history([row])  # one tiny row per device per 15 min: cheaper than a thread hop
+
+    def _write_history(self, rows: list[EnergyRow]) -> None:
+        """A full disk loses these interval rows (logged once per episode), never the agent."""
+        try:
+            self.history.write_energy(rows)
+        except StoreFull as exc:
+            if not self._history_lost:
+                log_event(log, logging.ERROR, "history_write_failed", reason=str(exc))
+            self._history_lost += len(rows)
+            return
+        if self._history_lost:
+            log_event(log, logging.WARNING, "history_write_resumed", lost_intervals=self._history_lost)
+            self._history_lost = 0
 
     async def flush(self) -> None:
-        await self._commit()
+        await self._commit(force=True)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -121,16 +151,13 @@ class Delivery:
             self._due.clear()
             await self._commit()
 
-    async def _commit(self) -> None:
-        if not self._buffer or self.outbox is None:
-            return
-        batch, self._buffer = self._buffer, []
-        await self.outbox.put_many(batch)
-        self.accepted += len(batch)
+    async def _commit(self, *, force: bool = False) -> None:
+        if self.intake is not None:
+            await self.intake.commit(force=force)
 
     async def drain(self) -> bool:
         """Wait (bounded) until every sink confirmed what is stored; True if all caught up."""
-        await self._commit()
+        await self._commit(force=True)
         try:
             async with asyncio.timeout(self.drain_timeout_s):
                 for forwarder in self.forwarders:
@@ -140,7 +167,9 @@ class Delivery:
         return True
 
     async def close(self) -> None:
-        await self._commit()
+        if self.intake is not None:
+            await self.intake.commit(force=True)
+            self.intake.abandon()  # still held: the disk stayed full until the stop (logged)
         if self.mqtt is not None:
             await self.mqtt.close()
         if self.outbox is not None:

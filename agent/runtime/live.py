@@ -63,10 +63,26 @@ class LiveView:
                         labels={"device": h.device},
                     )
                 )
+        if self.delivery.intake is not None:
+            intake = self.delivery.intake.stats()
+            samples += [
+                MetricSample(
+                    "energy_agent_outbox_paused", float(intake.paused), "1 while the outbox cannot write"
+                ),
+                MetricSample("energy_agent_outbox_held_polls", intake.held, "Polls held in memory"),
+                MetricSample(
+                    "energy_agent_outbox_held_dropped_total",
+                    intake.dropped,
+                    "Polls dropped from the full memory buffer",
+                    "counter",
+                ),
+            ]
         if self.delivery.outbox is not None:
             stats = self.delivery.outbox.store.stats()
             samples.append(MetricSample("energy_agent_outbox_rows", stats.rows, "Rows in the outbox"))
-            samples.append(MetricSample("energy_agent_outbox_bytes", stats.bytes_used, "Outbox size"))
+            samples.append(
+                MetricSample("energy_agent_outbox_bytes", stats.bytes_used, "Outbox on disk, with its WAL")
+            )
             for sink in stats.sinks:
                 labels = {"sink": sink.sink}
                 samples.append(
