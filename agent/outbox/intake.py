@@ -170,7 +170,7 @@ class Intake:
             self._pause(exc)
             return False
         self.accepted += len(batch)
-        self._resume()
+        self._resume(committed=len(batch))
         self._note_outbox_drops()
         return True
 
@@ -189,7 +189,7 @@ class Intake:
                 detail="polls are held in memory; retrying with backoff",
             )
 
-    def _resume(self) -> None:
+    def _resume(self, committed: int) -> None:
         if self._paused_since is None:
             return
         log_event(
@@ -197,7 +197,7 @@ class Intake:
             logging.INFO,
             "outbox_resumed",
             paused_s=round(self._clock() - self._paused_since, 1),
-            held=len(self._held),
+            held=committed + len(self._held),  # what was held when the disk took writes again
             dropped=self._memory_drops.count,
         )
         self._paused_since = None

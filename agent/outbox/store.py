@@ -285,14 +285,13 @@ class Outbox:
                     )
                     dropped += self._drop_expired()
                     last = self._db.execute("SELECT max(id) FROM rows").fetchone()[0]
-                    shrunk = self._release_pages()
             except sqlite3.Error as exc:
                 raise store_error(f"outbox {self.path}: cannot store {len(rows)} polls", exc) from exc
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._state_written(pending)
             self.dropped_by_bounds += dropped
-            self._checkpoint(force=shrunk)  # the batch is committed: a failing checkpoint is retried later
+            self._shrink()  # the batch is committed: what fails here is retried after the next one
         return int(last)
 
     # --- read / ack -----------------------------------------------------------------------------
@@ -413,11 +412,10 @@ class Outbox:
             try:
                 with self._transaction():
                     dropped = self._enforce_bounds(0)
-                    shrunk = self._release_pages()
             except sqlite3.Error as exc:
                 raise store_error(f"outbox {self.path}: cannot apply the bounds", exc) from exc
             self.dropped_by_bounds += dropped
-            self._checkpoint(force=shrunk)
+            self._shrink()
         return dropped
 
     def _enforce_bounds(self, incoming: int) -> int:
@@ -442,30 +440,34 @@ class Outbox:
             dropped += self._drop_bytes(live + incoming - int(budget * _DROP_TARGET), has_counter)
         return dropped
 
+    def _shrink(self) -> None:
+        """Keep the files within the bound: give free pages beyond the row budget back to the file
+        system, and fold the WAL into the database (truncating it) when it outgrew its budget.
+        Never raises: on a full disk SQLite's own checkpoints and the next batch try again."""
+        with contextlib.suppress(sqlite3.Error):
+            shrunk = self._release_pages()
+            if shrunk or self._wal_bytes() > self.wal_budget:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def _release_pages(self) -> bool:
-        """Give free pages beyond the row budget back to the file system (files made by this
-        version; an older file keeps its size and reuses them). True if the file shrinks at the
-        next checkpoint."""
+        """Vacuum the free pages when the file is larger than the row budget; True if it did.
+
+        Files made before auto_vacuum was set keep their size (SQLite reuses their free pages)."""
         pages = self._db.execute("PRAGMA page_count").fetchone()[0]
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
         if not free or pages * self._page_size <= self.row_budget:
             return False
         if not self._db.execute("PRAGMA auto_vacuum").fetchone()[0]:
             return False
-        self._db.execute(f"PRAGMA incremental_vacuum({int(free)})").fetchall()
+        # executescript steps the pragma to the end (execute() frees one page per step taken).
+        self._db.executescript("PRAGMA incremental_vacuum;")
         return True
 
-    def _checkpoint(self, *, force: bool) -> None:
-        """Fold the WAL into the database and truncate it when it outgrew its budget (or the
-        database was shrunk, which only reaches the file at a checkpoint)."""
-        wal = self.path.parent / (self.path.name + "-wal")
+    def _wal_bytes(self) -> int:
         try:
-            size = wal.stat().st_size
+            return (self.path.parent / (self.path.name + "-wal")).stat().st_size
         except FileNotFoundError:
-            return
-        if force or size > self.wal_budget:
-            with contextlib.suppress(sqlite3.Error):  # a full disk: SQLite and the next put retry
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return 0
 
     def _drop_older_than(self, cutoff: float) -> int:
         victims = [r[0] for r in self._db.execute("SELECT id FROM rows WHERE ts < ?", (cutoff,))]
