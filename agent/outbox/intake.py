@@ -1,4 +1,5 @@
-"""Acceptance into the outbox: polls wait in a bounded memory buffer and are committed in batches.
+"""Acceptance into the outbox: polls wait in a bounded memory buffer and are committed in batches
+(of at most `max_batch` polls and half the outbox's WAL budget in estimated bytes).
 
 While the outbox cannot write (a full disk: `StoreFull`; any other store failure the same way),
 acceptance *pauses* instead of failing: one ERROR line (`event=outbox_paused`), the polls stay in
@@ -90,6 +91,7 @@ class Intake:
         outbox: AsyncOutbox,
         *,
         max_batch: int = 2000,
+        max_batch_bytes: int | None = None,
         max_held: int = 200_000,
         max_held_bytes: int = 64 * 1024**2,
         backoff: Backoff | None = None,
@@ -98,6 +100,9 @@ class Intake:
     ) -> None:
         self.outbox = outbox
         self.max_batch = max_batch
+        # One transaction stays well inside the WAL's share of the size bound: a backlog held
+        # through a long pause is committed in many small batches, never one that cannot fit.
+        self.max_batch_bytes = max_batch_bytes or max(outbox.store.wal_budget // 2, 1)
         self.max_held = max_held
         self.max_held_bytes = max_held_bytes
         self.backoff = backoff or Backoff()
@@ -125,7 +130,8 @@ class Intake:
         self._held_bytes += estimated_bytes(result)
         if len(self._held) > self.max_held or self._held_bytes > self.max_held_bytes:
             self._drop_oldest()
-        return len(self._held) >= self.max_batch and self._paused_since is None
+        full = len(self._held) >= self.max_batch or self._held_bytes >= self.max_batch_bytes
+        return full and self._paused_since is None
 
     def _drop_oldest(self) -> None:
         dropped = 0
@@ -156,10 +162,22 @@ class Intake:
                     return
             self._end_quiet_outbox_drops()
 
-    async def _commit_batch(self) -> bool:
-        batch = [self._held.popleft() for _ in range(min(self.max_batch, len(self._held)))]
-        size = sum(map(estimated_bytes, batch))
+    def _next_batch(self) -> tuple[list[PollResult], int]:
+        """The oldest held polls, up to `max_batch` polls and `max_batch_bytes` (at least one)."""
+        batch: list[PollResult] = []
+        size = 0
+        held = self._held
+        while held and len(batch) < self.max_batch:
+            cost = estimated_bytes(held[0])
+            if batch and size + cost > self.max_batch_bytes:
+                break
+            batch.append(held.popleft())
+            size += cost
         self._held_bytes -= size
+        return batch, size
+
+    async def _commit_batch(self) -> bool:
+        batch, size = self._next_batch()
         try:
             await self.outbox.put_many(batch)
         except SinkError as exc:

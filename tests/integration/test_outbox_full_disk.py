@@ -42,7 +42,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 T0 = float(int(time.time()) - 600)  # recent: the outbox's age bound keeps it
 
 
-def poll(seq: int) -> PollResult:
+def poll(seq: int, points: int = 1) -> PollResult:
+    """A meter's poll: a counter, and `points` x (power, voltage) gauges (a full SDM630: 25)."""
+    gauges = [
+        Reading(f"{name}_{i}", base + seq / 8 + i, unit)
+        for i in range(points)
+        for name, base, unit in (("power_kw", 10.0, "kW"), ("voltage_v", 230.0, "V"))
+    ]
     return PollResult(
         site="plant1",
         device="meter1",
@@ -50,11 +56,7 @@ def poll(seq: int) -> PollResult:
         profile="eastron/sdm630",
         ts=T0 + seq / 100,
         seq=seq,
-        readings=(
-            Reading("active_power_kw", 10.0 + seq / 8, "kW"),
-            Reading("energy_import_kwh", 5000.0 + seq, "kWh"),
-            Reading("voltage_l1_v", 230.0 + seq % 7, "V"),
-        ),
+        readings=(Reading("energy_import_kwh", 5000.0 + seq, "kWh"), *gauges),
     )
 
 
@@ -72,7 +74,8 @@ def site(tmp_path: Path, store: Path, mqtt_port: int, prefix: str) -> LoadedConf
 
 
 def delivery_for(loaded: LoadedConfig, store: Path, **options: int) -> Delivery:
-    delivery = Delivery(loaded.config, store, flush_interval_s=0.02, max_batch=100, **options)
+    options.setdefault("max_batch", 100)
+    delivery = Delivery(loaded.config, store, flush_interval_s=0.02, **options)
     assert delivery.intake is not None
     delivery.intake.backoff = Backoff(initial_s=0.05, max_s=0.2)  # a quick retry for the test
     for forwarder in delivery.forwarders:
@@ -95,13 +98,14 @@ def agent_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
 class Poller:
     """Hands polls to the delivery like the runtime's pollers do, one seq after another."""
 
-    def __init__(self, delivery: Delivery, first: int = 1) -> None:
+    def __init__(self, delivery: Delivery, first: int = 1, points: int = 1) -> None:
         self.delivery = delivery
         self.next_seq = first
+        self.points = points
 
     async def put(self, count: int) -> None:
         for _ in range(count):
-            await self.delivery.put(poll(self.next_seq))
+            await self.delivery.put(poll(self.next_seq, self.points))
             self.next_seq += 1
         await asyncio.sleep(0.005)
 
@@ -273,6 +277,43 @@ async def test_history_writes_on_a_full_disk_raise_store_full_and_the_runtime_lo
         assert delivery.history.devices() == ["m1"]
     finally:
         await delivery.close()
+
+
+async def test_a_backlog_larger_than_the_bound_is_committed_in_small_batches_within_the_bound(
+    mosquitto: Mosquitto, small_disk: SmallDisk, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Full SDM630-sized polls held through a pause add up to more than the outbox bound (1 MiB) and
+    # the whole disk (2 MiB): one transaction for all of them could never fit; small ones do, and
+    # the outbox's own bound drops the oldest (logged).
+    caplog.set_level(logging.INFO, logger="agent")
+    store = small_disk.root / "store"
+    delivery = delivery_for(
+        site(tmp_path, store, mosquitto.port, "fd6"), store, max_batch=2000
+    )  # the default
+    intake = delivery.intake
+    assert intake is not None
+    assert delivery.outbox is not None
+    poller = Poller(delivery, points=25)
+    try:
+        small_disk.fill()
+        await poller.until_paused()
+        await poller.put(1500)
+        assert intake.stats().held_bytes > 3 * 1024**2
+        small_disk.free()
+        await delivery.flush()
+        assert not intake.paused
+        assert delivery.accepted == poller.next_seq - 1
+        outbox = delivery.outbox.store
+        assert outbox.disk_bytes() <= outbox.max_bytes
+        kept = [r.result.seq for r in outbox.read_after("mqtt", 10_000)]
+    finally:
+        await delivery.close()
+    last = poller.next_seq - 1
+    assert kept == list(range(last - len(kept) + 1, last + 1)), "the newest polls, in order"
+    assert outbox.dropped_by_bounds == last - len(kept) > 0
+    dropping = [m for m in agent_records(caplog, logging.WARNING) if "polls_dropp" in m]
+    assert len(dropping) == 1
+    assert "event=polls_dropping where=outbox" in dropping[0]
 
 
 async def test_stopping_while_paused_names_the_held_polls_it_loses(
