@@ -10,7 +10,8 @@ Writes are idempotent upserts keyed by (device or name, start), so re-importing 
 an outbox never double-counts. Frames come back with a tz-aware UTC index.
 
 A full disk raises `StoreFull` from the write methods (nothing half-written; the caller decides what
-to keep). Opened on a full disk, the store starts without its set-up and each write retries it.
+to keep) and from `devices`, `series_names` and `span` (a WAL file cannot even be read without room
+for its index). Opened on a full disk, the store starts without its set-up and each write retries it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ class HistoryStore:
         """sqlite3 errors as the agent's: `StoreFull` for a full disk, else `SinkError`."""
         if what != "open" and not self._ready:
             self._setup()
+        with self._reading(what):
+            yield
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        # Reading a WAL file needs its 32 KiB index (-shm): on a full disk a read fails too.
         try:
             yield
         except sqlite3.Error as exc:
@@ -129,13 +136,16 @@ class HistoryStore:
         return self.write_energy(rows)
 
     def devices(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT DISTINCT device FROM energy ORDER BY device")]
+        with self._reading("read devices"):
+            return [r[0] for r in self._db.execute("SELECT DISTINCT device FROM energy ORDER BY device")]
 
     def series_names(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT DISTINCT name FROM series ORDER BY name")]
+        with self._reading("read series names"):
+            return [r[0] for r in self._db.execute("SELECT DISTINCT name FROM series ORDER BY name")]
 
     def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        row = self._db.execute("SELECT MIN(start), MAX(start + seconds) FROM energy").fetchone()
+        with self._reading("read span"):
+            row = self._db.execute("SELECT MIN(start), MAX(start + seconds) FROM energy").fetchone()
         if row[0] is None:
             return None
         import pandas as pd

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.cli.run import serve_site
 from agent.config.loader import LoadedConfig, load_config
 from agent.errors import StoreFull
 from agent.history.store import EnergyRow, HistoryStore
@@ -33,7 +34,7 @@ from agent.runtime.delivery import Delivery
 from agent.runtime.live import LiveView
 from agent.web.metrics import render_metrics
 from tests.integration.disk import SmallDisk, small_disk
-from tests.integration.services import Mosquitto, mosquitto
+from tests.integration.services import Mosquitto, free_port, mosquitto
 from tests.integration.test_delivery_mqtt import Collector, running
 
 __all__ = ["mosquitto", "small_disk"]  # fixtures
@@ -71,6 +72,20 @@ def site(tmp_path: Path, store: Path, mqtt_port: int, prefix: str) -> LoadedConf
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return load_config(path)
+
+
+def site_with_dashboard(tmp_path: Path, store: Path, mqtt_port: int, prefix: str) -> Path:
+    path = tmp_path / "site.yaml"
+    config = {
+        "site": {"name": "plant1", "timezone": "UTC"},
+        "sinks": {
+            "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "prefix": prefix},
+            "local_store": {"path": str(store), "max_bytes": 1024**2},
+        },
+        "web": {"host": "127.0.0.1", "port": free_port()},
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
 
 
 def delivery_for(loaded: LoadedConfig, store: Path, **options: int) -> Delivery:
@@ -335,3 +350,28 @@ async def test_stopping_while_paused_names_the_held_polls_it_loses(
         f"event=polls_lost_on_stop count={held}",
     ]
     assert held == poller.next_seq - 1 - delivery.accepted > 0
+
+
+async def test_energy_agent_run_started_on_a_full_disk_keeps_running_until_stopped(
+    mosquitto: Mosquitto, small_disk: SmallDisk, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The whole `run` composition (delivery, rating publisher, dashboard warm-up) on a disk that
+    # filled while the agent was down: the rating publisher's first history read at start used to
+    # end the agent (sqlite3.OperationalError: disk I/O error).
+    caplog.set_level(logging.INFO, logger="agent")
+    store = small_disk.root / "store"
+    path = site_with_dashboard(tmp_path, store, mosquitto.port, "fd7")
+    earlier = delivery_for(load_config(path), store)  # the last run left its outbox and history
+    await earlier.close()
+    small_disk.fill()
+    running: dict[str, Agent] = {}
+    task = asyncio.create_task(
+        serve_site(path, load_config(path), started=lambda agent, _: running.setdefault("agent", agent))
+    )
+    await until(lambda: "agent" in running or task.done())
+    await asyncio.sleep(1.0)  # the rating publisher and the dashboard warm-up run at start
+    assert not task.done(), task.exception() if task.done() else None
+    small_disk.free()
+    running["agent"].stop()
+    await asyncio.wait_for(task, 15)
+    assert any("event=rating_failed" in m and "disk full" in m for m in caplog.messages)
