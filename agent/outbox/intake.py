@@ -239,7 +239,9 @@ class Intake:
             self._outbox_drops.end()
 
     def abandon(self) -> int:
-        """At stop, when the outbox still cannot write: log what is lost (one ERROR line), return it."""
+        """At stop: close the drop episodes (their count lines), and when the outbox still cannot
+        write, log what is lost (one ERROR line); returns that count."""
+        self._outbox_drops.end()
         lost = len(self._held)
         if lost:
             log_event(log, logging.ERROR, "polls_lost_on_stop", count=lost, reason=self.last_error)

@@ -169,7 +169,7 @@ class Delivery:
     async def close(self) -> None:
         if self.intake is not None:
             await self.intake.commit(force=True)
-            self.intake.abandon()  # still held: the disk stayed full until the stop (logged)
+            self.intake.abandon()  # logs what a disk full until the stop kept from the outbox
         if self.mqtt is not None:
             await self.mqtt.close()
         if self.outbox is not None:

@@ -327,8 +327,9 @@ async def test_a_backlog_larger_than_the_bound_is_committed_in_small_batches_wit
     assert kept == list(range(last - len(kept) + 1, last + 1)), "the newest polls, in order"
     assert outbox.dropped_by_bounds == last - len(kept) > 0
     dropping = [m for m in agent_records(caplog, logging.WARNING) if "polls_dropp" in m]
-    assert len(dropping) == 1
+    assert len(dropping) == 2, "one line when dropping starts, one with the count at the stop"
     assert "event=polls_dropping where=outbox" in dropping[0]
+    assert dropping[1] == f"event=polls_dropped where=outbox count={outbox.dropped_by_bounds}"
 
 
 async def test_stopping_while_paused_names_the_held_polls_it_loses(
