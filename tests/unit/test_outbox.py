@@ -202,6 +202,40 @@ async def test_forwarder_resends_after_failures_without_gaps_and_counts_rejects(
     assert (stats.retried, stats.dropped, stats.lag_rows, stats.acked) == (3, 1, 0, 39)
 
 
+class FailingReads(AsyncOutbox):
+    """The outbox at the forwarder's seam, whose first reads fail as a broken store's would."""
+
+    def __init__(self, outbox: Outbox, failures: int) -> None:
+        super().__init__(outbox)
+        self.failures_left = failures
+
+    async def read_after(self, sink: str, limit: int) -> list[OutboxRow]:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise SinkError("outbox o.db: cannot read: disk I/O error")
+        return await super().read_after(sink, limit)
+
+
+async def test_a_failing_outbox_read_backs_the_forwarder_off_instead_of_ending_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = FailingReads(make_box(tmp_path / "o.db", ["test"]), failures=3)
+    sink = ScriptedSink()
+    forwarder = Forwarder(outbox, sink, backoff=Backoff(initial_s=0.001, max_s=0.004))
+    task = asyncio.create_task(forwarder.run())
+    try:
+        await outbox.put_many([poll(i) for i in range(1, 11)])
+        await asyncio.wait_for(forwarder.wait_idle(), timeout=10)
+    finally:
+        task.cancel()
+    assert sink.received == list(range(1, 11))
+    assert forwarder.retried == 3
+    failing = [r.getMessage() for r in caplog.records if "delivery failing" in r.getMessage()]
+    assert failing == [
+        "sink test: delivery failing, will retry: outbox: outbox o.db: cannot read: disk I/O error"
+    ]
+
+
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     backoff = Backoff(initial_s=1, max_s=8, rand=lambda: 1.0)
     assert [backoff.next_delay() for _ in range(6)] == [1, 2, 4, 8, 8, 8]
