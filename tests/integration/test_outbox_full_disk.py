@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.cli.run import serve_site
 from agent.config.loader import LoadedConfig, load_config
 from agent.errors import StoreFull
 from agent.history.store import EnergyRow, HistoryStore
@@ -32,6 +31,7 @@ from agent.readings.model import PollResult, Reading
 from agent.runtime.app import Agent
 from agent.runtime.delivery import Delivery
 from agent.runtime.live import LiveView
+from agent.runtime.site import serve_site
 from agent.web.metrics import render_metrics
 from tests.integration.disk import SmallDisk, small_disk
 from tests.integration.services import Mosquitto, free_port, mosquitto
@@ -357,8 +357,8 @@ async def test_energy_agent_run_started_on_a_full_disk_keeps_running_until_stopp
     mosquitto: Mosquitto, small_disk: SmallDisk, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The whole `run` composition (delivery, rating publisher, dashboard warm-up) on a disk that
-    # filled while the agent was down: the rating publisher's first history read at start used to
-    # end the agent (sqlite3.OperationalError: disk I/O error).
+    # filled while the agent was down. The rating publisher's first history read at start fails
+    # as the agent's StoreFull (it once ended the agent as sqlite3's 'disk I/O error').
     caplog.set_level(logging.INFO, logger="agent")
     store = small_disk.root / "store"
     path = site_with_dashboard(tmp_path, store, mosquitto.port, "fd7")
@@ -375,4 +375,4 @@ async def test_energy_agent_run_started_on_a_full_disk_keeps_running_until_stopp
     small_disk.free()
     running["agent"].stop()
     await asyncio.wait_for(task, 15)
-    assert any("event=rating_failed" in m and "disk full" in m for m in caplog.messages)
+    assert any("event=task_failed task=rating" in m and "StoreFull" in m for m in caplog.messages)
