@@ -5,7 +5,9 @@
     ├── DeviceError          talking to a Modbus device failed
     │   ├── Unreachable      no connection (refused, no route, serial port missing)
     │   ├── DeviceTimeout    the device did not answer in time
-    │   └── ExceptionResponse the device answered with a Modbus exception (code)
+    │   ├── ExceptionResponse the device answered with a Modbus exception (code)
+    │   └── ProtocolError    the bytes that came back are not a valid answer (reason): the
+    │                        connection is out of step and is dropped
     ├── DecodeError          registers could not be turned into a value
     └── SinkError            a sink (MQTT, InfluxDB, store) refused or failed
         └── StoreFull        a local SQLite store cannot write now (disk full): retry later
@@ -27,6 +29,7 @@ __all__ = [
     "DeviceError",
     "DeviceTimeout",
     "ExceptionResponse",
+    "ProtocolError",
     "SinkError",
     "StoreFull",
     "Unreachable",
@@ -90,6 +93,18 @@ class ExceptionResponse(DeviceError):
         self.code = code
         name = self.NAMES.get(code, "UNKNOWN")
         super().__init__(f"Modbus exception {code} ({name}){': ' + detail if detail else ''}")
+
+
+class ProtocolError(DeviceError):
+    """What came back is not a valid answer to the request: wrong protocol id, unit id, transaction
+    id, function code, byte count or length, or a frame cut short. Nothing after it on that byte
+    stream can be trusted, so the connection is dropped and the next request opens a new one.
+
+    `reason` is short and machine-readable ("unit_id", "length", ...); the message says the rest."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(detail)
 
 
 class DecodeError(AgentError):

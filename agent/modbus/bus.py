@@ -9,7 +9,9 @@ takes a free one.
 
 Links are opened lazily, reused, and re-opened after a connection failure only after an exponential,
 capped backoff; while the backoff runs, requests fail at once with `Unreachable` instead of hammering
-a dead gateway. `close()` closes every link, so nothing leaks on shutdown or reload.
+a dead gateway. A link that received a bad frame (`ProtocolError`) is closed too, but the next request
+opens a new one at once: the gateway is there, and the other devices behind it must not wait.
+`close()` closes every link, so nothing leaks on shutdown or reload.
 
 The arbiters take a `link_factory` (an async function returning a connected `Link`), so a unit test
 can put a plain function behind them; `arbiter_for(bus)` wires the real `ModbusLink`.
@@ -25,7 +27,7 @@ from typing import Protocol
 
 from agent.config.profile import Function
 from agent.config.site import RtuOverTcpBus, SerialBus, TcpBus
-from agent.errors import DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
+from agent.errors import DeviceError, DeviceTimeout, ExceptionResponse, ProtocolError, Unreachable
 from agent.modbus.io import ModbusLink, Registers, describe_bus
 
 __all__ = [
@@ -87,6 +89,11 @@ def _link_is_broken(exc: DeviceError) -> bool:
     return not isinstance(exc, DeviceTimeout | ExceptionResponse)
 
 
+def _reopen_waits(exc: DeviceError) -> bool:
+    """Whether a broken link is re-opened only after the backoff (not after a bad frame)."""
+    return not isinstance(exc, ProtocolError)
+
+
 class LineArbiter:
     """One physical line: requests never overlap, `inter_frame_delay_s` of silence between them."""
 
@@ -119,7 +126,7 @@ class LineArbiter:
                 return await link.read(unit, function, address, count)
             except DeviceError as exc:
                 if _link_is_broken(exc):
-                    self._drop()
+                    self._drop(backoff=_reopen_waits(exc))
                 raise
             finally:
                 self._last_end = time.monotonic()
@@ -136,11 +143,12 @@ class LineArbiter:
         self._reopen.succeeded()
         return self._link
 
-    def _drop(self) -> None:
+    def _drop(self, *, backoff: bool) -> None:
         if self._link is not None:
             self._link.close()
             self._link = None
-        self._reopen.failed()
+        if backoff:
+            self._reopen.failed()
 
     async def close(self) -> None:
         async with self._lock:
@@ -199,15 +207,16 @@ class PoolArbiter:
                 raise
         self._busy += 1
         self.requests += 1
-        broken = False
+        broken = backoff = False
         try:
             return await link.read(unit, function, address, count)
         except DeviceError as exc:
             broken = _link_is_broken(exc)
+            backoff = broken and _reopen_waits(exc)
             raise
         finally:
             self._busy -= 1
-            self._give_back(link, broken)
+            self._give_back(link, broken, backoff)
 
     async def _wait_turn(self) -> Link | None:
         """Queue for a place; the place comes with the finished request's link (None: open one)."""
@@ -234,10 +243,10 @@ class PoolArbiter:
         self._reopen.succeeded()
         return link
 
-    def _give_back(self, link: Link, broken: bool) -> None:
+    def _give_back(self, link: Link, broken: bool, backoff: bool) -> None:
         if broken or self._closed:
             link.close()
-            if broken:
+            if backoff:
                 self._reopen.failed()
             self._pass_on(None)
         else:

@@ -1,26 +1,26 @@
 """The Modbus I/O module: one connection to one bus, library errors translated.
 
-Modbus TCP goes through `_TcpClient`, a small asyncio Protocol that frames MBAP with `struct` and
-keeps one future per transaction id: pymodbus's transaction layer cost ~175 µs per request, which
-capped one connection at 12 % of a C client. RTU framing and CRC (RTU over TCP, serial) stay with
-pymodbus, which only this module imports. Everything else talks to the `RegisterReader`
-protocol, so a unit test can hand the poller a plain async function and an integration test a real
-server on a socket.
+Modbus TCP goes through `_TcpClient`, which keeps one future per transaction id and leaves framing
+and every check of a reply to the pure `MbapSession` (agent/modbus/mbap.py): pymodbus's transaction
+layer cost ~175 µs per request, which capped one connection at 12 % of a C client. RTU framing and
+CRC (RTU over TCP, serial) stay with pymodbus, which only this module imports. Everything else
+talks to the `RegisterReader` protocol, so a unit test can hand the poller a plain async function
+and an integration test a real server on a socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections import deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, cast
 
 from agent.config.profile import Function
 from agent.config.site import RtuOverTcpBus, SerialBus, TcpBus
-from agent.errors import DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
+from agent.errors import DeviceError, DeviceTimeout, ExceptionResponse, ProtocolError, Unreachable
+from agent.modbus.mbap import MbapSession
 
 __all__ = ["ModbusLink", "RegisterReader", "describe_bus"]
 
@@ -165,8 +165,6 @@ def _make_client(bus: RtuOverTcpBus | SerialBus) -> Any:
     return AsyncModbusTcpClient(bus.host, port=bus.port, framer=FramerType.RTU, **common)
 
 
-_MBAP = struct.Struct(">HHHBBHH")  # transaction id, protocol 0, length, unit, function, address, count
-_HEADER = struct.Struct(">HHH")
 _FUNCTION_CODES = {Function.COIL: 1, Function.DISCRETE: 2, Function.HOLDING: 3, Function.INPUT: 4}
 # Requests one TCP link keeps in flight at once. 1: the pymodbus server (our simulator) and many
 # gateways answer only the first of several requests that arrive in one segment and drop the rest,
@@ -174,14 +172,20 @@ _FUNCTION_CODES = {Function.COIL: 1, Function.DISCRETE: 2, Function.HOLDING: 3, 
 PIPELINE_WINDOW = 1
 
 # A request in flight: its future, deadline (loop time), and what it asked for (for the timeout error).
-_Request = tuple["asyncio.Future[bytes]", float, int, int, int, int]
+_Request = tuple["asyncio.Future[Registers]", float, int, int, int, int]
 
 
-class _TcpClient(asyncio.Protocol):
-    """Modbus TCP client: MBAP frames over one socket, a future per transaction id.
+class _TcpClient:
+    """Modbus TCP client: one socket, a future per transaction id, the bytes framed and checked by
+    `MbapSession` (agent/modbus/mbap.py).
 
-    A late answer to a request that already timed out finds no future and is dropped, so it can never
-    be taken for the answer to a later request.
+    A reply that fails the session's checks (wrong protocol, unit or transaction id, function code,
+    byte count, length) is a `ProtocolError`: the connection is dropped at once, every request on it
+    fails with that error, and the next read opens a new connection. So is a timeout while part of a
+    frame sits in the buffer (a frame cut short, or a length that lies): those bytes would otherwise
+    be taken for the start of the next reply. A timeout with nothing part-read keeps the connection;
+    the session remembers the transaction, and its late answer is checked and skipped, never taken
+    for the answer to a later request.
 
     Per request: one future, one dict entry, one write. The pipeline window is a counter with a FIFO
     of waiters that only exist while the window is full (an asyncio.Semaphore cost two coroutines and
@@ -193,10 +197,9 @@ class _TcpClient(asyncio.Protocol):
         self._timeout_s = bus.timeout_s
         self._retries = bus.retries
         self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
+        self._session = MbapSession()
         self._pending: dict[int, _Request] = {}
         self._watchdog: asyncio.TimerHandle | None = None
-        self._next_id = 0
         self._in_flight = 0
         self._queue: deque[asyncio.Future[None]] = deque()
 
@@ -204,21 +207,20 @@ class _TcpClient(asyncio.Protocol):
     def connected(self) -> bool:
         return self._transport is not None
 
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self._transport
+
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.bus.timeout_s):
-                await loop.create_connection(lambda: self, self.bus.host, self.bus.port)
+                await loop.create_connection(lambda: _Wire(self), self.bus.host, self.bus.port)
         except TimeoutError as exc:
             raise Unreachable(f"{describe_bus(self.bus)}: connect timed out") from exc
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-        self._transport = None
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        self._drop(lambda: Unreachable(f"{describe_bus(self.bus)}: connection closed"))
 
     async def read(self, unit: int, function: Function, address: int, count: int) -> Registers:
         code = _FUNCTION_CODES[function]
@@ -231,15 +233,14 @@ class _TcpClient(asyncio.Protocol):
             while True:
                 tid, future = self._send(unit, code, address, count)
                 try:
-                    frame = await future
+                    return await future
                 except DeviceTimeout:
                     if attempt >= self._retries:
                         raise
                     attempt += 1
-                    continue
                 finally:
                     self._pending.pop(tid, None)
-                return _parse(frame, unit, function, address, count)
+                    self._session.expire(tid)  # no-op once answered; a late answer is skipped
         finally:
             self._pass_turn()
 
@@ -265,15 +266,15 @@ class _TcpClient(asyncio.Protocol):
                 return
         self._in_flight -= 1
 
-    def _send(self, unit: int, code: int, address: int, count: int) -> tuple[int, asyncio.Future[bytes]]:
+    def _send(self, unit: int, code: int, address: int, count: int) -> tuple[int, asyncio.Future[Registers]]:
         transport = self._transport
         if transport is None:
             raise Unreachable(f"{describe_bus(self.bus)}: not connected")
         loop = asyncio.get_running_loop()
-        tid = self._next_id = (self._next_id + 1) & 0xFFFF
-        future: asyncio.Future[bytes] = loop.create_future()
+        tid, frame = self._session.request(unit, code, address, count)
+        future: asyncio.Future[Registers] = loop.create_future()
         self._pending[tid] = (future, loop.time() + self._timeout_s, unit, code, address, count)
-        transport.write(_MBAP.pack(tid, 0, 6, unit, code, address, count))
+        transport.write(frame)
         if self._watchdog is None:
             self._watchdog = loop.call_later(self._timeout_s, self._expire_overdue)
         return tid, future
@@ -283,78 +284,76 @@ class _TcpClient(asyncio.Protocol):
         self._watchdog = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        for future, deadline, unit, code, address, count in list(self._pending.values()):
-            if deadline <= now and not future.done():
-                future.set_exception(DeviceTimeout(f"unit {unit} fc{code} {address}+{count}: timeout"))
+        overdue = [entry for entry in self._pending.values() if entry[1] <= now and not entry[0].done()]
+        if overdue and self._session.buffered:
+            where = f"{describe_bus(self.bus)}: {self._session.buffered} bytes of a frame"
+            self._drop(lambda: ProtocolError("incomplete", f"{where} that never completed"))
+            return
+        for future, _, unit, code, address, count in overdue:
+            future.set_exception(DeviceTimeout(f"unit {unit} fc{code} {address}+{count}: timeout"))
         if self._pending:
             first = min(entry[1] for entry in self._pending.values())
             self._watchdog = loop.call_at(max(first, now + 0.001), self._expire_overdue)
 
+    def _drop(self, error: Callable[[], DeviceError]) -> None:
+        """Close the connection, forget its bytes, and fail every request on it with `error()`."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        self._session.reset()
+        pending = list(self._pending.values())
+        self._pending.clear()
+        for entry in pending:
+            if not entry[0].done():
+                entry[0].set_exception(error())
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport implements asyncio.Transport without subclassing it
         self._transport = cast(asyncio.Transport, transport)
-        self._buffer.clear()
+        self._session.reset()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
         reason = f"{describe_bus(self.bus)}: connection lost{f' ({exc})' if exc else ''}"
-        for entry in self._pending.values():
-            if not entry[0].done():
-                entry[0].set_exception(Unreachable(reason))
-        self._pending.clear()
+        self._drop(lambda: Unreachable(reason))
 
     def data_received(self, data: bytes) -> None:
-        if not self._buffer and len(data) >= 6:  # the usual case: exactly one whole response
-            tid, _, length = _HEADER.unpack_from(data)
-            if len(data) == 6 + length:
-                self._answer(tid, data[6:])
-                return
-        buffer = self._buffer
-        buffer += data
-        while len(buffer) >= 6:
-            tid, _, length = _HEADER.unpack_from(buffer)
-            end = 6 + length
-            if len(buffer) < end:
-                return
-            self._answer(tid, bytes(buffer[6:end]))
-            del buffer[:end]
-
-    def _answer(self, tid: int, frame: bytes) -> None:
-        entry = self._pending.get(tid)
-        if entry is not None and not entry[0].done():
-            entry[0].set_result(frame)
+        session = self._session
+        session.feed(data)
+        try:
+            reply = session.next_reply()
+            while reply is not None:
+                entry = self._pending.get(reply.tid)
+                if entry is not None and not entry[0].done():
+                    if reply.exception:
+                        entry[0].set_exception(ExceptionResponse(reply.exception))
+                    else:
+                        assert reply.values is not None
+                        entry[0].set_result(reply.values)
+                reply = session.next_reply()
+        except ProtocolError as exc:
+            reason, detail = exc.reason, f"{describe_bus(self.bus)}: {exc}"
+            self._drop(lambda: ProtocolError(reason, detail))
 
 
-_WORDS: dict[int, struct.Struct] = {}  # count -> ">{count}H", compiled once per block size
+class _Wire(asyncio.Protocol):
+    """The protocol object of one connection. One per connection, so that the closing notice of a
+    connection the client already dropped cannot reach (and close) the one it opened since."""
 
+    def __init__(self, client: _TcpClient) -> None:
+        self._client = client
+        self._transport: asyncio.BaseTransport | None = None
 
-def _parse(frame: bytes, unit: int, function: Function, address: int, count: int) -> Registers:
-    """Registers or bits from a response PDU (unit id, function code, payload)."""
-    if len(frame) < 3:
-        raise DeviceError(
-            f"unit {unit} {function} {address}+{count}: truncated response of {len(frame)} bytes"
-        )
-    code = frame[1]
-    if code & 0x80:
-        raise ExceptionResponse(frame[2])
-    size = frame[2]
-    if code != _FUNCTION_CODES[function]:
-        raise DeviceError(f"unit {unit} {function} {address}+{count}: response has function code {code}")
-    if len(frame) - 3 < size:
-        raise DeviceError(
-            f"unit {unit} {function} {address}+{count}: byte count {size} but {len(frame) - 3} bytes follow"
-        )
-    if function.is_bit:
-        if size * 8 < count:
-            raise DeviceError(
-                f"unit {unit} {function} {address}+{count}: asked for {count} bits, got {size * 8}"
-            )
-        return [bool(frame[3 + (i >> 3)] >> (i & 7) & 1) for i in range(count)]
-    if size != 2 * count:
-        raise DeviceError(
-            f"unit {unit} {function} {address}+{count}: asked for {count} registers, got {size // 2}"
-        )
-    words = _WORDS.get(count)
-    if words is None:
-        words = _WORDS[count] = struct.Struct(f">{count}H")
-    return list(words.unpack_from(frame, 3))
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._client.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._client.transport is self._transport:
+            self._client.data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._client.transport is self._transport:
+            self._client.connection_lost(exc)

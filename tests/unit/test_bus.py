@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from agent.config.profile import Function
-from agent.errors import DeviceError, Unreachable
+from agent.errors import DeviceError, ProtocolError, Unreachable
 from agent.modbus.bus import Link, PoolArbiter
 from agent.modbus.io import Registers
 
@@ -113,6 +113,21 @@ async def test_a_broken_link_is_closed_and_the_waiters_fail_fast_during_the_back
     assert str(results[0]) == "connection lost"
     assert all(isinstance(r, Unreachable) and "reconnect backoff" in str(r) for r in results[1:])
     assert (len(factory.links), pool.open_links) == (1, 0)
+
+
+async def test_a_bad_frame_closes_the_link_and_the_next_request_opens_a_new_one_at_once() -> None:
+    factory = Factory()
+    pool = PoolArbiter("p", factory, max_connections=1, reconnect_base_s=60.0)
+    reads = [asyncio.create_task(pool.read(unit, Function.HOLDING, 0, 1)) for unit in (1, 2)]
+    await settle()
+    factory.links[0].answer(ProtocolError("unit_id", "reply from unit 9"))
+    await settle()
+    factory.links[1].answer()
+    results = await asyncio.gather(*reads, return_exceptions=True)
+    assert isinstance(results[0], ProtocolError)
+    assert results[1] == [1]  # a new link, no 60 s reconnect backoff
+    assert factory.links[0].closed
+    assert not factory.links[1].closed
 
 
 async def test_a_refused_connection_passes_the_place_on() -> None:

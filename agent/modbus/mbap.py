@@ -1,0 +1,218 @@
+"""Modbus TCP framing (MBAP): read requests to bytes, a byte stream to checked replies.
+
+Pure, in the manner of pymodbus's framers: no asyncio, no socket, no pymodbus. `agent/modbus/io.py`
+moves the bytes; this module decides what they mean. "Need more bytes" is a return value (None).
+
+    request    [tid:2][protocol 0:2][length 6:2][unit:1][function:1][address:2][quantity:2]
+    reply      [tid:2][protocol 0:2][length 3+n:2][unit:1][function:1][byte count n:1][data:n]
+    exception  [tid:2][protocol 0:2][length 3:2][unit:1][function|0x80:1][exception code:1]
+
+An `MbapSession` is one connection's side of the conversation. It numbers the requests (1..65535,
+never one still in flight), splits the incoming stream into frames (whole, split anywhere, several in
+one read) and checks each frame against the request it answers, each check as soon as its bytes are
+in, in byte order (so a frame fails with the same reason however the stream was split):
+
+- protocol id 0, and an MBAP length of 3..254 (a reply PDU holds a function code and at least one
+  byte, at most 253): a length of 0xFFFF is refused at once, not waited for;
+- a transaction id in flight. A reply to a request that timed out or was given up (`expire`) is
+  checked the same way and then skipped: a late answer is never taken for a later request;
+- the unit id and the function code of that request, or its exception form (function | 0x80) with a
+  non-zero exception code;
+- a byte count of exactly what the quantity needs (2 per register, 1 per 8 bits rounded up), and an
+  MBAP length of exactly that frame.
+
+Any failure raises `ProtocolError` with a reason. The stream is then out of step, or was never
+Modbus: the session forgets everything (buffered bytes, requests in flight) and the caller must drop
+the connection. A session is only reused on a new connection (`reset`).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from agent.errors import ProtocolError
+
+__all__ = [
+    "MAX_BITS",
+    "MAX_LENGTH",
+    "MAX_REGISTERS",
+    "MIN_LENGTH",
+    "MbapSession",
+    "Reply",
+    "Request",
+    "byte_count",
+]
+
+MIN_LENGTH = 3  # MBAP length of the shortest reply: unit id, function code, one byte
+MAX_LENGTH = 254  # unit id + the longest PDU (253 bytes)
+MAX_REGISTERS = 125  # registers one read may ask for (250 data bytes)
+MAX_BITS = 2000  # coils or discrete inputs one read may ask for (250 data bytes)
+BIT_FUNCTIONS = frozenset({1, 2})
+READ_FUNCTIONS = frozenset({1, 2, 3, 4})
+# Timed-out transaction ids whose late answer is still recognised (and skipped) on a connection.
+LATE_KEPT = 64
+
+_REQUEST = struct.Struct(">HHHBBHH")
+_HEADER = struct.Struct(">HHH")  # transaction id, protocol id, length
+_WORDS: dict[int, struct.Struct] = {}  # quantity -> ">{quantity}H", compiled once per block size
+
+
+class Request(NamedTuple):
+    """A read in flight: what a reply must match."""
+
+    unit: int
+    function: int
+    address: int
+    quantity: int
+    byte_count: int  # the reply's data bytes for this quantity
+
+    def __str__(self) -> str:
+        return f"unit {self.unit} fc{self.function} {self.address}+{self.quantity}"
+
+
+class Reply(NamedTuple):
+    """A checked reply: the values asked for, or the device's exception code (values None)."""
+
+    tid: int
+    values: list[int] | list[bool] | None
+    exception: int  # 0 unless the device answered with a Modbus exception
+
+
+def byte_count(function: int, quantity: int) -> int:
+    """Data bytes of the reply to reading `quantity` registers (fc 3, 4) or bits (fc 1, 2)."""
+    return (quantity + 7) >> 3 if function in BIT_FUNCTIONS else 2 * quantity
+
+
+class MbapSession:
+    """One Modbus TCP connection's requests and received bytes (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._in_flight: dict[int, Request] = {}
+        self._late: dict[int, Request] = {}
+        self._last_tid = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that are not yet a whole frame (non-zero: a frame is part-way in)."""
+        return len(self._buffer)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def request(self, unit: int, function: int, address: int, quantity: int) -> tuple[int, bytes]:
+        """A new transaction id and the request frame to send for it."""
+        limit = MAX_BITS if function in BIT_FUNCTIONS else MAX_REGISTERS
+        if function not in READ_FUNCTIONS or not (
+            0 <= unit <= 255 and address >= 0 and 1 <= quantity <= limit and address + quantity <= 0x10000
+        ):
+            raise ValueError(f"not a Modbus read: unit {unit} fc{function} {address}+{quantity}")
+        in_flight, late = self._in_flight, self._late
+        if len(in_flight) + len(late) >= 0xFFFF:
+            raise ValueError("every transaction id is in flight")
+        tid = self._last_tid % 0xFFFF + 1
+        while tid in in_flight or tid in late:
+            tid = tid % 0xFFFF + 1
+        self._last_tid = tid
+        in_flight[tid] = Request(unit, function, address, quantity, byte_count(function, quantity))
+        return tid, _REQUEST.pack(tid, 0, 6, unit, function, address, quantity)
+
+    def expire(self, tid: int) -> None:
+        """The request `tid` timed out or was given up: skip its answer if it still comes."""
+        request = self._in_flight.pop(tid, None)
+        if request is None:
+            return
+        late = self._late
+        late[tid] = request
+        if len(late) > LATE_KEPT:
+            del late[next(iter(late))]
+
+    def reset(self) -> None:
+        """Forget every byte and request: for a new connection, or after a protocol error."""
+        self._buffer.clear()
+        self._in_flight.clear()
+        self._late.clear()
+
+    def feed(self, data: bytes) -> None:
+        """Bytes as they arrived from the connection."""
+        self._buffer += data
+
+    def next_reply(self) -> Reply | None:
+        """The next whole, checked reply; None until more bytes arrive. Raises `ProtocolError`."""
+        buffer = self._buffer
+        while len(buffer) >= 6:
+            tid, protocol, length = _HEADER.unpack_from(buffer)
+            if protocol != 0:
+                raise self._fail("protocol_id", f"protocol id {protocol} (Modbus is 0)")
+            if not MIN_LENGTH <= length <= MAX_LENGTH:
+                raise self._fail("length", f"MBAP length {length} (a reply has {MIN_LENGTH}..{MAX_LENGTH})")
+            request = self._in_flight.get(tid)
+            late = request is None
+            if request is None:
+                request = self._late.get(tid)
+                if request is None:
+                    raise self._fail("transaction_id", f"transaction id {tid} answers no request")
+            if not self._check(buffer, tid, length, request):
+                return None
+            end = 6 + length
+            if len(buffer) < end:
+                return None
+            reply = _decode(buffer, tid, request)
+            del buffer[:end]
+            if late:
+                del self._late[tid]
+                continue
+            del self._in_flight[tid]
+            return reply
+        return None
+
+    def _check(self, buffer: bytearray, tid: int, length: int, request: Request) -> bool:
+        """Check what is in of the frame after its header; False: the checks need more bytes."""
+        size = len(buffer)
+        if size < 7:
+            return False
+        if buffer[6] != request.unit:
+            raise self._fail("unit_id", f"{request}, transaction {tid}: reply from unit {buffer[6]}")
+        if size < 8:
+            return False
+        function = buffer[7]
+        if function != request.function and function != request.function | 0x80:
+            raise self._fail("function_code", f"{request}, transaction {tid}: reply has fc{function}")
+        if size < 9:
+            return False
+        if function == request.function:
+            if buffer[8] != request.byte_count:
+                raise self._fail(
+                    "byte_count",
+                    f"{request}, transaction {tid}: byte count {buffer[8]}, expected {request.byte_count}",
+                )
+            expected = 3 + request.byte_count
+        else:
+            if buffer[8] == 0:
+                raise self._fail("exception_code", f"{request}, transaction {tid}: exception code 0")
+            expected = 3
+        if length != expected:
+            raise self._fail(
+                "length", f"{request}, transaction {tid}: MBAP length {length}, expected {expected}"
+            )
+        return True
+
+    def _fail(self, reason: str, detail: str) -> ProtocolError:
+        head = bytes(self._buffer[:12]).hex(" ")
+        self.reset()
+        return ProtocolError(reason, f"Modbus TCP reply: {detail} (frame starts {head})")
+
+
+def _decode(frame: bytearray, tid: int, request: Request) -> Reply:
+    """The values of a checked frame (whole, at the start of `frame`)."""
+    if frame[7] & 0x80:
+        return Reply(tid, None, frame[8])
+    quantity = request.quantity
+    if request.function in BIT_FUNCTIONS:
+        return Reply(tid, [bool(frame[9 + (i >> 3)] >> (i & 7) & 1) for i in range(quantity)], 0)
+    words = _WORDS.get(quantity)
+    if words is None:
+        words = _WORDS[quantity] = struct.Struct(f">{quantity}H")
+    return Reply(tid, list(words.unpack_from(frame, 9)), 0)
