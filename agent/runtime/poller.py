@@ -8,7 +8,14 @@ line keep their schedules. A timeout ends the poll at once instead of timing out
 
 A block answered with ILLEGAL DATA ADDRESS is bisected (`split_block`) and the halves read again; a
 single point that still fails is marked bad ("illegal_address") and its range remembered, so the
-next plan reads around it: the plan heals itself after one poll.
+next plan reads around it: the plan heals itself after one poll. A device that refuses every point
+is not healed into an empty plan (which would read nothing and look online for ever): it goes
+offline with reason "illegal_address" (a wrong profile or unit id, or a device not set up yet), what
+the poll learned is forgotten, and each probe reads its first block afresh.
+
+A reply that is not Modbus, or not the answer to the request (`ProtocolError`: wrong unit id, a cut
+or garbled frame), fails the poll with reason "protocol_error"; the I/O layer has already dropped the
+connection, and the next poll opens a new one.
 """
 
 from __future__ import annotations
@@ -21,7 +28,14 @@ from dataclasses import dataclass, field
 
 from agent.config.profile import NumericPoint, PointKind, Profile
 from agent.config.site import Device
-from agent.errors import DecodeError, DeviceError, DeviceTimeout, ExceptionResponse, Unreachable
+from agent.errors import (
+    DecodeError,
+    DeviceError,
+    DeviceTimeout,
+    ExceptionResponse,
+    ProtocolError,
+    Unreachable,
+)
 from agent.modbus.bus import Arbiter
 from agent.modbus.decode import Decoded, block_columns_decoder
 from agent.modbus.plan import (
@@ -84,6 +98,16 @@ _Columns = Callable[[Sequence[int] | Sequence[bool]], tuple[list[Value], list[De
 # One block's outcome: its points' values in block order and, per point, the Decoded of any that is
 # not good (None when all are).
 _Part = tuple[ReadBlock, list[Value], list[Decoded | None] | None]
+
+
+def _is_refused(issues: list[Decoded | None] | None) -> bool:
+    """Whether every point of a part was refused (exception 2 down to a single point)."""
+    return issues is not None and all(d is not None and d.reason == "illegal_address" for d in issues)
+
+
+def _all_refused(parts: list[_Part]) -> bool:
+    """Whether a block's every point ended refused (exception 2, after bisection)."""
+    return all(_is_refused(issues) for _, _, issues in parts)
 
 
 class _PollAborted(Exception):
@@ -174,12 +198,12 @@ class DevicePoller:
         requested_at = self.clock.time()
         started = time.monotonic()
         try:
-            readings, failed = await self._read_all(probe=self.health.state == "offline")
+            readings, all_failed = await self._read_all(probe=self.health.state == "offline")
         except _PollAborted as exc:
             result = self._result(slot, self._all_bad(exc.reason), "failed", str(exc), requested_at, started)
             await self._failed(slot, exc.reason, str(exc))
         else:
-            status: PollStatus = "failed" if failed == len(self._plan) and self._plan else "ok"
+            status: PollStatus = "failed" if all_failed else "ok"
             if (
                 status == "ok"
                 and readings.qualities is not None
@@ -199,24 +223,49 @@ class DevicePoller:
 
     # -- reading -------------------------------------------------------------------------------
 
-    async def _read_all(self, *, probe: bool) -> tuple[Readings, int]:
-        """Read every block (a probe stops after the first if it fails). Returns readings, failed blocks."""
+    async def _read_all(self, *, probe: bool) -> tuple[Readings, bool]:
+        """Read every block (a probe stops after the first if it fails). Returns the readings and
+        whether every block of the plan failed (judged before a healed plan replaces it)."""
         parts: list[_Part] = []
         failed = 0
         replan = False
         decoders = self._decoders
+        refused = 0
         for index, block in enumerate(self._plan):
             got, ok, healed = await self._read_block(block, decoders, index)
             parts += got
             failed += not ok
             replan |= healed
+            refused += not ok and _all_refused(got)
             if probe and not ok:
+                if refused:
+                    raise self._refusal(f"probe of {block}")
                 raise _PollAborted("exception", f"probe of {block} failed")
             probe = False
+        blocks = len(self._plan)
+        if refused and refused == blocks:
+            raise self._refusal(f"every block of {blocks}")
         if replan:
+            name = self.device.name
+            for block, _, issues in parts:
+                if _is_refused(issues):
+                    log_event(log, logging.WARNING, "illegal_address", device=name, block=str(block))
             self._plan = self._make_plan()
             self._decoders = [None] * len(self._plan)
-        return self._assemble(parts), failed
+        return self._assemble(parts), bool(blocks) and failed == blocks
+
+    def _refusal(self, what: str) -> _PollAborted:
+        """Every point read was refused (exception 2). What the poll learned is forgotten: the full
+        plan stays, for the probes, and the device goes offline instead of healing into an empty plan."""
+        self.state.bad_ranges.clear()
+        self.state.bad_points.clear()
+        self._plan = self._make_plan()
+        self._decoders = [None] * len(self._plan)
+        return _PollAborted(
+            "illegal_address",
+            f"device {self.device.name} unit {self.device.unit_id}: {what} refused"
+            " with exception 2 (ILLEGAL DATA ADDRESS): check the profile and unit id",
+        )
 
     def _assemble(self, parts: list[_Part]) -> Readings:
         """The blocks' columns in the device's point order; a point no block delivered is bad."""
@@ -275,6 +324,8 @@ class DevicePoller:
             raise _PollAborted("timeout", f"{self._where(block)}: {exc}") from exc
         except Unreachable as exc:
             raise _PollAborted("unreachable", f"{self._where(block)}: {exc}") from exc
+        except ProtocolError as exc:
+            raise _PollAborted("protocol_error", f"{self._where(block)}: {exc}") from exc
         except DeviceError as exc:
             raise _PollAborted("device_error", f"{self._where(block)}: {exc}") from exc
         try:
@@ -295,7 +346,6 @@ class DevicePoller:
             self.state.bad_ranges.append(AddressRange(block.function, block.start, block.end - 1))
             for name in block.points:
                 self.state.bad_points[name] = "illegal_address"
-            log_event(log, logging.WARNING, "illegal_address", device=self.device.name, block=str(block))
             return [self._bad(block, "illegal_address")], False, True
         got_left, ok_left, _ = await self._read_block(left)
         got_right, ok_right, _ = await self._read_block(right)

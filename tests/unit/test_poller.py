@@ -10,7 +10,7 @@ import pytest
 
 from agent.config.profile import Function, Profile
 from agent.config.site import Device
-from agent.errors import DeviceTimeout, ExceptionResponse, Unreachable
+from agent.errors import DeviceTimeout, ExceptionResponse, ProtocolError, Unreachable
 from agent.modbus.bus import LineArbiter, Link, PoolArbiter
 from agent.modbus.io import Registers
 from agent.runtime.output import MemoryOutput
@@ -167,6 +167,68 @@ async def test_recovery_is_one_online_event_and_seq_has_no_gaps() -> None:
     assert [e.state for e in out.events] == ["offline", "online"]
     assert [r.seq for r in out.results] == [0, 1, 2, 3]
     assert poller.health.snapshot().success_rate == pytest.approx(0.5)
+
+
+async def test_a_device_refusing_every_point_goes_offline_with_a_reason_and_comes_back() -> None:
+    refusing = {"on": True}
+    words = serving({0: 42, 4: 230, 6: 100})
+
+    def gateway(address: int, count: int) -> Registers:
+        if refusing["on"]:  # e.g. a gateway answering 02 for a slave it has no map for
+            raise ExceptionResponse(2)
+        return words(address, count)
+
+    out, clock, bus = MemoryOutput(), ManualClock(1000.0), FakeBus(gateway)
+    poller = DevicePoller(site="s", device=device(), profile=PROFILE, bus=bus, output=out, clock=clock)
+    for slot in (1005.0, 1035.0, 1095.0):  # the first poll, then probes
+        result = await poller.poll(slot)
+        assert result.status == "failed"
+        assert {(r.quality, r.reason) for r in result.readings} == {("bad", "illegal_address")}
+    assert [(e.state, e.reason) for e in out.events] == [("offline", "illegal_address")]
+    assert poller.health.state == "offline"
+    assert poller.plan  # the plan is kept whole, not healed into nothing
+    refusing["on"] = False
+    bus.requests.clear()
+    result = await poller.poll(1215.0)
+    assert (result.status, [e.state for e in out.events]) == ("ok", ["offline", "online"])
+    assert {r.point: r.value for r in result.readings}["voltage_v"] == 230
+    assert bus.requests == [(0, 7)]
+
+
+async def test_a_device_refusing_only_some_points_stays_online() -> None:
+    bus = FakeBus(serving({0: 42, 6: 100}, illegal=frozenset({4})))
+    out = MemoryOutput()
+    poller = DevicePoller(
+        site="s", device=device(), profile=PROFILE, bus=bus, output=out, clock=ManualClock()
+    )
+    for slot in (1005.0, 1020.0):
+        assert (await poller.poll(slot)).status == "partial"
+    assert [e.state for e in out.events] == ["online"]
+
+
+async def test_a_protocol_error_fails_the_poll_with_its_reason_and_the_next_poll_recovers() -> None:
+    replies: list[Exception | None] = [ProtocolError("unit_id", "reply from unit 9"), None]
+    words = serving({0: 42, 4: 230, 6: 100})
+
+    def wire(address: int, count: int) -> Registers:
+        error = replies.pop(0)
+        if error is not None:
+            raise error
+        return words(address, count)
+
+    out = MemoryOutput()
+    poller = DevicePoller(
+        site="s", device=device(), profile=PROFILE, bus=FakeBus(wire), output=out, clock=ManualClock()
+    )
+    bad = await poller.poll(1005.0)
+    assert (bad.status, {r.reason for r in bad.readings}) == ("failed", {"protocol_error"})
+    assert bad.error is not None
+    assert "reply from unit 9" in bad.error
+    good = await poller.poll(1035.0)
+    assert (good.status, [(e.state, e.reason) for e in out.events]) == (
+        "ok",
+        [("offline", "protocol_error"), ("online", None)],
+    )
 
 
 async def test_counter_glitch_is_bad_and_interval_energy_is_exact() -> None:
