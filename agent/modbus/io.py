@@ -196,7 +196,7 @@ class _TcpClient:
         self.bus = bus
         self._timeout_s = bus.timeout_s
         self._retries = bus.retries
-        self._transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport | None = None  # the open connection
         self._session = MbapSession()
         self._pending: dict[int, _Request] = {}
         self._watchdog: asyncio.TimerHandle | None = None
@@ -205,11 +205,7 @@ class _TcpClient:
 
     @property
     def connected(self) -> bool:
-        return self._transport is not None
-
-    @property
-    def transport(self) -> asyncio.Transport | None:
-        return self._transport
+        return self.transport is not None
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -267,7 +263,7 @@ class _TcpClient:
         self._in_flight -= 1
 
     def _send(self, unit: int, code: int, address: int, count: int) -> tuple[int, asyncio.Future[Registers]]:
-        transport = self._transport
+        transport = self.transport
         if transport is None:
             raise Unreachable(f"{describe_bus(self.bus)}: not connected")
         loop = asyncio.get_running_loop()
@@ -297,7 +293,7 @@ class _TcpClient:
 
     def _drop(self, error: Callable[[], DeviceError]) -> None:
         """Close the connection, forget its bytes, and fail every request on it with `error()`."""
-        transport, self._transport = self._transport, None
+        transport, self.transport = self.transport, None
         if transport is not None:
             transport.close()
         if self._watchdog is not None:
@@ -312,7 +308,7 @@ class _TcpClient:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport implements asyncio.Transport without subclassing it
-        self._transport = cast(asyncio.Transport, transport)
+        self.transport = cast(asyncio.Transport, transport)
         self._session.reset()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -325,13 +321,13 @@ class _TcpClient:
         try:
             reply = session.next_reply()
             while reply is not None:
-                entry = self._pending.get(reply.tid)
+                tid, values, exception = reply
+                entry = self._pending.get(tid)
                 if entry is not None and not entry[0].done():
-                    if reply.exception:
-                        entry[0].set_exception(ExceptionResponse(reply.exception))
+                    if values is None:
+                        entry[0].set_exception(ExceptionResponse(exception))
                     else:
-                        assert reply.values is not None
-                        entry[0].set_result(reply.values)
+                        entry[0].set_result(values)
                 reply = session.next_reply()
         except ProtocolError as exc:
             reason, detail = exc.reason, f"{describe_bus(self.bus)}: {exc}"

@@ -29,7 +29,6 @@ the connection. A session is only reused on a new connection (`reset`).
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple
 
 from agent.errors import ProtocolError
 
@@ -40,8 +39,6 @@ __all__ = [
     "MIN_LENGTH",
     "MbapSession",
     "Reply",
-    "Request",
-    "byte_count",
 ]
 
 MIN_LENGTH = 3  # MBAP length of the shortest reply: unit id, function code, one byte
@@ -49,39 +46,19 @@ MAX_LENGTH = 254  # unit id + the longest PDU (253 bytes)
 MAX_REGISTERS = 125  # registers one read may ask for (250 data bytes)
 MAX_BITS = 2000  # coils or discrete inputs one read may ask for (250 data bytes)
 BIT_FUNCTIONS = frozenset({1, 2})
-READ_FUNCTIONS = frozenset({1, 2, 3, 4})
 # Timed-out transaction ids whose late answer is still recognised (and skipped) on a connection.
 LATE_KEPT = 64
 
 _REQUEST = struct.Struct(">HHHBBHH")
 _HEADER = struct.Struct(">HHH")  # transaction id, protocol id, length
+_LIMITS = {1: MAX_BITS, 2: MAX_BITS, 3: MAX_REGISTERS, 4: MAX_REGISTERS}  # quantity per function
 _WORDS: dict[int, struct.Struct] = {}  # quantity -> ">{quantity}H", compiled once per block size
 
-
-class Request(NamedTuple):
-    """A read in flight: what a reply must match."""
-
-    unit: int
-    function: int
-    address: int
-    quantity: int
-    byte_count: int  # the reply's data bytes for this quantity
-
-    def __str__(self) -> str:
-        return f"unit {self.unit} fc{self.function} {self.address}+{self.quantity}"
-
-
-class Reply(NamedTuple):
-    """A checked reply: the values asked for, or the device's exception code (values None)."""
-
-    tid: int
-    values: list[int] | list[bool] | None
-    exception: int  # 0 unless the device answered with a Modbus exception
-
-
-def byte_count(function: int, quantity: int) -> int:
-    """Data bytes of the reply to reading `quantity` registers (fc 3, 4) or bits (fc 1, 2)."""
-    return (quantity + 7) >> 3 if function in BIT_FUNCTIONS else 2 * quantity
+# A reply: (transaction id, the values asked for or None, the device's exception code or 0).
+# Plain tuples: a NamedTuple cost more per request than every check of the frame together.
+Reply = tuple[int, list[int] | list[bool] | None, int]
+# A request in flight: unit id, function code, reply data bytes, address, quantity.
+_Request = tuple[int, int, int, int, int]
 
 
 class MbapSession:
@@ -89,8 +66,8 @@ class MbapSession:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self._in_flight: dict[int, Request] = {}
-        self._late: dict[int, Request] = {}
+        self._in_flight: dict[int, _Request] = {}
+        self._late: dict[int, _Request] = {}
         self._last_tid = 0
 
     @property
@@ -104,20 +81,27 @@ class MbapSession:
 
     def request(self, unit: int, function: int, address: int, quantity: int) -> tuple[int, bytes]:
         """A new transaction id and the request frame to send for it."""
-        limit = MAX_BITS if function in BIT_FUNCTIONS else MAX_REGISTERS
-        if function not in READ_FUNCTIONS or not (
+        limit = _LIMITS.get(function, 0)
+        if not (
             0 <= unit <= 255 and address >= 0 and 1 <= quantity <= limit and address + quantity <= 0x10000
         ):
             raise ValueError(f"not a Modbus read: unit {unit} fc{function} {address}+{quantity}")
+        tid = self._last_tid % 0xFFFF + 1
+        in_flight = self._in_flight
+        if tid in in_flight or tid in self._late:
+            tid = self._free_tid(tid)
+        self._last_tid = tid
+        data_bytes = (quantity + 7) >> 3 if function <= 2 else 2 * quantity  # bits packed 8 a byte
+        in_flight[tid] = (unit, function, data_bytes, address, quantity)
+        return tid, _REQUEST.pack(tid, 0, 6, unit, function, address, quantity)
+
+    def _free_tid(self, tid: int) -> int:
         in_flight, late = self._in_flight, self._late
         if len(in_flight) + len(late) >= 0xFFFF:
             raise ValueError("every transaction id is in flight")
-        tid = self._last_tid % 0xFFFF + 1
         while tid in in_flight or tid in late:
             tid = tid % 0xFFFF + 1
-        self._last_tid = tid
-        in_flight[tid] = Request(unit, function, address, quantity, byte_count(function, quantity))
-        return tid, _REQUEST.pack(tid, 0, 6, unit, function, address, quantity)
+        return tid
 
     def expire(self, tid: int) -> None:
         """The request `tid` timed out or was given up: skip its answer if it still comes."""
@@ -140,13 +124,16 @@ class MbapSession:
         self._buffer += data
 
     def next_reply(self) -> Reply | None:
-        """The next whole, checked reply; None until more bytes arrive. Raises `ProtocolError`."""
+        """The next whole, checked reply; None until more bytes arrive. Raises `ProtocolError`.
+
+        Each check runs as soon as its bytes are in, in byte order: the same frame fails with the
+        same reason however the stream was split."""
         buffer = self._buffer
-        while len(buffer) >= 6:
+        while (size := len(buffer)) >= 6:
             tid, protocol, length = _HEADER.unpack_from(buffer)
             if protocol != 0:
                 raise self._fail("protocol_id", f"protocol id {protocol} (Modbus is 0)")
-            if not MIN_LENGTH <= length <= MAX_LENGTH:
+            if length < MIN_LENGTH or length > MAX_LENGTH:
                 raise self._fail("length", f"MBAP length {length} (a reply has {MIN_LENGTH}..{MAX_LENGTH})")
             request = self._in_flight.get(tid)
             late = request is None
@@ -154,12 +141,34 @@ class MbapSession:
                 request = self._late.get(tid)
                 if request is None:
                     raise self._fail("transaction_id", f"transaction id {tid} answers no request")
-            if not self._check(buffer, tid, length, request):
+            unit, function, data_bytes, _, quantity = request
+            if size < 7:
                 return None
+            if buffer[6] != unit:
+                raise self._fail("unit_id", f"{_describe(request, tid)}: reply from unit {buffer[6]}")
+            if size < 8:
+                return None
+            code = buffer[7]
+            if code == function:
+                expected = 3 + data_bytes
+            elif code == function | 0x80:
+                expected = 3
+            else:
+                raise self._fail("function_code", f"{_describe(request, tid)}: reply has fc{code}")
+            if size < 9:
+                return None
+            if expected != 3 and buffer[8] != data_bytes:
+                detail = f"{_describe(request, tid)}: byte count {buffer[8]}, expected {data_bytes}"
+                raise self._fail("byte_count", detail)
+            if expected == 3 and buffer[8] == 0:
+                raise self._fail("exception_code", f"{_describe(request, tid)}: exception code 0")
+            if length != expected:
+                detail = f"{_describe(request, tid)}: MBAP length {length}, expected {expected}"
+                raise self._fail("length", detail)
             end = 6 + length
-            if len(buffer) < end:
+            if size < end:
                 return None
-            reply = _decode(buffer, tid, request)
+            reply = (tid, _values(buffer, function, quantity), 0) if expected != 3 else (tid, None, buffer[8])
             del buffer[:end]
             if late:
                 del self._late[tid]
@@ -168,51 +177,22 @@ class MbapSession:
             return reply
         return None
 
-    def _check(self, buffer: bytearray, tid: int, length: int, request: Request) -> bool:
-        """Check what is in of the frame after its header; False: the checks need more bytes."""
-        size = len(buffer)
-        if size < 7:
-            return False
-        if buffer[6] != request.unit:
-            raise self._fail("unit_id", f"{request}, transaction {tid}: reply from unit {buffer[6]}")
-        if size < 8:
-            return False
-        function = buffer[7]
-        if function != request.function and function != request.function | 0x80:
-            raise self._fail("function_code", f"{request}, transaction {tid}: reply has fc{function}")
-        if size < 9:
-            return False
-        if function == request.function:
-            if buffer[8] != request.byte_count:
-                raise self._fail(
-                    "byte_count",
-                    f"{request}, transaction {tid}: byte count {buffer[8]}, expected {request.byte_count}",
-                )
-            expected = 3 + request.byte_count
-        else:
-            if buffer[8] == 0:
-                raise self._fail("exception_code", f"{request}, transaction {tid}: exception code 0")
-            expected = 3
-        if length != expected:
-            raise self._fail(
-                "length", f"{request}, transaction {tid}: MBAP length {length}, expected {expected}"
-            )
-        return True
-
     def _fail(self, reason: str, detail: str) -> ProtocolError:
         head = bytes(self._buffer[:12]).hex(" ")
         self.reset()
         return ProtocolError(reason, f"Modbus TCP reply: {detail} (frame starts {head})")
 
 
-def _decode(frame: bytearray, tid: int, request: Request) -> Reply:
-    """The values of a checked frame (whole, at the start of `frame`)."""
-    if frame[7] & 0x80:
-        return Reply(tid, None, frame[8])
-    quantity = request.quantity
-    if request.function in BIT_FUNCTIONS:
-        return Reply(tid, [bool(frame[9 + (i >> 3)] >> (i & 7) & 1) for i in range(quantity)], 0)
+def _describe(request: _Request, tid: int) -> str:
+    unit, function, _, address, quantity = request
+    return f"unit {unit} fc{function} {address}+{quantity}, transaction {tid}"
+
+
+def _values(frame: bytearray, function: int, quantity: int) -> list[int] | list[bool]:
+    """The values of a checked, whole frame at the start of `frame`."""
+    if function in BIT_FUNCTIONS:
+        return [bool(frame[9 + (i >> 3)] >> (i & 7) & 1) for i in range(quantity)]
     words = _WORDS.get(quantity)
     if words is None:
         words = _WORDS[quantity] = struct.Struct(f">{quantity}H")
-    return Reply(tid, list(words.unpack_from(frame, 9)), 0)
+    return list(words.unpack_from(frame, 9))

@@ -125,7 +125,7 @@ def test_a_reply_split_anywhere_gives_the_values_once(
     data = frame(1, request_[0], pdu)
     for chunks in splits(data) if len(data) < 40 else [[data], [data[:7], data[7:9], data[9:]]]:
         session, (tid,) = session_with(request_)
-        assert replies(session, chunks) == [Reply(tid, values, 0)], chunks
+        assert replies(session, chunks) == [(tid, values, 0)], chunks
         assert (session.buffered, session.in_flight) == (0, 0)
 
 
@@ -137,13 +137,13 @@ def test_the_header_alone_and_a_partial_frame_need_more_bytes() -> None:
         if size < len(data) - 1:
             assert session.next_reply() is None
             assert session.buffered == size + 1
-    assert session.next_reply() == Reply(tid, [1, 2], 0)
+    assert session.next_reply() == (tid, [1, 2], 0)
 
 
 def test_an_exception_reply_carries_its_code() -> None:
     for chunks in splits(frame(1, 9, bytes([0x83, 0x02]))):
         session, (tid,) = session_with((9, HOLDING, 0, 4))
-        assert replies(session, chunks) == [Reply(tid, None, 2)]
+        assert replies(session, chunks) == [(tid, None, 2)]
 
 
 def test_several_replies_in_one_read_come_out_in_order() -> None:
@@ -156,9 +156,9 @@ def test_several_replies_in_one_read_come_out_in_order() -> None:
     for chunks in splits(data):
         session, tids = session_with((1, HOLDING, 0, 1), (2, INPUT, 0, 2), (3, COILS, 0, 3))
         assert replies(session, chunks) == [
-            Reply(tids[1], [5, 6], 0),
-            Reply(tids[0], [4], 0),
-            Reply(tids[2], [True, True, False], 0),
+            (tids[1], [5, 6], 0),
+            (tids[0], [4], 0),
+            (tids[2], [True, True, False], 0),
         ]
 
 
@@ -167,7 +167,7 @@ def test_a_late_reply_is_skipped_and_the_next_one_returned() -> None:
     session.expire(old)  # timed out
     new, _ = session.request(1, HOLDING, 0, 2)
     late, fresh = frame(old, 1, registers(HOLDING, [1, 1])), frame(new, 1, registers(HOLDING, [2, 2]))
-    assert replies(session, [late + fresh]) == [Reply(new, [2, 2], 0)]
+    assert replies(session, [late + fresh]) == [(new, [2, 2], 0)]
     # Only once: the same transaction id again answers nothing.
     session.request(1, HOLDING, 0, 2)
     with pytest.raises(ProtocolError) as raised:
@@ -237,7 +237,7 @@ def test_the_error_names_what_was_asked_and_what_came() -> None:
 def test_a_reply_before_a_bad_frame_in_the_same_read_is_still_returned() -> None:
     session, (tid,) = session_with(REQUEST)
     session.feed(frame(tid, 5, OK_PDU) + b"\x00\x09\x00\x01\x00\x07")
-    assert session.next_reply() == Reply(tid, [1, 2], 0)
+    assert session.next_reply() == (tid, [1, 2], 0)
     with pytest.raises(ProtocolError, match="protocol id 1"):
         session.next_reply()
 
@@ -274,7 +274,7 @@ def test_any_valid_reply_cut_into_any_chunks_gives_its_values(
     positions = sorted({c for c in cuts if c < len(data)})
     chunks = [data[a:b] for a, b in zip([0, *positions], [*positions, len(data)], strict=True)]
     session, (tid,) = session_with(request)
-    assert replies(session, chunks) == [Reply(tid, values, 0)]
+    assert replies(session, chunks) == [(tid, values, 0)]
 
 
 REQUESTS = [(1, HOLDING, 0, 2), (2, INPUT, 10, 3), (1, COILS, 0, 9), (7, DISCRETE, 3, 1)]
@@ -290,16 +290,17 @@ def checked_outcome(session: MbapSession, tids: list[int], chunks: list[bytes], 
         for chunk in chunks:
             session.feed(chunk)
             while (reply := session.next_reply()) is not None:
+                reply_tid, values, exception = reply
                 tid, protocol, length, unit, function = struct.unpack_from(">HHHBB", stream, cursor)
-                want_unit, want_function, _, quantity = asked.pop(reply.tid)
-                assert (tid, protocol, unit) == (reply.tid, 0, want_unit)
+                want_unit, want_function, _, quantity = asked.pop(reply_tid)
+                assert (tid, protocol, unit) == (reply_tid, 0, want_unit)
                 body = stream[cursor + 8 : cursor + 6 + length]
-                if reply.values is None:
+                if values is None:
                     assert function == want_function | 0x80
-                    assert body == bytes([reply.exception]) != b"\0"
+                    assert body == bytes([exception]) != b"\0"
                 else:
                     assert function == want_function
-                    assert reply.exception == 0
+                    assert exception == 0
                     size = (quantity + 7) // 8 if want_function in (COILS, DISCRETE) else 2 * quantity
                     assert body[0] == size == len(body) - 1
                     expected: list[int] | list[bool] = (
@@ -307,7 +308,7 @@ def checked_outcome(session: MbapSession, tids: list[int], chunks: list[bytes], 
                         if want_function in (COILS, DISCRETE)
                         else [int.from_bytes(body[1 + 2 * i : 3 + 2 * i], "big") for i in range(quantity)]
                     )
-                    assert reply.values == expected
+                    assert values == expected
                 cursor += 6 + length
                 got.append(reply)
     except ProtocolError as exc:
