@@ -144,7 +144,7 @@ async def test_one_bad_reply_fails_one_read_and_the_next_read_is_good(
     hostile: StartHostile, behaviour: str
 ) -> None:
     server = await hostile(["good", behaviour])
-    async with ModbusLink(tcp_bus(server.port)) as link:
+    async with ModbusLink(tcp_bus(server.port, timeout_s=1.0)) as link:
         assert await link.read(UNIT, Function.INPUT, 0, 6) == meter_registers(0, 6)
         started = time.monotonic()
         with pytest.raises(ProtocolError) as raised:
@@ -152,7 +152,8 @@ async def test_one_bad_reply_fails_one_read_and_the_next_read_is_good(
         assert raised.value.reason == REASONS[behaviour]
         assert f"127.0.0.1:{server.port}" in str(raised.value)
         # Refused at once, except the frame cut short: that one is only known at the timeout.
-        assert time.monotonic() - started < (0.6 if behaviour == "truncated" else 0.2)
+        waited = time.monotonic() - started
+        assert waited >= 1.0 if behaviour == "truncated" else waited < 0.5
         assert not link.connected  # the connection was dropped with its half-read bytes
         assert await link.read(UNIT, Function.INPUT, 0, 6) == meter_registers(0, 6)
         assert await link.read(UNIT, Function.INPUT, 2, 2) == meter_registers(2, 2)
@@ -173,7 +174,7 @@ async def test_garbage_between_polls_is_dropped_with_the_connection(
 
 
 def write_site(tmp_path: Path, port: int, interval_s: float) -> Path:
-    bus = {"name": "meters", "type": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 0.2}
+    bus = {"name": "meters", "type": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 0.4}
     bus |= {"retries": 0}
     device = {"name": "m1", "bus": "meters", "unit_id": UNIT, "profile": "eastron/sdm630"}
     device |= {"interval_s": interval_s, "points": ["voltage_l1_n_v", "voltage_l2_n_v", "voltage_l3_n_v"]}
@@ -188,7 +189,7 @@ async def test_every_bad_frame_costs_one_poll_and_the_device_is_back_at_the_next
     """The agent as it runs (schedule, poller, bus pool, TCP client): a good poll, then each bad
     reply once followed by good ones. Each bad poll is `failed` with reason protocol_error, the
     device goes offline once and is online again at the next probe (2 intervals later)."""
-    interval_s = 0.4
+    interval_s = 0.5
     script = [step for behaviour in BAD_REPLIES for step in (behaviour, "good")]
     server = await hostile(["good", *script])
     output = MemoryOutput()
