@@ -15,7 +15,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from agent.config.strict import StrictModel as _Strict  # one base for every config model
 
 __all__ = [
     "AnalyticsConfig",
@@ -43,10 +45,6 @@ __all__ = [
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 _GBT2589 = "GB/T 2589-2020 (1 kgce = 29,307 kJ)"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def minutes_of(hhmm: str) -> int:
@@ -409,6 +407,14 @@ class BaselineOptions(_Strict):
     min_degree_day_share: float = Field(
         default=0.1, ge=0, le=1, description="Share of periods with non-zero degree days for a term."
     )
+
+    @field_validator("period_end")
+    @classmethod
+    def _end_after_start(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("period_start")
+        if start is not None and end is not None and end <= start:
+            raise ValueError(f"the baseline must end after it starts (period_start is {start})")
+        return end
 
     @model_validator(mode="after")
     def _grid(self) -> BaselineOptions:

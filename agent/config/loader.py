@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,7 +12,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.config.registry import ProfileRegistry
-from agent.config.site import SiteConfig
+from agent.config.site import WEB_TOKEN_ENV, SiteConfig, is_loopback
+from agent.config.strict import coercion_issues
 from agent.config.yamlsource import LoadedYaml, format_path, load_yaml, validation_issues
 from agent.errors import ConfigError, ConfigIssue
 
@@ -46,20 +49,30 @@ def store_dir(config: SiteConfig, config_path: Path) -> Path:
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Parse, validate and cross-check `path`. Raises ConfigError listing every issue."""
+    env = os.environ if env is None else env
     loaded = load_yaml(path, env)
     if loaded.data is not None and not isinstance(loaded.data, dict):
         loaded.issue((), "the top level must be a mapping (site:, buses:, devices:, sinks:)")
-    if loaded.issues and not isinstance(loaded.data, dict):
+    if not isinstance(loaded.data, dict):
         raise ConfigError(loaded.issues)
     data: dict[str, Any] = loaded.data
-    dirs = [path.parent / d for d in data.get("profiles_dirs") or () if isinstance(d, str)]
-    registry = ProfileRegistry(dirs)
+    dirs = data.get("profiles_dirs")
+    registry = (
+        ProfileRegistry(path.parent / d for d in dirs or () if isinstance(d, str))
+        if isinstance(dirs, list)
+        else ProfileRegistry()
+    )
     _check_references(loaded, data, registry)
+    _check_analytics(loaded, data)
+    _check_web(loaded, data, env)
+    for where, message in coercion_issues(SiteConfig, data):
+        loaded.issue(where, message)
     config: SiteConfig | None = None
     try:
         config = SiteConfig.model_validate(data)
     except ValidationError as exc:
-        loaded.issues.extend(validation_issues(loaded, exc))
+        reported = {i.path for i in loaded.issues}  # a value the YAML layer refused is None here
+        loaded.issues.extend(i for i in validation_issues(loaded, exc) if i.path not in reported)
     if loaded.issues:
         loaded.issues.sort(key=lambda i: (i.line or 0, i.path))
         raise ConfigError(loaded.issues)
@@ -74,37 +87,85 @@ def _items(data: dict[str, Any], key: str) -> list[tuple[int, dict[str, Any]]]:
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
+def _text(value: object) -> str | None:
+    """A name as written, or None when it is not text (the field's own type check reports that)."""
+    return value if isinstance(value, str) else None
+
+
 def _check_references(loaded: LoadedYaml, data: dict[str, Any], registry: ProfileRegistry) -> None:
     """Rules that span the file. Works on the raw data so it runs even when fields are invalid."""
-    buses = {b.get("name"): b for _, b in _items(data, "buses")}
+    buses = {_text(b.get("name")): b for _, b in _items(data, "buses")}
+    buses.pop(None, None)
     for key in ("buses", "devices"):
-        counts = Counter(item.get("name") for _, item in _items(data, key))
+        counts = Counter(_text(item.get("name")) for _, item in _items(data, key))
         for i, item in _items(data, key):
-            if counts[item.get("name")] > 1 and isinstance(item.get("name"), str):
-                loaded.issue((key, i, "name"), f"duplicate {key[:-1]} name {item['name']!r}")
-    devices = {d.get("name") for _, d in _items(data, "devices")}
-    areas = {a.get("name") for a in (data.get("site") or {}).get("areas") or () if isinstance(a, dict)}
+            name = _text(item.get("name"))
+            if name is not None and counts[name] > 1:
+                loaded.issue((key, i, "name"), f"duplicate {key[:-1]} name {name!r}")
+    devices = {_text(d.get("name")) for _, d in _items(data, "devices")} - {None}
+    site = data.get("site")
+    areas_raw = site.get("areas") if isinstance(site, dict) else None
+    areas = (
+        {_text(a.get("name")) for a in areas_raw if isinstance(a, dict)}
+        if isinstance(areas_raw, list)
+        else set()
+    )
+    areas.discard(None)
     seen_units: dict[tuple[object, object], str] = {}
     for i, dev in _items(data, "devices"):
-        bus = buses.get(dev.get("bus"))
-        if "bus" in dev and bus is None:
-            loaded.issue(("devices", i, "bus"), f"unknown bus {dev['bus']!r} (buses: {_names(buses)})")
+        bus_name = _text(dev.get("bus"))
+        bus = buses.get(bus_name) if bus_name is not None else None
+        if bus_name is not None and bus is None:
+            loaded.issue(("devices", i, "bus"), f"unknown bus {bus_name!r} (buses: {_names(buses)})")
         _check_unit(loaded, i, dev, bus, seen_units)
         _check_profile(loaded, i, dev, registry)
         if bus is not None:
             _check_timing(loaded, i, dev, bus)
-        parent = dev.get("parent")
+        parent = _text(dev.get("parent"))
         if parent is not None and parent not in devices:
             loaded.issue(("devices", i, "parent"), f"unknown parent meter {parent!r}")
         elif parent is not None and parent == dev.get("name"):
             loaded.issue(("devices", i, "parent"), "a meter cannot be its own parent")
-        if dev.get("area") is not None and areas and dev["area"] not in areas:
-            loaded.issue(("devices", i, "area"), f"unknown area {dev['area']!r} (areas: {_names(areas)})")
+        area = _text(dev.get("area"))
+        if area is not None and areas and area not in areas:
+            loaded.issue(("devices", i, "area"), f"unknown area {area!r} (areas: {_names(areas)})")
     _check_cycles(loaded, data)
 
 
-def _names(items: Any) -> str:
+def _check_analytics(loaded: LoadedYaml, data: dict[str, Any]) -> None:
+    """Analytics entries that name a device must name one of this file."""
+    analytics = data.get("analytics")
+    if not isinstance(analytics, dict):
+        return
+    devices = {_text(d.get("name")) for _, d in _items(data, "devices")} - {None}
+    for i, spec in _items(analytics, "compressors"):
+        name = _text(spec.get("device"))
+        if name is not None and name not in devices:
+            loaded.issue(
+                ("analytics", "compressors", i, "device"),
+                f"no device {name!r} in this file (devices: {_names(devices)})",
+            )
+
+
+def _check_web(loaded: LoadedYaml, data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """The dashboard beyond this machine needs a token: refused here, not first at `run`."""
+    web = data.get("web")
+    if not isinstance(web, dict):
+        return
+    host = web.get("host", "127.0.0.1")
+    if not isinstance(host, str) or is_loopback(host) or web.get("token") or env.get(WEB_TOKEN_ENV):
+        return
+    loaded.issue(
+        ("web", "host"),
+        f"binding the dashboard to {host} exposes the site's data: set web.token (as ${{ENV_VAR}}) "
+        f"or {WEB_TOKEN_ENV}, or bind to 127.0.0.1",
+    )
+
+
+def _names(items: Any, shown: int = 10) -> str:
     names = sorted(str(n) for n in items if n is not None)
+    if len(names) > shown:
+        return ", ".join(names[:shown]) + f", ... ({len(names)} in all)"
     return ", ".join(names) if names else "none defined"
 
 
@@ -122,7 +183,7 @@ def _check_unit(
     if not 1 <= unit <= 247 and not (on_tcp and unit in (0, 255)):
         allowed = "1..247 (0 or 255 also on a tcp bus)" if on_tcp else "1..247 on a serial line"
         loaded.issue(("devices", i, "unit_id"), f"unit id {unit} is out of range: use {allowed}")
-    key = (dev.get("bus"), unit)
+    key = (_text(dev.get("bus")), unit)
     if bus is not None and bus.get("type") != "tcp" and key in seen:
         loaded.issue(
             ("devices", i, "unit_id"), f"unit id {unit} is already used on bus {key[0]!r} by {seen[key]!r}"
@@ -144,14 +205,18 @@ def _check_profile(loaded: LoadedYaml, i: int, dev: dict[str, Any], registry: Pr
         loaded.issue(("devices", i, "profile"), f"profile {profile_id!r} is invalid: {exc.issues[0]}")
         return
     names = {p.name for p in profile.points}
-    for j, point in enumerate(dev.get("points") or ()):
-        if point not in names:
+    points = dev.get("points")
+    for j, point in enumerate(points if isinstance(points, list) else ()):
+        if isinstance(point, str) and point not in names:
             loaded.issue(("devices", i, "points", j), f"profile {profile_id} has no point {point!r}")
 
 
 def _check_timing(loaded: LoadedYaml, i: int, dev: dict[str, Any], bus: dict[str, Any]) -> None:
     interval, timeout = dev.get("interval_s", 15.0), bus.get("timeout_s", 1.0)
-    if not all(isinstance(v, int | float) for v in (interval, timeout)):
+    if not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in (interval, timeout)
+    ):
         return
     if interval <= timeout:
         loaded.issue(
@@ -162,8 +227,9 @@ def _check_timing(loaded: LoadedYaml, i: int, dev: dict[str, Any], bus: dict[str
 
 
 def _check_cycles(loaded: LoadedYaml, data: dict[str, Any]) -> None:
-    parents = {d.get("name"): d.get("parent") for _, d in _items(data, "devices")}
-    index = {d.get("name"): i for i, d in _items(data, "devices")}
+    parents = {_text(d.get("name")): _text(d.get("parent")) for _, d in _items(data, "devices")}
+    index = {_text(d.get("name")): i for i, d in _items(data, "devices")}
+    parents.pop(None, None)
     for name in parents:
         seen, node = set(), name
         while node is not None and node not in seen:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from agent.config.strict import StrictModel as _Strict  # one base for every config model
 
 __all__ = [
     "BitPoint",
@@ -87,10 +89,6 @@ _WIDTH: dict[str, int] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class CounterSpec(_Strict):
     """How a monotonically increasing counter (energy, running hours, units) behaves."""
 
@@ -122,7 +120,7 @@ class NumericPoint(_PointBase):
 
     dtype: NumericDType = Field(description="Register encoding.")
     order: Order | None = Field(default=None, description="Byte/word order; default: the profile's.")
-    scale: float = Field(default=1.0, description="value = raw x scale + offset.")
+    scale: float = Field(default=1.0, description="value = raw x scale + offset (never 0).")
     offset: float = Field(default=0.0, description="value = raw x scale + offset.")
     kind: PointKind = Field(default=PointKind.GAUGE, description="gauge, or counter (monotonic).")
     counter: CounterSpec | None = Field(default=None, description="Counter behaviour (kind: counter).")
@@ -134,8 +132,16 @@ class NumericPoint(_PointBase):
         default=None, description="[min, max] of a plausible scaled value; outside it is quality bad."
     )
 
+    @field_validator("scale")
+    @classmethod
+    def _scale_not_zero(cls, value: float) -> float:
+        if value == 0:
+            raise ValueError("scale 0 would turn every reading into 0.0 (use 1 for raw values)")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> NumericPoint:
+        _check_fits(self.address, _WIDTH[self.dtype], self.dtype)
         if self.function.is_bit:
             raise ValueError(
                 f"dtype {self.dtype} needs a register table (holding/input), not {self.function}"
@@ -175,6 +181,7 @@ class StringPoint(_PointBase):
 
     @model_validator(mode="after")
     def _check(self) -> StringPoint:
+        _check_fits(self.address, self.length, f"a {self.length}-register string")
         if self.function.is_bit:
             raise ValueError("dtype string needs a register table (holding/input)")
         return self
@@ -192,10 +199,24 @@ def register_count(point: NumericPoint | BoolPoint | BitPoint | StringPoint) -> 
     return 1
 
 
+def _check_fits(address: int, count: int, what: str) -> None:
+    last = address + count - 1
+    if last > 65535:
+        raise ValueError(
+            f"{what} at address {address} needs {count} registers and runs past the last one (65535)"
+        )
+
+
 class ForbiddenRange(_Strict):
     function: Function
     start: int = Field(ge=0, le=65535)
     end: int = Field(ge=0, le=65535, description="Inclusive.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ForbiddenRange:
+        if self.end < self.start:
+            raise ValueError(f"range {self.start}-{self.end} is reversed: start must not be after end")
+        return self
 
 
 class Profile(_Strict):
@@ -224,6 +245,19 @@ class Profile(_Strict):
         default=(), description="Address ranges the device rejects; no read may cover them."
     )
     points: tuple[Point, ...] = Field(min_length=1)
+
+    @field_validator("forbidden")
+    @classmethod
+    def _no_overlap(cls, ranges: tuple[ForbiddenRange, ...]) -> tuple[ForbiddenRange, ...]:
+        for i, first in enumerate(ranges):
+            for j in range(i + 1, len(ranges)):
+                other = ranges[j]
+                if other.function is first.function and other.start <= first.end and first.start <= other.end:
+                    raise ValueError(
+                        f"forbidden[{j}] ({other.function} {other.start}-{other.end}) overlaps "
+                        f"forbidden[{i}] ({first.function} {first.start}-{first.end}): merge them into one"
+                    )
+        return ranges
 
     @model_validator(mode="after")
     def _check(self) -> Profile:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.config.profile import Profile
+from agent.config.strict import coercion_issues
 from agent.config.yamlsource import load_yaml, validation_issues
 from agent.errors import ConfigError, ConfigIssue
 
@@ -30,10 +31,15 @@ def load_profile(path: Path, expected_id: str | None = None) -> Profile:
         raise ConfigError(loaded.issues)
     if not isinstance(loaded.data, dict):
         raise ConfigError([ConfigIssue(str(path), 1, "", "a profile must be a mapping")])
+    for where, message in coercion_issues(Profile, loaded.data):
+        loaded.issue(where, message)
     try:
         profile = Profile.model_validate(loaded.data)
     except ValidationError as exc:
-        raise ConfigError(validation_issues(loaded, exc)) from None
+        loaded.issues.extend(validation_issues(loaded, exc))
+    if loaded.issues:
+        loaded.issues.sort(key=lambda i: (i.line or 0, i.path))
+        raise ConfigError(loaded.issues)
     if expected_id is not None and profile.id != expected_id:
         raise ConfigError(
             [loaded.issue(("id",), f"id {profile.id!r} does not match the file's place ({expected_id!r})")]

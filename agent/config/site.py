@@ -8,16 +8,19 @@ Cross-field rules that need the whole file (references between devices, buses an
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent.config.analytics import AnalyticsConfig
+from agent.config.strict import StrictModel as _Strict  # one base for every config model
 
 __all__ = [
+    "WEB_TOKEN_ENV",
     "Area",
     "Bus",
     "Carrier",
@@ -33,13 +36,22 @@ __all__ = [
     "SiteConfig",
     "TcpBus",
     "WebConfig",
+    "is_loopback",
 ]
 
 NAME = r"^[a-z0-9][a-z0-9_-]*$"
+WEB_TOKEN_ENV = "ENERGY_AGENT_WEB_TOKEN"
+"""The environment variable `run` takes the dashboard token from when `web.token` is not set."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def is_loopback(host: str) -> bool:
+    """True for a bind address that only this machine reaches."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Area(_Strict):

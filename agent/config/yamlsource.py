@@ -62,17 +62,20 @@ def format_path(path: Sequence[str | int]) -> str:
 def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
     """Parse `path`. Never raises for bad content: problems are in `.issues`."""
     result = LoadedYaml(file=str(path))
+    text = _read_text(path, result)
+    if text is None:
+        return result
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        result.issues.append(ConfigIssue(str(path), None, "", f"cannot read file: {exc.strerror}"))
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character: found before any parsing
+        at = text.count("\n", 0, exc.position) + 1
+        result.issues.append(ConfigIssue(str(path), at, "", _control_character(exc.character)))
         return result
-    except UnicodeDecodeError as exc:
-        result.issues.append(ConfigIssue(str(path), None, "", f"not UTF-8 text: {exc.reason}"))
-        return result
-    loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
+    except _LimitExceeded as exc:
+        result.issues.append(ConfigIssue(str(path), exc.line, "", exc.message))
+        return result
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -84,48 +87,222 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
         return result
     finally:
         loader.dispose()
-    if node is None:
-        result.issues.append(ConfigIssue(str(path), 1, "", "the file is empty"))
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
+        result.issues.append(ConfigIssue(str(path), 1, "", "the file is empty (no settings in it)"))
         return result
     walker = _Walker(result, os.environ if env is None else env, loader)
-    result.data = walker.build(node, ())
+    try:
+        result.data = walker.build(node, ())
+    except _LimitExceeded as exc:
+        result.data = None
+        result.issues.append(ConfigIssue(str(path), exc.line, "", exc.message))
     return result
 
 
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Largest config or profile file read (a 4,000-device site is about 1 MB)."""
+MAX_NODES = 250_000
+"""Most values (keys, scalars, lists, mappings) in a file, counted again at every alias use."""
+MAX_DEPTH = 32
+"""Deepest nesting of lists and mappings (a site config needs 6)."""
+
+_MAX_DIGITS = 100  # no setting needs more; Python refuses to parse more than 4,300
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+_SCALAR_KINDS = {
+    _NULL: "null",
+    "tag:yaml.org,2002:bool": "boolean",
+    "tag:yaml.org,2002:int": "integer",
+    "tag:yaml.org,2002:float": "number",
+    _STR: "text",
+    "tag:yaml.org,2002:timestamp": "date",
+}
+
+
+def _read_text(path: Path, result: LoadedYaml) -> str | None:
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        result.issues.append(ConfigIssue(str(path), None, "", f"cannot read file: {exc.strerror}"))
+        return None
+    if len(raw) > MAX_FILE_BYTES:
+        limit = f"{MAX_FILE_BYTES // 1024**2} MiB"
+        result.issues.append(
+            ConfigIssue(str(path), 1, "", f"file is larger than {limit}, the limit of a config")
+        )
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        result.issues.append(ConfigIssue(str(path), line, "", f"not UTF-8 text: {exc.reason}"))
+        return None
+
+
+def _control_character(code: int) -> str:
+    return (
+        f"control character U+{code:04X} is not allowed in YAML "
+        "(remove it, or write it as an escape inside double quotes)"
+    )
+
+
+class _LimitExceeded(Exception):
+    """The file is larger, deeper or expands further than a config may: parsing stops here."""
+
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _too_many_nodes(line: int | None) -> _LimitExceeded:
+    return _LimitExceeded(
+        line,
+        f"more than {MAX_NODES:,} values (counting every use of an alias): "
+        "the file is too large, or an alias expands too far",
+    )
+
+
+def _too_deep(line: int | None) -> _LimitExceeded:
+    return _LimitExceeded(line, f"nested more than {MAX_DEPTH} levels deep")
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer with a bound on the number of nodes and on the nesting depth.
+
+    PyYAML composes recursively: without the depth bound a deeply nested file ends in RecursionError.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.composed = 0
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.composed += 1
+        self.depth += 1
+        try:
+            if self.composed > MAX_NODES:
+                raise _too_many_nodes(self._line())
+            if self.depth > MAX_DEPTH:
+                raise _too_deep(self._line())
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _line(self) -> int:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        return int(event.start_mark.line) + 1
+
+
 class _Walker:
+    """Builds plain data from the node tree, expanding aliases within the limits."""
+
     def __init__(self, out: LoadedYaml, env: Mapping[str, str], loader: yaml.SafeLoader) -> None:
         self.out = out
         self.env = env
         self.loader = loader
+        self.visited = 0
+        self.open: set[int] = set()  # nodes being built: meeting one again is an alias to itself
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
-        self.out.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag == "tag:yaml.org,2002:str" and "${" in node.value:
+        line = node.start_mark.line + 1
+        self.out.lines[path] = line
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise _too_many_nodes(line)
+        if len(self.open) >= MAX_DEPTH:
+            raise _too_deep(line)
+        if id(node) in self.open:
+            self.out.issue(path, "an alias refers to the value that contains it (a loop)")
+            return None
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path) if self._plain(node, _MAP, path) else None
+            if isinstance(node, yaml.SequenceNode):
+                if not self._plain(node, _SEQ, path):
+                    return None
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, yaml.ScalarNode)
+            return self._scalar(node, path)
+        finally:
+            self.open.discard(id(node))
+
+    def _plain(self, node: yaml.Node, tag: str, path: PathKey) -> bool:
+        if node.tag != tag:
+            self.out.issue(path, f"unsupported tag {node.tag!r} (a config uses plain YAML values)")
+            return False
+        return True
+
+    def _scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
+        kind = _SCALAR_KINDS.get(node.tag)
+        if kind is None:
+            self.out.issue(path, f"unsupported tag {node.tag!r} (a config uses plain YAML values)")
+            return None
+        if node.tag == _STR and "${" in node.value:
             return self._substitute(node.value, path)
-        return self.loader.construct_object(node, deep=True)
+        if kind == "integer" and len(node.value) > _MAX_DIGITS:
+            self.out.issue(path, f"integer is too large ({len(node.value):,} characters)")
+            return None
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "..."
+            detail = f" ({exc})" if kind == "date" else ""
+            self.out.issue(path, f"not a valid {kind}: {shown!r}{detail}")
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[str, Any]:
-        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         result: dict[str, Any] = {}
+        merges = [value for key, value in node.value if key.tag == _MERGE]
+        for source in merges:  # `<<: *anchor`: first the merged keys, so the explicit ones win
+            self._merge(source, path, result)
+        written: set[str] = set()
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                key = str(key)
+            if key_node.tag == _MERGE:
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
             child = (*path, key)
-            if key in result:
+            if key in written:
                 first = self.out.lines.get(child)
                 line = key_node.start_mark.line + 1
                 message = f"duplicate key {key!r} (a key may appear once; first at line {first})"
                 self.out.issues.append(ConfigIssue(self.out.file, line, format_path(child), message))
                 continue
+            written.add(key)
             result[key] = self.build(value_node, child)
             self.out.lines[child] = key_node.start_mark.line + 1
         return result
+
+    def _merge(self, source: yaml.Node, path: PathKey, into: dict[str, Any]) -> None:
+        """YAML merge keys: a mapping, or a list of mappings where the earlier one wins."""
+        sources = source.value if isinstance(source, yaml.SequenceNode) else [source]
+        merged: dict[str, Any] = {}
+        for item in sources:
+            if not isinstance(item, yaml.MappingNode):
+                line = item.start_mark.line + 1
+                message = "`<<` merges a mapping or a list of mappings (an alias like *defaults)"
+                self.out.issues.append(ConfigIssue(self.out.file, line, format_path(path), message))
+                continue
+            built = self.build(item, path)
+            if isinstance(built, dict):
+                merged = {**built, **merged}
+        into.update(merged)
+
+    def _key(self, node: yaml.Node, path: PathKey) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            line = node.start_mark.line + 1
+            message = "a key must be a plain word, not a list or a mapping"
+            self.out.issues.append(ConfigIssue(self.out.file, line, format_path(path), message))
+            return None
+        return str(node.value)
 
     def _substitute(self, text: str, path: PathKey) -> str:
         def replace(match: re.Match[str]) -> str:
@@ -146,21 +323,33 @@ def validation_issues(loaded: LoadedYaml, error: ValidationError, prefix: PathKe
     Pydantic puts union tags ('tcp', 'float32') and validator names into `loc`; those are not keys of
     the file, so they are dropped by following the loc through the data itself.
     """
+    errors = error.errors(include_url=False)
+    failed = {tuple(err["loc"]) for err in errors}
     issues = []
-    for err in error.errors(include_url=False):
-        path = _real_path(loaded.data, prefix, err["loc"])
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling and the indentation)"
-        elif err["type"] == "missing":
-            message = "required field is missing"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "too_short" and any(f[: len(loc)] == loc and f != loc for f in failed):
+            continue  # "no items left" only because the items themselves failed: those are reported
+        path = _real_path(loaded.data, prefix, loc)
+        message = _MESSAGES.get(err["type"], err["msg"]).removeprefix("Value error, ")
         if err["type"] not in ("missing", "extra_forbidden") and "input" in err and _is_scalar(err["input"]):
             message += f" (got {err['input']!r})"
         issue = ConfigIssue(loaded.file, loaded.line_of(path), format_path(path), message)
         issues.append(issue)
     return issues
+
+
+# pydantic's wording speaks Python; a config is YAML
+_MESSAGES = {
+    "extra_forbidden": "unknown field (check the spelling and the indentation)",
+    "missing": "required field is missing",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping (key: value lines)",
+    "model_type": "expected a mapping (key: value lines)",
+    "model_attributes_type": "expected a mapping (key: value lines)",
+    "finite_number": "expected a finite number (not .nan or .inf)",
+}
 
 
 def _is_scalar(value: object) -> bool:
