@@ -23,6 +23,7 @@ from agent.cli import (
     simulate,
     web_cmds,
 )
+from agent.config.loader import issue_lines
 from agent.errors import AgentError, ConfigError, DeviceError
 
 __all__ = ["main"]
@@ -70,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         if args.debug:
             raise
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
+        for line in issue_lines(exc.issues):
+            print(line, file=sys.stderr)
         return 1
     except DeviceError as exc:
         if args.debug:

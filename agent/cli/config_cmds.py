@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.config.loader import load_config
+from agent.config.loader import issue_lines, load_config
 from agent.config.profile import Profile
 from agent.config.registry import ProfileRegistry
 from agent.config.site import RtuOverTcpBus, SiteConfig
@@ -35,9 +35,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         loaded = load_config(args.config)
     except ConfigError as exc:
-        for issue in exc.issues:
-            print(issue, file=sys.stderr)
-        print(f"{len(exc.issues)} problem(s) in {args.config}", file=sys.stderr)
+        for line in issue_lines(exc.issues):
+            print(line, file=sys.stderr)
+        print(f"{len(exc.issues):,} problem(s) in {args.config}", file=sys.stderr)
         return 1
     cfg = loaded.config
     print(f"{args.config}: ok — site {cfg.site.name}, {len(cfg.buses)} bus(es), {len(cfg.devices)} device(s)")

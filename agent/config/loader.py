@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,19 @@ from agent.config.strict import coercion_issues
 from agent.config.yamlsource import LoadedYaml, format_path, load_yaml, validation_issues
 from agent.errors import ConfigError, ConfigIssue
 
-__all__ = ["LoadedConfig", "load_config", "store_dir"]
+__all__ = ["MAX_SHOWN_ISSUES", "LoadedConfig", "issue_lines", "load_config", "store_dir"]
+
+MAX_SHOWN_ISSUES = 50
+"""Issues printed (or logged) at most; the rest are counted. A file with 800,000 unknown keys
+printed 800,000 lines, which helps no one: the first fifty show what is wrong."""
+
+
+def issue_lines(issues: Sequence[ConfigIssue], limit: int = MAX_SHOWN_ISSUES) -> list[str]:
+    """The first `limit` issues as text, then one line counting the rest."""
+    lines = [str(issue) for issue in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"... and {len(issues) - limit:,} more problem(s) not shown")
+    return lines
 
 
 class LoadedConfig:

@@ -74,7 +74,7 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
     try:
         node = loader.get_single_node()
     except _LimitExceeded as exc:
-        result.issues.append(ConfigIssue(str(path), exc.line, "", exc.message))
+        result.issues.append(ConfigIssue(str(path), exc.line, exc.path, exc.message))
         return result
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -95,7 +95,7 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
         result.data = walker.build(node, ())
     except _LimitExceeded as exc:
         result.data = None
-        result.issues.append(ConfigIssue(str(path), exc.line, "", exc.message))
+        result.issues.append(ConfigIssue(str(path), exc.line, exc.path, exc.message))
     return result
 
 
@@ -153,10 +153,11 @@ def _control_character(code: int) -> str:
 class _LimitExceeded(Exception):
     """The file is larger, deeper or expands further than a config may: parsing stops here."""
 
-    def __init__(self, line: int | None, message: str) -> None:
+    def __init__(self, line: int | None, message: str, path: str = "") -> None:
         super().__init__(message)
         self.line = line
         self.message = message
+        self.path = path
 
 
 def _too_many_nodes(line: int | None) -> _LimitExceeded:
@@ -208,30 +209,51 @@ class _Walker:
         self.loader = loader
         self.visited = 0
         self.open: set[int] = set()  # nodes being built: meeting one again is an alias to itself
+        self.built: set[int] = set()  # collections built once: meeting one again is an alias use
+        self.alias_path: PathKey | None = None  # the outermost alias being expanded
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
-        line = node.start_mark.line + 1
-        self.out.lines[path] = line
+        line = self.out.lines.setdefault(path, node.start_mark.line + 1)
         self.visited += 1
         if self.visited > MAX_NODES:
-            raise _too_many_nodes(line)
+            raise self._too_many(line)
         if len(self.open) >= MAX_DEPTH:
             raise _too_deep(line)
         if id(node) in self.open:
             self.out.issue(path, "an alias refers to the value that contains it (a loop)")
             return None
+        outermost = self.alias_path is None and id(node) in self.built
+        if outermost:
+            self.alias_path = path
         self.open.add(id(node))
         try:
-            if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path) if self._plain(node, _MAP, path) else None
-            if isinstance(node, yaml.SequenceNode):
-                if not self._plain(node, _SEQ, path):
-                    return None
-                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-            assert isinstance(node, yaml.ScalarNode)
-            return self._scalar(node, path)
+            return self._value(node, path)
         finally:
             self.open.discard(id(node))
+            if outermost:
+                self.alias_path = None
+
+    def _value(self, node: yaml.Node, path: PathKey) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            self.built.add(id(node))
+            return self._mapping(node, path) if self._plain(node, _MAP, path) else None
+        if isinstance(node, yaml.SequenceNode):
+            self.built.add(id(node))
+            if not self._plain(node, _SEQ, path):
+                return None
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        return self._scalar(node, path)
+
+    def _too_many(self, line: int) -> _LimitExceeded:
+        if self.alias_path is None:
+            return _too_many_nodes(line)
+        where = self.alias_path
+        return _LimitExceeded(
+            self.out.lines.get(where, line),
+            f"expanding this alias takes the file past {MAX_NODES:,} values (an alias bomb?)",
+            format_path(where),
+        )
 
     def _plain(self, node: yaml.Node, tag: str, path: PathKey) -> bool:
         if node.tag != tag:
@@ -277,8 +299,8 @@ class _Walker:
                 self.out.issues.append(ConfigIssue(self.out.file, line, format_path(child), message))
                 continue
             written.add(key)
-            result[key] = self.build(value_node, child)
             self.out.lines[child] = key_node.start_mark.line + 1
+            result[key] = self.build(value_node, child)
         return result
 
     def _merge(self, source: yaml.Node, path: PathKey, into: dict[str, Any]) -> None:

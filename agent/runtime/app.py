@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from agent.config.loader import LoadedConfig
+from agent.config.loader import LoadedConfig, issue_lines
 from agent.config.profile import Profile
 from agent.config.site import Device, RtuOverTcpBus, SerialBus, TcpBus
 from agent.errors import ConfigError
@@ -126,8 +126,11 @@ class Agent:
             new = await asyncio.to_thread(self._loader)
         except ConfigError as exc:
             log_event(log, logging.ERROR, "reload_rejected", issues=len(exc.issues))
-            for issue in exc.issues:
-                log_event(log, logging.ERROR, "config_issue", issue=str(issue))
+            for line in issue_lines(exc.issues):
+                log_event(log, logging.ERROR, "config_issue", issue=line)
+            return
+        except Exception as exc:  # noqa: BLE001 - whatever the new file does, the running config stays
+            log_event(log, logging.ERROR, "reload_rejected", error=f"{type(exc).__name__}: {_one_line(exc)}")
             return
         await self.reload(new)
 
@@ -225,3 +228,8 @@ class Agent:
         for running in self._running.values():
             running.poller.stop()
         await asyncio.gather(*(r.task for r in self._running.values()))
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
