@@ -66,27 +66,33 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
     if text is None:
         return result
     try:
-        loader = _BoundedLoader(text)
-    except yaml.reader.ReaderError as exc:  # a control character: found before any parsing
-        at = text.count("\n", 0, exc.position) + 1
-        result.issues.append(ConfigIssue(str(path), at, "", _control_character(exc.character)))
-        return result
-    try:
-        node = loader.get_single_node()
+        _check_shape(text)  # before composing: the composer recurses, and holds every node
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except _LimitExceeded as exc:
         result.issues.append(ConfigIssue(str(path), exc.line, exc.path, exc.message))
         return result
+    except yaml.reader.ReaderError as exc:  # a control character
+        if _Loader is yaml.SafeLoader:  # PyYAML counts characters, libyaml bytes
+            at = text.count("\n", 0, exc.position) + 1
+        else:
+            at = text.encode("utf-8")[: exc.position].count(b"\n") + 1
+        result.issues.append(ConfigIssue(str(path), at, "", _control_character(exc.character)))
+        return result
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        line = _line(exc.problem_mark or exc.context_mark)
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        result.issues.append(ConfigIssue(str(path), line, "", f"YAML syntax error: {what}"))
+        if "maximum nesting depth" in what:  # libyaml's own bound (1,000), met before ours
+            result.issues.append(ConfigIssue(str(path), line, "", _too_deep(line).message))
+        else:
+            result.issues.append(ConfigIssue(str(path), line, "", f"YAML syntax error: {what}"))
         return result
     except yaml.YAMLError as exc:
         result.issues.append(ConfigIssue(str(path), None, "", f"YAML error: {exc}"))
         return result
-    finally:
-        loader.dispose()
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
         result.issues.append(ConfigIssue(str(path), 1, "", "the file is empty (no settings in it)"))
         return result
@@ -97,6 +103,30 @@ def load_yaml(path: Path, env: Mapping[str, str] | None = None) -> LoadedYaml:
         result.data = None
         result.issues.append(ConfigIssue(str(path), exc.line, exc.path, exc.message))
     return result
+
+
+def _line(mark: Any) -> int | None:
+    return int(mark.line) + 1 if mark is not None else None
+
+
+# libyaml's parser and composer when PyYAML has them (ten times faster), else PyYAML's own
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_shape(text: str) -> None:
+    """Count nodes and nesting on the event stream (iterative, holds one event at a time)."""
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _too_many_nodes(_line(event.start_mark))
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _too_deep(_line(event.start_mark))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -172,38 +202,10 @@ def _too_deep(line: int | None) -> _LimitExceeded:
     return _LimitExceeded(line, f"nested more than {MAX_DEPTH} levels deep")
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe composer with a bound on the number of nodes and on the nesting depth.
-
-    PyYAML composes recursively: without the depth bound a deeply nested file ends in RecursionError.
-    """
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.composed = 0
-        self.depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        self.composed += 1
-        self.depth += 1
-        try:
-            if self.composed > MAX_NODES:
-                raise _too_many_nodes(self._line())
-            if self.depth > MAX_DEPTH:
-                raise _too_deep(self._line())
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-    def _line(self) -> int:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        return int(event.start_mark.line) + 1
-
-
 class _Walker:
     """Builds plain data from the node tree, expanding aliases within the limits."""
 
-    def __init__(self, out: LoadedYaml, env: Mapping[str, str], loader: yaml.SafeLoader) -> None:
+    def __init__(self, out: LoadedYaml, env: Mapping[str, str], loader: Any) -> None:
         self.out = out
         self.env = env
         self.loader = loader
@@ -249,8 +251,10 @@ class _Walker:
         if self.alias_path is None:
             return _too_many_nodes(line)
         where = self.alias_path
+        # a list item's recorded line is its anchor's; the alias itself sits in the parent list
+        at = where if not where or isinstance(where[-1], str) else where[:-1]
         return _LimitExceeded(
-            self.out.lines.get(where, line),
+            self.out.lines.get(at, line),
             f"expanding this alias takes the file past {MAX_NODES:,} values (an alias bomb?)",
             format_path(where),
         )

@@ -179,7 +179,7 @@ SITE_CASES = [
         "loop",
     ),
     Hostile("5,000-deep flow nesting", NESTED_5000, 2, "", "nested more than 32 levels"),
-    Hostile("deep block nesting", BLOCK_NESTED, 33, "", "nested more than 32 levels"),
+    Hostile("deep block nesting", BLOCK_NESTED, 34, "", "nested more than 32 levels"),
     Hostile(
         "list as a key",
         edit("  - name: main\n", "  - name: main\n    ? [a, b]\n    : 1\n"),
