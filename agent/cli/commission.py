@@ -68,8 +68,9 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_scan)
 
 
-def _bus_from_args(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | None]:
-    """The bus to talk to, the unit id and profile implied by --config/--device (if given)."""
+def _bus_from_args(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | None, ProfileRegistry]:
+    """The bus to talk to, the unit id and profile implied by --config/--device (if given), and the
+    profiles to look ids up in: the site's `profiles_dirs` first when --config is given."""
     chosen = [x for x in (args.host, args.rtu_over_tcp, args.serial, args.config) if x]
     if len(chosen) != 1:
         raise ConfigError(
@@ -85,12 +86,13 @@ def _bus_from_args(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | 
     common = {"name": "cli", "timeout_s": args.timeout, "retries": 0}
     try:
         if args.host:
-            return TcpBus(type="tcp", host=args.host, port=args.port, **common), None, None
+            return TcpBus(type="tcp", host=args.host, port=args.port, **common), None, None, ProfileRegistry()
         if args.rtu_over_tcp:
             return (
                 RtuOverTcpBus(type="rtu_over_tcp", host=args.rtu_over_tcp, port=args.port, **common),
                 None,
                 None,
+                ProfileRegistry(),
             )
         if args.serial:
             bus = SerialBus.model_validate(
@@ -103,7 +105,7 @@ def _bus_from_args(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | 
                     **common,
                 }
             )
-            return bus, None, None
+            return bus, None, None, ProfileRegistry()
     except ValidationError as exc:
         raise ConfigError(
             [
@@ -114,7 +116,7 @@ def _bus_from_args(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | 
     return _bus_from_config(args)
 
 
-def _bus_from_config(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | None]:
+def _bus_from_config(args: argparse.Namespace) -> tuple[AnyBus, int | None, str | None, ProfileRegistry]:
     loaded = load_config(args.config)
     devices = {d.name: d for d in loaded.config.devices}
     if args.device not in devices:
@@ -130,7 +132,7 @@ def _bus_from_config(args: argparse.Namespace) -> tuple[AnyBus, int | None, str 
         )
     device = devices[args.device]
     bus = next(b for b in loaded.config.buses if b.name == device.bus)
-    return bus, device.unit_id, device.profile
+    return bus, device.unit_id, device.profile, loaded.registry
 
 
 def _adhoc_profile(args: argparse.Namespace) -> Profile:
@@ -183,7 +185,7 @@ async def _read(bus: AnyBus, unit: int, profile: Profile, names: list[str] | Non
 def cmd_read(args: argparse.Namespace) -> int:
     from agent.modbus.io import describe_bus
 
-    bus, unit, profile_id = _bus_from_args(args)
+    bus, unit, profile_id, registry = _bus_from_args(args)
     unit = args.unit if args.unit is not None else (unit or 1)
     if args.address is not None:
         profile = _adhoc_profile(args)
@@ -191,7 +193,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         profile_id = args.profile or profile_id
         if profile_id is None:
             raise ConfigError([ConfigIssue("<command line>", None, "", "give --profile or --address")])
-        profile = _profile(profile_id)
+        profile = _profile(registry, profile_id)
     names = [n.strip() for n in args.points.split(",")] if args.points else None
     values = asyncio.run(_read(bus, unit, profile, names))
     rows = [
@@ -220,8 +222,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile(profile_id: str) -> Profile:
-    registry = ProfileRegistry()
+def _profile(registry: ProfileRegistry, profile_id: str) -> Profile:
     try:
         return registry.get(profile_id)
     except KeyError:
@@ -300,7 +301,7 @@ async def _scan(
 def cmd_scan(args: argparse.Namespace) -> int:
     from agent.modbus.io import describe_bus
 
-    bus, _, _ = _bus_from_args(args)
+    bus, _, _, _ = _bus_from_args(args)
     units = _parse_units(args.units)
     found = asyncio.run(_scan(bus, units, Function(args.function), args.address, sys.stderr.isatty()))
     if args.json:

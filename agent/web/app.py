@@ -148,6 +148,25 @@ def _invalid_query(name: str, message: str) -> HTTPException:
     return HTTPException(422, [{"loc": ["query", name], "msg": message, "type": "value_error"}])
 
 
+_PERIOD_PATTERN = r"^\d{4}(-(0[1-9]|1[0-2]))?$"
+# Documented in the OpenAPI schema, checked by _rating_period: FastAPI's own pattern check would
+# answer with the bare regular expression.
+_PERIOD = Query(
+    None,
+    description="A year 'YYYY' or a month 'YYYY-MM' (01-12); default: the latest",
+    json_schema_extra={"pattern": _PERIOD_PATTERN},
+)
+
+
+def _rating_period(period: str | None) -> str | None:
+    """'2026' or '2026-07'; anything else (a month 13, a word) is a 422 naming what is accepted."""
+    if period is None or re.fullmatch(_PERIOD_PATTERN, period):
+        return period
+    raise _invalid_query(
+        "period", f"period must be a year YYYY or a month YYYY-MM with month 01-12, got {period!r}"
+    )
+
+
 def _add_api(app: FastAPI, source: DashboardSource) -> None:
     @app.get("/api/overview", summary="Site power now, today's and this month's energy, cost, EUI, savings")
     def overview() -> JSONResponse:
@@ -185,16 +204,16 @@ def _add_api(app: FastAPI, source: DashboardSource) -> None:
         return JSONResponse(jsonable(source.savings(start, end)))
 
     @app.get("/api/rating", summary="Rating: dimensions, indicators, scores, grade, what would raise it")
-    def rating(period: str | None = Query(None, pattern=r"^\d{4}(-\d{2})?$")) -> JSONResponse:
-        return JSONResponse(jsonable(source.rating(period)))
+    def rating(period: str | None = _PERIOD) -> JSONResponse:
+        return JSONResponse(jsonable(source.rating(_rating_period(period))))
 
     @app.get(
         "/api/rating/package",
         summary="Download the rating data package (JSON)",
         responses={404: {"description": "No rating for the period (the reason is in `detail`)"}},
     )
-    def rating_package(period: str | None = Query(None, pattern=r"^\d{4}(-\d{2})?$")) -> JSONResponse:
-        result: dict[str, Any] = source.rating(period)
+    def rating_package(period: str | None = _PERIOD) -> JSONResponse:
+        result: dict[str, Any] = source.rating(_rating_period(period))
         if not result.get("available"):
             raise HTTPException(404, result.get("reason", "no rating"))
         name = f"rating-{source.settings.site}-{result['period']}.json"

@@ -6,9 +6,11 @@ import asyncio
 import json
 import socket
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from simulators.clock import FixedClock
 from simulators.scenario import load_scenario
@@ -123,3 +125,34 @@ async def test_an_unknown_profile_is_exit_1_naming_the_known_ones() -> None:
     assert code == 1
     assert "unknown profile 'eastron/sdm999'" in err
     assert "eastron/sdm630" in err
+
+
+async def test_read_with_a_site_config_finds_a_profile_in_its_profiles_dirs(
+    tiny: SimulatedFactory, tmp_path: Path
+) -> None:
+    """Issue 17: `read --config --device` looked profiles up in the shipped directory only."""
+    (tmp_path / "profiles" / "acme").mkdir(parents=True)
+    (tmp_path / "profiles" / "acme" / "volts.yaml").write_text(
+        "id: acme/volts\nvendor: Acme\nmodel: Volts\ndevice_kind: power_meter\npoints:\n"
+        "  - {name: l1_volts, function: input, address: 0, dtype: float32, unit: V}\n"
+        "  - {name: l3_volts, function: input, address: 4, dtype: float32, unit: V}\n",
+        encoding="utf-8",
+    )
+    bus = {"name": "meters", "type": "tcp", "host": "127.0.0.1", "port": tiny.bus("meters").port}
+    device = {"name": "main", "bus": "meters", "unit_id": 1, "profile": "acme/volts"}
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        yaml.safe_dump(
+            {"site": {"name": "t"}, "profiles_dirs": ["profiles"], "buses": [bus], "devices": [device]}
+        )
+    )
+    code, out, err = await cli("read", "--config", str(site), "--device", "main", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["profile"] == "acme/volts"
+    expected = tiny.model.values("main_meter", NOON_DAY_2)
+    got = {p["point"]: p["value"] for p in answer["points"]}
+    assert got == {
+        "l1_volts": pytest.approx(float(np.float32(expected["voltage_l1_n_v"])), rel=1e-6),
+        "l3_volts": pytest.approx(float(np.float32(expected["voltage_l3_n_v"])), rel=1e-6),
+    }

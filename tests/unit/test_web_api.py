@@ -246,3 +246,23 @@ def test_a_browser_logs_in_once_and_keeps_a_cookie(site: SyntheticSite) -> None:
 
 def test_dashboard_settings_pick_the_root_meter(tmp_path: Path, site: SyntheticSite) -> None:
     assert site.settings.meter_for_site(["comp-1", "main"]) == "main"
+
+
+@pytest.mark.parametrize("route", ["/api/rating", "/api/rating/package"])
+@pytest.mark.parametrize("period", ["2026-13", "2026-00", "2026-1", "26", "2026-07-01", "last year"])
+def test_an_impossible_rating_period_is_422_naming_the_accepted_forms(
+    client: TestClient, route: str, period: str
+) -> None:
+    """Issue 17: `/api/rating?period=2026-13` answered 200."""
+    answer = client.get(route, params={"period": period})
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["query", "period"]
+    assert error["msg"] == f"period must be a year YYYY or a month YYYY-MM with month 01-12, got {period!r}"
+
+
+@pytest.mark.parametrize("period", ["2026", "2026-01", "2026-12"])
+def test_a_rating_period_of_a_year_or_a_month_is_answered(client: TestClient, period: str) -> None:
+    answer = client.get("/api/rating", params={"period": period})
+    assert answer.status_code == 200
+    assert answer.json()["available"] is False
