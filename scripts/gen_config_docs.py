@@ -206,12 +206,35 @@ def _section(name: str, model: Schema, paths: Sequence[str], headings: Mapping[s
     return lines
 
 
-def render_schema(schema: Schema) -> str:
+LIMITS = """\
+## Checks and limits
+
+- **Types are strict.** A number field takes a number: `true` or `"1"` is an error, not 1. A
+  true/false field takes `true` or `false`. Floats must be finite (`.nan` and `.inf` are errors).
+  Dates are written `YYYY-MM-DD` and must exist (`2025-02-30` is an error at its line).
+- **Plain YAML only.** Tags other than the standard scalar ones (`!!python/...`, `!!binary`,
+  `!!set`, `!custom`) are refused; `<<: *anchor` merges a mapping (explicit keys win); an alias
+  to the value that contains it is an error. Control characters (NUL, BEL, ESC ...) are refused.
+- **Size limits** protect the agent from a runaway file (an "alias bomb" of nested aliases
+  expands to billions of values): a file may be at most {max_mib} MiB, hold at most {max_nodes:,}
+  values (keys, scalars, lists and mappings, counted again at every use of an alias) and nest at
+  most {max_depth} levels. Beyond a limit, loading stops with one error at the line reached. A
+  4,000-device site with two tags per device is about 0.5 MB and 68,000 values.
+- **Cross-checks:** device, bus, area and parent names must resolve; a compressor in
+  `analytics.compressors` must name a device of the file; a baseline must end after it starts;
+  `web.host` other than loopback needs `web.token` or `{token_env}` already at `validate`.
+- `validate` (and every command that loads a config) prints at most {shown} issues, then counts
+  the rest. A reload by SIGHUP that fails, for whatever reason, is logged (`event=reload_rejected`)
+  and the running config stays.
+"""
+
+
+def render_schema(schema: Schema, limits: str = "") -> str:
     models = walk(schema)
     titles = [str(model.get("title", name)) for name, model, _ in models]
     duplicated = {title for title in titles if titles.count(title) > 1}
     headings = {name: heading_of(name, model, duplicated) for name, model, _ in models}
-    lines = [HEADER]
+    lines = [HEADER, *([limits] if limits else [])]
     for name, model, paths in models:
         lines += _section(name, model, paths, headings)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -220,9 +243,19 @@ def render_schema(schema: Schema) -> str:
 def render() -> str:
     """The Markdown reference of the current `SiteConfig` model."""
     sys.path.insert(0, str(ROOT))
-    from agent.config.site import SiteConfig  # imported late: the path above makes it importable
+    # imported late: the path above makes them importable
+    from agent.config.loader import MAX_SHOWN_ISSUES
+    from agent.config.site import WEB_TOKEN_ENV, SiteConfig
+    from agent.config.yamlsource import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 
-    return render_schema(SiteConfig.model_json_schema())
+    limits = LIMITS.format(
+        max_mib=MAX_FILE_BYTES // 1024**2,
+        max_nodes=MAX_NODES,
+        max_depth=MAX_DEPTH,
+        token_env=WEB_TOKEN_ENV,
+        shown=MAX_SHOWN_ISSUES,
+    )
+    return render_schema(SiteConfig.model_json_schema(), limits)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
