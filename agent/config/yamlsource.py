@@ -4,6 +4,12 @@ PyYAML forgets positions once it builds Python objects, and silently keeps the l
 keys. This module walks the composed node tree itself so that (a) each field path maps to its line,
 (b) duplicate keys are errors, and (c) `${ENV_VAR}` in a string is replaced from the environment,
 with a missing variable reported at its line. Problems are collected, never raised one by one.
+
+A config file is input from a person, so nothing in it may take the loader down: the size, the
+number of values and the nesting are bounded on the event stream before anything is composed
+(an "alias bomb" and 5,000 nested brackets are one error each), aliases are expanded by the walker
+within the same bound, tags beyond plain YAML are refused, and a scalar that does not construct
+(`2025-02-30`, `!!int abc`) is an issue at its line like any other.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ from pydantic import ValidationError
 
 from agent.errors import ConfigIssue
 
-__all__ = ["LoadedYaml", "format_path", "load_yaml", "validation_issues"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "LoadedYaml",
+    "format_path",
+    "load_yaml",
+    "validation_issues",
+]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -130,7 +144,7 @@ def _check_shape(text: str) -> None:
 
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
-"""Largest config or profile file read (a 4,000-device site is about 1 MB)."""
+"""Largest config or profile file read (a 4,000-device site is about 0.5 MB)."""
 MAX_NODES = 250_000
 """Most values (keys, scalars, lists, mappings) in a file, counted again at every alias use."""
 MAX_DEPTH = 32

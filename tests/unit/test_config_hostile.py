@@ -401,3 +401,28 @@ def test_validate_prints_file_line_and_exits_1_without_a_traceback(tmp_path: Pat
     assert any(line.startswith(where) and case.fragment in line for line in done.stderr.splitlines()), (
         done.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("web", "env"),
+    [
+        ("web:\n  host: 0.0.0.0\n  token: ${WEB_TOKEN}\n", {"WEB_TOKEN": "t0ken"}),
+        ("web:\n  host: 0.0.0.0\n", {"ENERGY_AGENT_WEB_TOKEN": "t0ken"}),
+        ("web:\n  host: 127.0.0.1\n", {}),
+        ("web:\n  host: localhost\n", {}),
+    ],
+    ids=["token in the file", "token in the environment", "loopback", "localhost"],
+)
+def test_the_dashboard_is_accepted_on_loopback_or_with_a_token(
+    tmp_path: Path, web: str, env: dict[str, str]
+) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(GOOD + web, encoding="utf-8")
+    assert load_config(path, env={**ENV, **env}).config.web is not None
+
+
+def test_the_web_token_variable_is_the_one_the_dashboard_reads() -> None:
+    from agent.config.site import WEB_TOKEN_ENV
+    from agent.web.app import TOKEN_ENV
+
+    assert WEB_TOKEN_ENV == TOKEN_ENV
