@@ -36,10 +36,12 @@ def merge_bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
-# Run in a fresh interpreter so that ru_maxrss is this load's peak, not the test session's.
+# Run in a fresh interpreter so that the peak is this load's, not the test session's. The peak is the
+# process's VmHWM: getrusage's ru_maxrss would not do, as Linux carries the parent's high-water mark
+# over fork and exec (a child of a 300 MB pytest reports 300 MB before it does anything).
 PEAK_RSS = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from pathlib import Path
     from agent.config.loader import load_config
     from agent.errors import ConfigError
@@ -47,7 +49,8 @@ PEAK_RSS = textwrap.dedent(
         load_config(Path(sys.argv[1]), env={})
     except ConfigError as exc:
         print(exc.issues[0])
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    status = Path("/proc/self/status").read_text().splitlines()
+    print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) // 1024)
     """
 )
 
