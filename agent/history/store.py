@@ -3,8 +3,14 @@
 One SQLite file (WAL) with two tables:
 - `energy`: interval energy per device (kWh per interval start), with how it was obtained
   (`counter` delta, `integrated` power, `imported` from a file) and its quality;
-- `series`: any other interval series by name (production units, output value, outdoor temperature,
-  compressor loaded/unloaded seconds, free air delivered ...), one value per interval start.
+- `series`: any other interval series by name (production, outdoor temperature, compressor loaded and
+  running hours, free air delivered, pressure ...; names in `agent/mv/series.py`), one value per
+  interval start, with its quality (`good` complete, `partial` some of the interval covered, `bad`
+  not usable) and completeness (share of the interval covered by good data, 0..1), so the analytics
+  can tell an interval seen for 3 minutes from a full one. Imported series are `good`, 1.0.
+
+A file written before series had quality is migrated when opened (the two columns are added with
+their defaults: what was stored counts as good and complete, as it did before).
 
 Writes are idempotent upserts keyed by (device or name, start), so re-importing a file or replaying
 an outbox never double-counts. Frames come back with a tz-aware UTC index.
@@ -29,7 +35,7 @@ from agent.storage import store_error
 if TYPE_CHECKING:  # pandas loads where frames are built, never on the poll path
     import pandas as pd
 
-__all__ = ["EnergyRow", "HistoryStore"]
+__all__ = ["EnergyRow", "HistoryStore", "SeriesRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS energy (
@@ -46,9 +52,17 @@ CREATE TABLE IF NOT EXISTS series (
     name TEXT NOT NULL,
     start INTEGER NOT NULL,
     value REAL NOT NULL,
+    quality TEXT NOT NULL DEFAULT 'good',   -- good | partial | bad
+    completeness REAL NOT NULL DEFAULT 1.0, -- share of the interval covered by good data, 0..1
     PRIMARY KEY (name, start)
 ) WITHOUT ROWID;
 """
+
+# Columns added to `series` after files existed without them (a migration for each, in order).
+_SERIES_MIGRATIONS = (
+    ("quality", "ALTER TABLE series ADD COLUMN quality TEXT NOT NULL DEFAULT 'good'"),
+    ("completeness", "ALTER TABLE series ADD COLUMN completeness REAL NOT NULL DEFAULT 1.0"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,17 @@ class EnergyRow:
     kwh: float
     method: str = "counter"
     quality: str = "good"
+    completeness: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRow:
+    """One interval of a named series (what the live recorder writes)."""
+
+    name: str
+    start: int  # interval start, UTC epoch seconds
+    value: float
+    quality: str = "good"  # good | partial | bad
     completeness: float = 1.0
 
 
@@ -79,7 +104,15 @@ class HistoryStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         self._ready = True
+
+    def _migrate(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(series)")}
+        with self._db:
+            for column, statement in _SERIES_MIGRATIONS:
+                if column not in columns:
+                    self._db.execute(statement)
 
     @contextlib.contextmanager
     def _writing(self, what: str) -> Iterator[None]:
@@ -119,8 +152,18 @@ class HistoryStore:
         starts = _epoch_seconds(values.index)
         with self._writing(f"write series {name}"), self._db:
             cur = self._db.executemany(
-                "INSERT OR REPLACE INTO series VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO series (name, start, value) VALUES (?, ?, ?)",
                 ((name, s, float(v)) for s, v in zip(starts, values.to_numpy(), strict=True) if v == v),
+            )
+        return cur.rowcount
+
+    def write_series_rows(self, rows: Iterable[SeriesRow]) -> int:
+        """Upsert series intervals with their quality and completeness (the live recorder's rows)."""
+        with self._writing("write series rows"), self._db:
+            cur = self._db.executemany(
+                "INSERT OR REPLACE INTO series (name, start, value, quality, completeness)"
+                " VALUES (?, ?, ?, ?, ?)",
+                ((r.name, r.start, r.value, r.quality, r.completeness) for r in rows),
             )
         return cur.rowcount
 
@@ -174,16 +217,40 @@ class HistoryStore:
         return _with_utc_index(wide, devices)
 
     def series(
+        self,
+        names: Sequence[str],
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+        good_only: bool = True,
+    ) -> pd.DataFrame:
+        """Wide frame of the named series (NaN where missing); `bad` intervals are left out unless
+        `good_only` is False. Partial intervals are included: `series_completeness` tells them apart."""
+        return self._series_column("value", names, start, end, good_only)
+
+    def series_completeness(
         self, names: Sequence[str], start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.DataFrame:
+        """Same shape as `series(..., good_only=False)`: each interval's completeness, 0..1."""
+        return self._series_column("completeness", names, start, end, False)
+
+    def _series_column(
+        self,
+        column: str,
+        names: Sequence[str],
+        start: pd.Timestamp | None,
+        end: pd.Timestamp | None,
+        good_only: bool,
+    ) -> pd.DataFrame:
         sql = (
-            f"SELECT name, start, value FROM series WHERE name IN ({','.join('?' * len(names))})"
+            f"SELECT name, start, {column} AS v FROM series WHERE name IN ({','.join('?' * len(names))})"
             " AND start >= ? AND start < ?"
         )
+        if good_only:
+            sql += " AND quality != 'bad'"
         import pandas as pd
 
         long = pd.read_sql_query(sql, self._db, params=[*names, _bound(start, 0), _bound(end, 2**62)])
-        wide = long.pivot(index="start", columns="name", values="value") if len(long) else pd.DataFrame()
+        wide = long.pivot(index="start", columns="name", values="v") if len(long) else pd.DataFrame()
         return _with_utc_index(wide, names)
 
 
