@@ -31,7 +31,9 @@ __all__ = [
     "MeteringTargets",
     "OutputValueEntry",
     "PeriodRatios",
+    "PointSource",
     "ProductionConfig",
+    "ProductionSource",
     "Shift",
     "TariffBand",
     "TariffConfig",
@@ -303,6 +305,28 @@ class OutputValueEntry(_Strict):
     source: str = Field(default="user entry", description="Where the figure comes from.")
 
 
+class PointSource(_Strict):
+    """A polled point that feeds a history series (the live recorder reads it)."""
+
+    device: str = Field(min_length=1, description="Device name (from `devices`).")
+    point: str | None = Field(
+        default=None,
+        description="Point of the device's profile; default: the profile's point with the matching "
+        "role (production: `role: production`, temperature: `role: outdoor_temperature`).",
+    )
+
+
+class ProductionSource(PointSource):
+    """A production counter and how its counts convert to the site's production unit."""
+
+    factor: float = Field(
+        default=1.0,
+        gt=0,
+        description="Site production units per counted unit, e.g. 0.0000005 (t per 0.5 g tablet); "
+        "1 when the counter already counts in `production.unit`.",
+    )
+
+
 class ProductionConfig(_Strict):
     """What counts as one unit of product and where the output value comes from."""
 
@@ -316,6 +340,12 @@ class ProductionConfig(_Strict):
     )
     output_value: tuple[OutputValueEntry, ...] = Field(
         default=(), description="Monthly output value entries (override the per-unit value)."
+    )
+    sources: tuple[ProductionSource, ...] = Field(
+        default=(),
+        description="Production counters the live agent records into the `column` series, summed, "
+        "each converted by its factor (counter rollover and resets handled). Empty: production comes "
+        "only from `energy-agent import`.",
     )
 
 
@@ -479,6 +509,11 @@ class AnalyticsConfig(_Strict):
     compressors: tuple[CompressorSpec, ...] = Field(default=(), description="Air compressors.")
     required_pressure_bar: float | None = Field(
         default=None, gt=0, le=40, description="Pressure the end uses need at the compressor room, bar(g)."
+    )
+    temperature: PointSource | None = Field(
+        default=None,
+        description="Outdoor temperature sensor the live agent records as the `temperature_c` series "
+        "(interval mean); absent: temperature comes only from `energy-agent import`.",
     )
 
     @field_validator("shifts")

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.config.registry import ProfileRegistry
+from agent.config.roles import check_recorded_points
 from agent.config.site import WEB_TOKEN_ENV, SiteConfig, is_loopback
 from agent.config.strict import coercion_issues
 from agent.config.yamlsource import LoadedYaml, format_path, load_yaml, validation_issues
@@ -142,6 +143,7 @@ def _check_references(loaded: LoadedYaml, data: dict[str, Any], registry: Profil
         if area is not None and areas and area not in areas:
             loaded.issue(("devices", i, "area"), f"unknown area {area!r} (areas: {_names(areas)})")
     _check_cycles(loaded, data)
+    check_recorded_points(loaded, data, registry)
 
 
 def _check_analytics(loaded: LoadedYaml, data: dict[str, Any]) -> None:

@@ -26,8 +26,12 @@ __all__ = [
     "Point",
     "PointKind",
     "Profile",
+    "Role",
+    "RoleFields",
+    "StateCodes",
     "StringPoint",
     "register_count",
+    "role_unit_factor",
 ]
 
 
@@ -107,6 +111,72 @@ class CounterSpec(_Strict):
     )
 
 
+class Role(StrEnum):
+    """What a point means to the analytics: the live recorder turns it into a history series.
+
+    Counter roles (kind: counter) are summed from increments; gauge roles are averaged (pressure,
+    temperature) or integrated over time (air flow, compressor state) per interval.
+    """
+
+    PRODUCTION = "production"  # counter: units produced (the site config converts them)
+    LOADED_HOURS = "loaded_hours"  # counter: compressor hours loaded (delivering air)
+    RUNNING_HOURS = "running_hours"  # counter: compressor hours running (loaded + unloaded)
+    COMPRESSOR_STATE = "compressor_state"  # gauge: state code, mapped by `states`
+    DISCHARGE_PRESSURE = "discharge_pressure"  # gauge: bar(g) (or kPa, MPa, psi)
+    AIR_TOTAL = "air_total"  # counter: free air delivered, m3 (flow-meter totaliser)
+    AIR_FLOW = "air_flow"  # gauge: free air delivery rate, m3/min (or m3/h, l/s)
+    OUTDOOR_TEMPERATURE = "outdoor_temperature"  # gauge: degC
+
+
+COUNTER_ROLES = frozenset({Role.PRODUCTION, Role.LOADED_HOURS, Role.RUNNING_HOURS, Role.AIR_TOTAL})
+
+# The units a role's point may be in, and the factor to the recorder's unit (h, bar, m3, m3/min, degC).
+# Production has none: any unit, converted by the site's `analytics.production.sources[].factor`.
+_ROLE_UNITS: dict[Role, dict[str, float]] = {
+    Role.LOADED_HOURS: {"h": 1.0, "min": 1 / 60, "s": 1 / 3600},
+    Role.RUNNING_HOURS: {"h": 1.0, "min": 1 / 60, "s": 1 / 3600},
+    Role.DISCHARGE_PRESSURE: {"bar": 1.0, "kpa": 0.01, "mpa": 10.0, "psi": 0.0689476},
+    Role.AIR_TOTAL: {"m3": 1.0, "l": 0.001, "nm3": 1.0},
+    Role.AIR_FLOW: {"m3/min": 1.0, "m3/h": 1 / 60, "l/s": 0.06, "l/min": 0.001},
+    Role.OUTDOOR_TEMPERATURE: {"degc": 1.0, "°c": 1.0, "c": 1.0},
+}
+
+
+def role_unit_factor(role: Role, unit: str) -> float | None:
+    """Factor from `unit` to the role's recorder unit; None when the unit is not one it accepts."""
+    units = _ROLE_UNITS.get(role)
+    if units is None:
+        return 1.0
+    return units.get(unit.strip().lower())
+
+
+class StateCodes(_Strict):
+    """Which values of a compressor state point mean loaded and unloaded (any other: off)."""
+
+    loaded: tuple[int, ...] = Field(min_length=1, description="Codes of running loaded (delivering air).")
+    unloaded: tuple[int, ...] = Field(default=(), description="Codes of running unloaded (idling).")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> StateCodes:
+        if set(self.loaded) & set(self.unloaded):
+            raise ValueError("a state code cannot mean both loaded and unloaded")
+        return self
+
+
+class RoleFields(_Strict):
+    """A point's role for the live recorder (see `Role`), and the state codes of a state point."""
+
+    role: Role | None = Field(
+        default=None,
+        description="What the analytics use the point for: production, loaded_hours, running_hours, "
+        "compressor_state, discharge_pressure, air_total, air_flow or outdoor_temperature. The live "
+        "recorder writes it into the history at the site's interval (docs/analytics.md).",
+    )
+    states: StateCodes | None = Field(
+        default=None, description="role compressor_state: which codes mean loaded / unloaded."
+    )
+
+
 class _PointBase(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64, description="Point id (snake_case).")
     function: Function = Field(description="Data table: coil, discrete, holding or input.")
@@ -115,7 +185,7 @@ class _PointBase(_Strict):
     unit: str = Field(default="", max_length=16, description="Engineering unit after scaling.")
 
 
-class NumericPoint(_PointBase):
+class NumericPoint(_PointBase, RoleFields):
     """An integer or floating-point value in one to four registers."""
 
     dtype: NumericDType = Field(description="Register encoding.")
@@ -150,6 +220,21 @@ class NumericPoint(_PointBase):
             raise ValueError("'counter' settings are only allowed with kind: counter")
         if self.valid_range is not None and self.valid_range[0] > self.valid_range[1]:
             raise ValueError("valid_range must be [min, max] with min <= max")
+        return self
+
+    @model_validator(mode="after")
+    def _check_role(self) -> NumericPoint:
+        role = self.role
+        if (self.states is not None) != (role is Role.COMPRESSOR_STATE):
+            raise ValueError("role compressor_state needs `states` (and only it may have them)")
+        if role is None:
+            return self
+        if (role in COUNTER_ROLES) != (self.kind is PointKind.COUNTER):
+            need = "kind: counter" if role in COUNTER_ROLES else "a gauge (not kind: counter)"
+            raise ValueError(f"role {role} needs {need}")
+        if role is not Role.COMPRESSOR_STATE and role_unit_factor(role, self.unit) is None:
+            known = ", ".join(_ROLE_UNITS[role])
+            raise ValueError(f"role {role}: unit {self.unit!r} is not one of {known}")
         return self
 
 
@@ -267,6 +352,24 @@ class Profile(_Strict):
                 raise ValueError(f"duplicate point name {p.name!r}")
             seen.add(p.name)
         return self
+
+    @model_validator(mode="after")
+    def _one_point_per_role(self) -> Profile:
+        seen: dict[Role, str] = {}
+        for p in self.points:
+            role = p.role if isinstance(p, NumericPoint) else None
+            if role is not None and role in seen:
+                raise ValueError(f"role {role} is on both {seen[role]!r} and {p.name!r}")
+            if role is not None:
+                seen[role] = p.name
+        return self
+
+    def role_point(self, role: Role) -> NumericPoint | None:
+        """The point that has `role`, if any."""
+        for p in self.points:
+            if isinstance(p, NumericPoint) and p.role is role:
+                return p
+        return None
 
     def point(self, name: str) -> NumericPoint | BoolPoint | BitPoint | StringPoint:
         for p in self.points:
