@@ -1,6 +1,7 @@
 """The production `Output`: poll results into the durable outbox, one forwarder per sink, interval
-energy into the history store, device status to MQTT, and the latest poll per device for the
-dashboard.
+energy and the live recorder's series (production, compressor hours, air, pressure, temperature:
+`agent/runtime/recorder.py`) into the history store from its worker thread, device status to MQTT,
+and the latest poll per device for the dashboard.
 
 Acceptance: `put` buffers a result; a flusher commits the buffer to the outbox every
 `flush_interval_s` (or sooner when `max_batch` results wait), one SQLite transaction per batch, so
@@ -22,14 +23,14 @@ import logging
 from pathlib import Path
 
 from agent.config.loader import store_dir
+from agent.config.registry import ProfileRegistry
 from agent.config.site import SiteConfig
-from agent.errors import StoreFull
-from agent.history.store import EnergyRow, HistoryStore
+from agent.history.store import EnergyRow
 from agent.outbox import AsyncOutbox, Forwarder, Intake, Outbox, Sink
 from agent.readings.intervals import IntervalEnergy
 from agent.readings.model import PollResult
-from agent.runtime.logfmt import log_event
 from agent.runtime.output import StatusEvent
+from agent.runtime.recorder import HistoryWriter, LiveRecorder, series_rows
 from agent.sinks.influx import InfluxPublisher
 from agent.sinks.mqtt import MqttPublisher
 
@@ -51,6 +52,7 @@ class Delivery:
         max_held: int = 200_000,
         max_held_bytes: int = 64 * 1024**2,
         drain_timeout_s: float = 5.0,
+        registry: ProfileRegistry | None = None,
     ) -> None:
         self.config = config
         self.directory = directory
@@ -58,7 +60,9 @@ class Delivery:
         self.max_batch = max_batch
         self.drain_timeout_s = drain_timeout_s
         directory.mkdir(parents=True, exist_ok=True)
-        self.history = HistoryStore(directory / "history.db")
+        self.history = HistoryWriter(directory / "history.db")
+        # `registry`: the loaded config's (with its extra profile dirs); default: shipped profiles only.
+        self.recorder = LiveRecorder(config, (registry or ProfileRegistry()).get)
         self.latest: dict[str, PollResult] = {}
         sinks = config.sinks
         self.mqtt = MqttPublisher(sinks.mqtt, config.site.name) if sinks.mqtt and sinks.mqtt.enabled else None
@@ -84,7 +88,6 @@ class Delivery:
         )
         self._due = asyncio.Event()
         self._accepted_without_outbox = 0
-        self._history_lost = 0  # interval rows a full disk lost in the current episode
 
     @property
     def accepted(self) -> int:
@@ -95,6 +98,9 @@ class Delivery:
 
     async def put(self, result: PollResult) -> None:
         self.latest[result.device] = result
+        closed = self.recorder.feed(result)
+        if closed:
+            await self.history.write(series=series_rows(closed))
         if self.intake is None:
             self._accepted_without_outbox += 1
             return
@@ -117,23 +123,11 @@ class Delivery:
             quality="good" if record.quality in ("good", "integrated") else "stale",
             completeness=record.completeness,
         )
-        self._write_history([row])  # one tiny row per device per 15 min: cheaper than a thread hop
-
-    def _write_history(self, rows: list[EnergyRow]) -> None:
-        """A full disk loses these interval rows (logged once per episode), never the agent."""
-        try:
-            self.history.write_energy(rows)
-        except StoreFull as exc:
-            if not self._history_lost:
-                log_event(log, logging.ERROR, "history_write_failed", reason=str(exc))
-            self._history_lost += len(rows)
-            return
-        if self._history_lost:
-            log_event(log, logging.WARNING, "history_write_resumed", lost_intervals=self._history_lost)
-            self._history_lost = 0
+        await self.history.write(energy=[row])  # SQLite in the writer's thread, never on the loop
 
     async def flush(self) -> None:
         await self._commit(force=True)
+        await self.history.drain()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -174,4 +168,4 @@ class Delivery:
             await self.mqtt.close()
         if self.outbox is not None:
             await self.outbox.close()
-        self.history.close()
+        await self.history.close()

@@ -70,7 +70,7 @@ async def serve_site(
     from agent.runtime.signals import install_signal_handlers
 
     background = background or Background()
-    delivery = Delivery(loaded.config, store_dir(loaded.config, path))
+    delivery = Delivery(loaded.config, store_dir(loaded.config, path), registry=loaded.registry)
     agent = Agent(loaded, delivery, loader=lambda: load_config(path))
     rating = rating or site_rating_provider(loaded, delivery.directory / "history.db")
     server, warm_up = _dashboard(loaded, agent, delivery, rating)

@@ -8,7 +8,8 @@ path (`Delivery`: intake -> SQLite outbox -> forwarder -> a real Mosquitto).
   run polled is delivered once space returns;
 - the memory buffer overflows: the oldest held polls go, one WARNING when dropping starts and one
   line with the count when it stops;
-- the history store: a full disk is `StoreFull` from its writes and one ERROR line from the runtime.
+- the history store: a full disk is `StoreFull` from its writes and one ERROR line from the runtime;
+  the refused rows are kept and written once there is room.
 """
 
 from __future__ import annotations
@@ -283,15 +284,21 @@ async def test_history_writes_on_a_full_disk_raise_store_full_and_the_runtime_lo
             await delivery.interval(
                 IntervalEnergy("m1", float(start), float(start + 900), 1.0, "counter", 1.0, "good")
             )
+        await delivery.history.drain()
         errors = agent_records(caplog, logging.ERROR)
         assert len(errors) == 1, errors
         assert "event=history_write_failed" in errors[0], errors
         small_disk.free()
         await delivery.interval(IntervalEnergy("m1", 9000.0, 9900.0, 1.0, "counter", 1.0, "good"))
-        assert any("event=history_write_resumed lost_intervals=10" in m for m in caplog.messages)
-        assert delivery.history.devices() == ["m1"]
+        await delivery.history.drain()
+        # the rows the full disk refused were kept by the history writer and are in now
+        assert any("event=history_write_recovered" in m and "rows=11" in m for m in caplog.messages), (
+            caplog.messages
+        )
     finally:
         await delivery.close()
+    with HistoryStore(store / "history.db") as history:
+        assert history.energy()["m1"].sum() == pytest.approx(11.0)
 
 
 async def test_a_backlog_larger_than_the_bound_is_committed_in_small_batches_within_the_bound(
