@@ -175,7 +175,7 @@ def demo_site_config(
             if spec.kind == "compressor" or e.device.startswith("compressor_room")
             else "plant"
         )
-        carrier = {"carrier": "none"} if spec.kind == "production_counter" else {}
+        carrier = {"carrier": "none"} if spec.kind in ("production_counter", "sensor") else {}
         devices.append(
             {
                 "name": e.device,
@@ -212,13 +212,18 @@ def demo_site_config(
 def _demo_analytics(scenario: Any) -> dict[str, Any]:
     """M&V settings that match the scenario: the baseline is the year before the retrofit date."""
     specs = {c.name: c for c in scenario.air.compressors}
+    counters = [d.name for d in scenario.devices if d.kind == "production_counter"]
+    sensor = next((d.name for d in scenario.devices if d.kind == "sensor"), None)
     return {
         "production": {
             "product": "tablets",
             "unit": "t",
             "column": "production",
             "output_value_yuan_per_unit": 0.35 / TONNES_PER_TABLET,  # 0.35 yuan a tablet: a demo figure
+            # the live recorder counts the packaging line's tablets into tonnes
+            "sources": [{"device": name, "factor": TONNES_PER_TABLET} for name in counters],
         },
+        **({"temperature": {"device": sensor}} if sensor else {}),
         # the demo's energy audit: the boundary meter, 20 workshops/systems, 10 compressors >= 100 kW
         "metering": {"required_points": {"electricity": [1, 20, 10]}},
         "baseline": {"period_start": str(scenario.start.date()), "period_end": str(scenario.retrofit.date)},

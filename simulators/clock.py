@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["AcceleratedClock", "Clock", "FixedClock", "RealClock", "epoch_s"]
+from agent.runtime.schedule import SimClockSpec
+
+__all__ = ["AcceleratedClock", "Clock", "FixedClock", "RealClock", "SharedClock", "epoch_s"]
 
 
 def epoch_s(moment: datetime) -> float:
@@ -64,3 +66,28 @@ class AcceleratedClock:
 
     def now(self) -> float:
         return self.start + (time.monotonic() - self._real_start) * self.factor
+
+
+@dataclass
+class SharedClock:
+    """Accelerated time that another process can follow: the agent reads the same spec from
+    `ENERGY_AGENT_SIM_CLOCK` (`spec.format()`), so its slots and timestamps are the simulator's time.
+
+    Both sides compute `start + (time.time() - anchor) x speed` from the wall clock, the one clock two
+    processes share. `refresh_s` > 0 makes every device update its registers once per that many
+    simulated seconds (as real meters do, about once a second), so a read answers with the value at
+    the start of the refresh period it falls in.
+    """
+
+    spec: SimClockSpec
+    refresh_s: float = 0.0
+
+    @classmethod
+    def starting_now(cls, start: float, speed: float, refresh_s: float = 0.0) -> SharedClock:
+        return cls(SimClockSpec(start, speed, time.time()), refresh_s)
+
+    def now(self) -> float:
+        t = self.spec.now()
+        if self.refresh_s > 0:
+            return (t // self.refresh_s) * self.refresh_s
+        return t

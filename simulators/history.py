@@ -64,7 +64,7 @@ def _day_columns(scenario: Scenario, day: DaySteps, steps: int) -> dict[str, Flo
             columns[f"{name}_pressure_bar"] = _per_interval(
                 (c.band_low_bar + c.band_high_bar) / 2, steps, "mean"
             )
-        else:
+        elif device.kind == "production_counter":
             columns[f"{name}_units"] = _per_interval(inc["units"], steps)
             columns[f"{name}_rejects"] = _per_interval(inc["rejects"], steps)
     return columns

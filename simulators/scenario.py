@@ -148,7 +148,9 @@ class DeviceSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     unit_id: int = Field(ge=1, le=247)
     profile: str = Field(description="Profile id 'vendor/model' under edge_configs/profiles.")
-    kind: Literal["meter", "compressor", "production_counter"]
+    kind: Literal["meter", "compressor", "production_counter", "sensor"] = Field(
+        description="sensor: an outdoor temperature / humidity transmitter serving the scenario's weather."
+    )
     measures: tuple[str, ...] = Field(
         default=(),
         description="meter: names of loads/compressors it measures; ['site'] for the main meter.",

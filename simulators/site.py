@@ -24,6 +24,7 @@ COUNTERS: dict[str, tuple[str, ...]] = {
     "meter": ("import_kwh", "import_kvarh", "kvah"),
     "compressor": ("energy_kwh", "running_h", "loaded_h", "fad_m3", "load_cycles"),
     "production_counter": ("units", "rejects"),
+    "sensor": (),
 }
 
 _CACHE_DAYS = 4
@@ -56,6 +57,8 @@ def device_step_increments(scenario: Scenario, device: DeviceSpec, day: DaySteps
             "fad_m3": c.mean_flow_m3min() * day.step_s / 60.0,
             "load_cycles": c.running * c.cycles * ((c.duty > 0) & (c.duty < 1)),
         }
+    if device.kind == "sensor":
+        return {}
     return {"units": day.units, "rejects": day.rejects}
 
 
@@ -181,6 +184,8 @@ class SiteModel:
             return _compressor_values(
                 self.scenario, spec_name, day.compressors[spec_name], step, into, counters
             )
+        if device.kind == "sensor":
+            return _sensor_values(day, step)
         rate = float(day.units[step]) * 3600 / self.scenario.step_s
         return {
             "line_state": 1.0 if rate > 0 else 0.0,
@@ -214,6 +219,15 @@ class SiteModel:
         values["total_export_kwh"] = 0.0
         values["total_export_kvarh"] = 0.0
         return values
+
+
+def _sensor_values(day: DaySteps, step: int) -> dict[str, float]:
+    """The outdoor transmitter: the step's temperature, and a humidity that falls as it warms."""
+    temperature = float(day.temperature_c[step])
+    return {
+        "outdoor_temperature_c": temperature,
+        "relative_humidity_pct": min(100.0, max(20.0, 95.0 - 1.5 * temperature)),
+    }
 
 
 def _three_phase(shares: FloatArray, kw: float, kvar: float, voltage: float) -> dict[str, float]:

@@ -76,15 +76,16 @@ def _write_history(scenario: Any, args: argparse.Namespace) -> int:
 
 
 def _clock(scenario: Any, args: argparse.Namespace) -> Any:
-    from simulators.clock import AcceleratedClock, RealClock
+    from simulators.clock import RealClock, SharedClock
 
     if args.speed is None:
         return RealClock()
     start = datetime.fromisoformat(args.sim_start) if args.sim_start else scenario.start
-    return AcceleratedClock(start.timestamp(), args.speed)
+    return SharedClock.starting_now(start.timestamp(), args.speed)
 
 
 async def _serve(scenario: Any, args: argparse.Namespace) -> None:
+    from agent.runtime.schedule import SIM_CLOCK_ENV
     from simulators.server import SimulatedFactory
 
     ports = {bus.name: args.port + i for i, bus in enumerate(scenario.buses)} if args.port else None
@@ -93,10 +94,11 @@ async def _serve(scenario: Any, args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with SimulatedFactory(
-        scenario, clock=_clock(scenario, args), host=args.host, ports=ports
-    ) as factory:
+    clock = _clock(scenario, args)
+    async with SimulatedFactory(scenario, clock=clock, host=args.host, ports=ports) as factory:
         print(f"simulating {scenario.name}: {len(factory.endpoints())} devices (Ctrl-C to stop)")
+        if args.speed is not None:  # the agent follows the simulated time with this variable
+            print(f"agent clock: export {SIM_CLOCK_ENV}='{clock.spec.format()}'")
         print(f"{'device':<20} {'transport':<13} {'address':<28} {'unit':>4}  profile")
         for e in factory.endpoints():
             print(f"{e.device:<20} {e.transport:<13} {e.address:<28} {e.unit_id:>4}  {e.profile}", flush=True)

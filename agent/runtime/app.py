@@ -25,7 +25,7 @@ from agent.runtime.health import HealthSnapshot
 from agent.runtime.logfmt import log_event
 from agent.runtime.output import Output
 from agent.runtime.poller import DevicePoller, DeviceState, PollerSettings
-from agent.runtime.schedule import Clock, SystemClock
+from agent.runtime.schedule import Clock, default_clock
 
 __all__ = ["Agent"]
 
@@ -63,7 +63,7 @@ class Agent:
     ) -> None:
         self.loaded = loaded
         self.output = output
-        self.clock = clock or SystemClock()
+        self.clock = clock or default_clock()  # ENERGY_AGENT_SIM_CLOCK: simulated time (tests only)
         self.settings = settings or PollerSettings()
         self._loader = loader
         self._link_factories = dict(link_factories or {})
