@@ -64,7 +64,9 @@ class Agent:
         self.loaded = loaded
         self.output = output
         self.clock = clock or default_clock()  # ENERGY_AGENT_SIM_CLOCK: simulated time (tests only)
-        self.settings = settings or PollerSettings()
+        # interval energy in the site's interval, the same buckets as the live recorder's series
+        bucket_s = loaded.config.analytics.interval_minutes * 60.0
+        self.settings = settings or PollerSettings(bucket_s=bucket_s)
         self._loader = loader
         self._link_factories = dict(link_factories or {})
         self._commands: asyncio.Queue[str] = asyncio.Queue()
