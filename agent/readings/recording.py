@@ -101,6 +101,8 @@ class _Buckets:
             start += self.bucket_s
 
     def close_until(self, ts: float) -> list[tuple[float, _Cell]]:
+        if self._open_from is not None and ts < self._open_from + self.bucket_s:
+            return []  # most polls: nothing closed
         if self._open_from is None:
             self._open_from = min(self._cells, default=bucket_start(ts, self.bucket_s))
         closed: list[tuple[float, _Cell]] = []
@@ -143,7 +145,7 @@ class CounterSeries:
                 cell.covered_s += overlap
 
     def close_until(self, ts: float) -> list[SeriesInterval]:
-        out = []
+        out: list[SeriesInterval] = []
         for start, cell in self._buckets.close_until(ts):
             completeness = self._buckets.completeness(cell)
             out.append(

@@ -315,7 +315,7 @@ class HistoryWriter:
             log_event(
                 log,
                 logging.INFO,
-                "history_write_recovered",
+                "history_write_resumed",
                 path=str(self.path),
                 rows=len(energy) + len(series),
             )

@@ -292,7 +292,7 @@ async def test_history_writes_on_a_full_disk_raise_store_full_and_the_runtime_lo
         await delivery.interval(IntervalEnergy("m1", 9000.0, 9900.0, 1.0, "counter", 1.0, "good"))
         await delivery.history.drain()
         # the rows the full disk refused were kept by the history writer and are in now
-        assert any("event=history_write_recovered" in m and "rows=11" in m for m in caplog.messages), (
+        assert any("event=history_write_resumed" in m and "rows=11" in m for m in caplog.messages), (
             caplog.messages
         )
     finally:
