@@ -179,7 +179,10 @@ class LiveRecorder:
     def _resolve(profile: Profile, name: str | None, role: Role) -> NumericPoint | None:
         if name is None:
             return profile.role_point(role)
-        point = profile.point(name)  # the config check made sure it exists
+        try:
+            point = profile.point(name)  # `load_config` reports a missing one with file:line
+        except KeyError:
+            return None
         return point if isinstance(point, NumericPoint) else None
 
     def _plan_compressor(self, device: Device, profile: Profile) -> None:
