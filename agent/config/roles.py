@@ -23,7 +23,12 @@ def check_recorded_points(loaded: LoadedYaml, data: dict[str, Any], registry: Pr
     analytics = data.get("analytics")
     if not isinstance(analytics, dict):
         return
-    devices = {d.get("name"): d for d in data.get("devices") or () if isinstance(d, dict)}
+    listed = data.get("devices")
+    devices = {
+        d["name"]: d
+        for d in (listed if isinstance(listed, list) else ())
+        if isinstance(d, dict) and isinstance(d.get("name"), str)
+    }
     production = analytics.get("production")
     sources = production.get("sources") if isinstance(production, dict) else None
     seen: dict[tuple[object, object], int] = {}
@@ -32,11 +37,12 @@ def check_recorded_points(loaded: LoadedYaml, data: dict[str, Any], registry: Pr
             continue
         where: Path = ("analytics", "production", "sources", i)
         point = _check_source(loaded, where, source, devices, registry, Role.PRODUCTION, counter=True)
-        key = (source.get("device"), point)
-        if point is not None and key in seen:
-            loaded.issue(
-                where, f"{key[0]}.{point} is already production source {seen[key]}: it would count twice"
-            )
+        if point is None:
+            continue
+        key = (source.get("device"), point)  # a resolved point: its device is a name (a str)
+        if key in seen:
+            message = f"{key[0]}.{point} is already production source {seen[key]}: it would count twice"
+            loaded.issue(where, message)
         seen.setdefault(key, i)
     temperature = analytics.get("temperature")
     if isinstance(temperature, dict):
@@ -48,7 +54,7 @@ def _check_source(
     loaded: LoadedYaml,
     where: Path,
     source: dict[str, Any],
-    devices: dict[Any, dict[str, Any]],
+    devices: dict[str, dict[str, Any]],
     registry: ProfileRegistry,
     role: Role,
     *,
@@ -60,7 +66,7 @@ def _check_source(
         return None
     device = devices.get(name)
     if device is None:
-        known = ", ".join(sorted(str(n) for n in devices if n is not None)) or "none defined"
+        known = ", ".join(sorted(devices)) or "none defined"
         loaded.issue((*where, "device"), f"unknown device {name!r} (devices: {known})")
         return None
     profile = _profile(registry, device.get("profile"))
