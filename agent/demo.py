@@ -227,6 +227,7 @@ def _demo_analytics(scenario: Any) -> dict[str, Any]:
         # the demo's energy audit: the boundary meter, 20 workshops/systems, 10 compressors >= 100 kW
         "metering": {"required_points": {"electricity": [1, 20, 10]}},
         "baseline": {"period_start": str(scenario.start.date()), "period_end": str(scenario.retrofit.date)},
+        "rating": {"site_file": str(demo_rating_path())},
         "compressors": [
             {
                 "device": d.name,
@@ -340,7 +341,7 @@ def demo_rating_path() -> Path:
 async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | None = None) -> None:
     """Start everything, call `ready(endpoints)`, run until SIGINT/SIGTERM, stop everything."""
     from agent.config.loader import load_config
-    from agent.runtime.site import serve_site, site_rating_provider
+    from agent.runtime.site import serve_site
     from simulators.clock import RealClock
     from simulators.server import SimulatedFactory
 
@@ -375,7 +376,6 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
                 if ready is not None:
                     ready(endpoints)
 
-            rating = site_rating_provider(loaded, history, demo_rating_path())
-            await serve_site(path, loaded, started=started, rating=rating)
+            await serve_site(path, loaded, started=started)
         finally:
             await factory.stop()

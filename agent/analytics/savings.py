@@ -45,13 +45,16 @@ class NonRoutineAdjustment:
     """Energy to add to the adjusted baseline over [start, end] (local dates, inclusive).
 
     Positive when a change not caused by the measure adds load the baseline does not know (a new
-    line), negative when load went away (a closed workshop). Spread evenly over the reporting days.
+    line), negative when load went away (a closed workshop). Spread evenly over the reporting days;
+    with `per_day`, `kwh` is added to every reporting day inside the window instead (days left out
+    for low coverage get none, like their actual energy).
     """
 
     start: str
     end: str
     kwh: float
     reason: str
+    per_day: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,9 @@ def _non_routine(days: pd.DataFrame, adjustments: Sequence[NonRoutineAdjustment]
     for adjustment in adjustments:
         dates = pd.DatetimeIndex(days.index)
         inside = (dates >= pd.Timestamp(adjustment.start)) & (dates <= pd.Timestamp(adjustment.end))
+        if adjustment.per_day:
+            out[inside] += adjustment.kwh
+            continue
         if not inside.any():
             raise InsufficientData(
                 f"non-routine adjustment {adjustment.reason!r} ({adjustment.start}..{adjustment.end}) "

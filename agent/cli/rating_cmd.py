@@ -1,7 +1,11 @@
 """`energy-agent rating CONFIG --period 2026-10`: the green-factory rating data package of a period.
 
-Measured indicators come from the site's history store (default `<sinks.local_store.path>/history.db`,
-relative to the config file), declared values and site curves from `--site-rating FILE`. Output: a
+Measured indicators come from the site's M&V model over its history store (default
+`<sinks.local_store.path>/history.db`, relative to the config file); declared values and site curves
+from the config's `analytics.rating.site_file` (`--site-rating FILE` overrides it), the rubric from
+`analytics.rating.rubric` (`--rubric FILE` overrides it; default the shipped one). The dashboard and
+the runtime rate through `agent.rating.site.site_rating_provider` with the same files, so a period
+gets the same score and grade everywhere. Output: a
 short summary (default), the canonical JSON (`--json`), or the one-row-per-indicator CSV (`--csv`);
 `--out FILE` writes the JSON (or, with `--csv`, the CSV) to a file instead of stdout.
 
@@ -19,9 +23,10 @@ from typing import Any, Literal
 
 from agent.config.loader import load_config
 from agent.errors import ConfigError
-from agent.rating.files import default_rubric_path, load_rubric, load_site_rating, write_package
+from agent.rating.files import write_package
 from agent.rating.package import package_csv, package_json
 from agent.rating.period import parse_period
+from agent.rating.site import rating_inputs
 
 __all__ = ["add_parsers", "run_rating"]
 
@@ -30,8 +35,15 @@ def add_parsers(sub: Any) -> None:
     parser = sub.add_parser("rating", help="green-factory rating data package of a period (JSON / CSV)")
     parser.add_argument("config", type=Path, help="site config YAML")
     parser.add_argument("--period", required=True, help="YYYY-MM, YYYY-Qn or YYYY (local calendar)")
-    parser.add_argument("--rubric", type=Path, default=None, help="rubric YAML (default: the shipped one)")
-    parser.add_argument("--site-rating", type=Path, default=None, help="declared values and site curves")
+    parser.add_argument(
+        "--rubric", type=Path, default=None, help="rubric YAML (default: analytics.rating.rubric or shipped)"
+    )
+    parser.add_argument(
+        "--site-rating",
+        type=Path,
+        default=None,
+        help="site rating file: declared values and site curves (default: analytics.rating.site_file)",
+    )
     parser.add_argument("--history", type=Path, default=None, help="history store (default: the site's)")
     parser.add_argument("--json", action="store_true", help="print the package as JSON")
     parser.add_argument("--csv", action="store_true", help="CSV, one row per indicator")
@@ -78,8 +90,7 @@ def _package(args: argparse.Namespace) -> dict[str, Any]:
 
     period = parse_period(args.period)
     loaded = load_config(args.config)
-    rubric = load_rubric(args.rubric or default_rubric_path())
-    site_rating = None if args.site_rating is None else load_site_rating(args.site_rating, rubric)
+    rubric, site_rating = rating_inputs(loaded, rubric_path=args.rubric, site_file=args.site_rating)
     history = args.history or default_history_path(loaded)
     generated_at = args.generated_at or datetime.now(UTC)
     return rating_package(loaded, history, rubric, site_rating, period, generated_at)

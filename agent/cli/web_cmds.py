@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.config.loader import load_config, store_dir
+from agent.config.loader import LoadedConfig, load_config, store_dir
 from agent.errors import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
@@ -62,29 +62,37 @@ def _baseline(text: str | None) -> tuple[date | None, date | None]:
 
 def settings_from_config(config_path: Path, args: argparse.Namespace) -> tuple[DashboardSettings, Path]:
     """Dashboard settings and the history path of a site config (+ the common options)."""
+    settings, history, _ = _site(config_path, args)
+    return settings, history
+
+
+def _site(config_path: Path, args: argparse.Namespace) -> tuple[DashboardSettings, Path, LoadedConfig]:
     from agent.web.settings import settings_for
 
     loaded = load_config(config_path)
     cfg = loaded.config
-    settings = settings_for(cfg, baseline=_baseline(args.baseline), replay=bool(args.replay))
+    baseline = _baseline(args.baseline)
+    settings = settings_for(cfg, baseline=baseline, replay=bool(args.replay), config_path=config_path)
     history = args.history or store_dir(cfg, config_path) / HISTORY_FILE
     if not history.exists():
         issue = ConfigIssue(
             str(config_path), None, "sinks.local_store.path", f"no history store at {history}"
         )
         raise ConfigError([issue])
-    return settings, history
+    return settings, history, loaded
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
+    from agent.rating.site import site_rating_provider
     from agent.web.app import TOKEN_ENV, check_bind, create_app
     from agent.web.history_source import HistorySource
     from agent.web.server import serve
 
-    settings, history = settings_from_config(args.config, args)
+    settings, history, loaded = _site(args.config, args)
     token = os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)
-    app = create_app(HistorySource(history, settings), token=token)
+    rating = site_rating_provider(loaded, history)  # the config's rubric and site rating file
+    app = create_app(HistorySource(history, settings, rating=rating), token=token)
     print(f"dashboard: http://{args.host}:{args.port}/ (history {history})", file=sys.stderr)
     serve(app, args.host, args.port, token)
     return 0

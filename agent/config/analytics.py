@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from agent.config.mv import Adjustment, RatingFiles
 from agent.config.strict import StrictModel as _Strict  # one base for every config model
 
 __all__ = [
@@ -515,6 +516,16 @@ class AnalyticsConfig(_Strict):
         description="Outdoor temperature sensor the live agent records as the `temperature_c` series "
         "(interval mean); absent: temperature comes only from `energy-agent import`.",
     )
+    site_meters: tuple[str, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="Meters whose sum is the site's energy; default: the roots of the electricity meter "
+        "tree (enabled electricity devices without a parent).",
+    )
+    adjustments: tuple[Adjustment, ...] = Field(
+        default=(), description="Non-routine adjustments of the adjusted baseline (IPMVP)."
+    )
+    rating: RatingFiles = Field(default_factory=RatingFiles, description="Rubric and site rating file.")
 
     @field_validator("shifts")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.config.mv import check_mv_files
 from agent.config.registry import ProfileRegistry
 from agent.config.roles import check_recorded_points
 from agent.config.site import WEB_TOKEN_ENV, SiteConfig, is_loopback
@@ -80,6 +81,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
     _check_web(loaded, data, env)
     for where, message in coercion_issues(SiteConfig, data):
         loaded.issue(where, message)
+    check_mv_files(loaded, data, path)
     config: SiteConfig | None = None
     try:
         config = SiteConfig.model_validate(data)

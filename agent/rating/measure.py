@@ -8,9 +8,10 @@ into the package's warnings.
 
 Conventions (stated again in each value's method text):
 
-* the **site boundary** is the sum of the root meters of the electricity meter tree (devices with
-  `carrier: electricity` and no `parent`); energy is what the meters delivered, gaps are not filled,
-  and `completeness` says how much is missing;
+* the **site boundary**, production and the savings are the site's M&V model's (`agent.mv`): site
+  energy is the sum of the site meters (`analytics.site_meters`, default the roots of the
+  electricity meter tree); energy is what the meters delivered, gaps are not filled, and
+  `completeness` says how much is missing;
 * **standard coal** uses the config's electricity factor (GB/T 2589-2020), **CO2** the grid factor;
   only electricity is metered through the history, so "comprehensive energy" is electricity here;
 * **metering coverage** is the GB 17167 configuration rate: installed electricity meters at each level
@@ -29,23 +30,21 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from agent.analytics.baseline import accept, fit
 from agent.analytics.compressors import room_kpis
 from agent.analytics.errors import AnalyticsError, InsufficientData
 from agent.analytics.eui import output_value_10k_yuan
 from agent.analytics.factors import FactorUsed, co2_from_electricity, comprehensive_energy
-from agent.analytics.savings import savings
 from agent.config.analytics import Carrier as FactorCarrier
-from agent.config.site import Carrier, SiteConfig
+from agent.config.site import SiteConfig
+from agent.mv.results import PeriodFigures, Savings
+from agent.mv.site import electricity_tree
 from agent.rating.values import IndicatorValue, measured
 
 __all__ = [
     "MEASURED_IDS",
     "Measurement",
     "PeriodData",
-    "electricity_tree",
     "measure",
-    "site_meters",
 ]
 
 MEASURED_IDS = (
@@ -64,7 +63,7 @@ _LEVELS = ("site", "secondary_units", "major_equipment")
 
 @dataclass(frozen=True)
 class PeriodData:
-    """One rating period of history. Frames are indexed by UTC interval start; NaN = no good data.
+    """One rating period, as the site's M&V model (`agent.mv.MvModel`) sees it.
 
     `start`/`end` bound the local period in UTC; `end` is clipped to 'now' for a running period so
     that completeness counts only the intervals that could exist yet.
@@ -72,22 +71,18 @@ class PeriodData:
 
     start: pd.Timestamp
     end: pd.Timestamp
-    meters: pd.DataFrame
-    """kWh per interval, one column per electricity meter with data (site meters included)."""
     months: tuple[str, ...]
     """Local months 'YYYY-MM' of the period (for monthly output value entries)."""
-    production: pd.Series | None = None
-    """Units produced per interval (series `analytics.production.column`)."""
+    site: PeriodFigures
+    """Site energy, production (series `analytics.production.column`) and completeness."""
     production_by_month: Mapping[str, float] = field(default_factory=dict)
-    last_year_site: pd.DataFrame | None = None
-    """Site meters over the same stretch one year earlier."""
-    last_year_production: pd.Series | None = None
+    last_year: PeriodFigures | None = None
+    """The same stretch one year earlier."""
     last_year_label: str = "last year"
-    baseline_days: pd.DataFrame | None = None
-    """`daily_frame` of the baseline window; None when no baseline can be set."""
-    baseline_reason: str = ""
-    reporting_days: pd.DataFrame | None = None
-    """`daily_frame` of the period's days after the baseline."""
+    savings: Savings | None = None
+    """The M&V result of the period's days after the baseline (adjustments included)."""
+    savings_reason: str = ""
+    """Why `savings` is None."""
     compressors: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     """Per compressor: kwh, loaded_h, running_h and optionally air_m3 per interval."""
 
@@ -100,20 +95,6 @@ class Measurement:
 
     def warnings(self) -> list[str]:
         return [f"not measured: {key}: {reason}" for key, reason in self.not_measured.items()]
-
-
-def electricity_tree(config: SiteConfig) -> dict[str, str | None]:
-    """Enabled electricity meters -> parent; a parent outside that set makes its child a root."""
-    meters = {d.name: d.parent for d in config.devices if d.enabled and d.carrier == Carrier.ELECTRICITY}
-    return {name: (parent if parent in meters else None) for name, parent in meters.items()}
-
-
-def site_meters(config: SiteConfig, with_data: list[str]) -> list[str]:
-    """Root meters of the electricity tree that have data; else the first device with data."""
-    roots = sorted(m for m, p in electricity_tree(config).items() if p is None and m in with_data)
-    if roots:
-        return roots
-    return sorted(with_data)[:1]
 
 
 def measure(data: PeriodData, config: SiteConfig) -> Measurement:
@@ -139,15 +120,14 @@ class _Context:
         self.data = data
         self.config = config
         self.analytics = config.analytics
-        self.unit = config.analytics.production.unit
-        self.site = data.meters[site_meters(config, list(data.meters.columns))]
-        self.site_kwh = float(self.site.sum().sum())
-        expected = (data.end - data.start).total_seconds() / 60.0 / self.analytics.interval_minutes
-        self.expected = max(1, round(expected))
-        self.completeness = _share_complete(self.site, self.expected)
+        self.unit = data.site.production_unit
+        self.site = data.site
+        self.site_kwh = data.site.energy_kwh
+        self.expected = data.site.intervals_expected
+        self.completeness = data.site.completeness
 
     def production_units(self) -> float:
-        units = None if self.data.production is None else float(self.data.production.sum())
+        units = self.data.site.production
         if units is None or not units > 0:
             column = self.analytics.production.column
             raise InsufficientData(f"no production in the period (history series {column!r})")
@@ -174,14 +154,7 @@ class _Context:
         return [*coal.factors, grid]
 
     def site_method(self) -> str:
-        return f"site meters {', '.join(self.site.columns)}: {self.site_kwh:.1f} kWh"
-
-
-def _share_complete(meters: pd.DataFrame, expected: int) -> float:
-    if meters.empty or not len(meters.columns):
-        return 0.0
-    present = int(meters.notna().all(axis=1).sum())
-    return min(1.0, present / expected)
+        return f"site meters {', '.join(self.site.site_meters)}: {self.site_kwh:.1f} kWh"
 
 
 # ---------------------------------------------------------------- the indicators
@@ -225,14 +198,13 @@ def _energy_per_output_value(c: _Context) -> IndicatorValue:
 def _unit_energy_yoy_reduction(c: _Context) -> IndicatorValue:
     data = c.data
     this_year = c.site_kwh / c.production_units()
-    last_site = data.last_year_site
-    if last_site is None or last_site.empty or last_site.notna().sum().sum() == 0:
+    last = data.last_year
+    if last is None or last.intervals_complete == 0:
         raise InsufficientData(f"no site energy for {data.last_year_label} in the history")
-    last_units = None if data.last_year_production is None else float(data.last_year_production.sum())
-    if last_units is None or not last_units > 0:
+    if last.production is None or not last.production > 0:
         raise InsufficientData(f"no production for {data.last_year_label} in the history")
-    last_year = float(last_site.sum().sum()) / last_units
-    completeness = min(c.completeness, _share_complete(last_site, c.expected))
+    last_year = last.energy_kwh / last.production
+    completeness = min(c.completeness, last.completeness)
     method = (
         f"(last year's {last_year:.4f} - this period's {this_year:.4f} kWh/{c.unit}) / last year's x 100;"
         f" same stretch of {data.last_year_label}, electricity per unit of product"
@@ -241,35 +213,29 @@ def _unit_energy_yoy_reduction(c: _Context) -> IndicatorValue:
 
 
 def _verified_savings_rate(c: _Context) -> IndicatorValue:
-    data = c.data
-    if data.baseline_days is None:
-        raise InsufficientData(data.baseline_reason or "no baseline period")
-    period_days = data.reporting_days
-    if period_days is None or period_days.empty or not (period_days["coverage"] > 0).any():
-        raise InsufficientData("no reporting days after the baseline in the period")
-    reporting = period_days[period_days["coverage"] > 0]
-    model = fit(data.baseline_days, c.analytics.baseline)
-    verdict = accept(model, reporting_months=max(1, len(reporting) // 30))
-    failed = [f"{k.name} {k.value:.4g} (limit {k.limit})" for k in verdict.checks if not k.passed]
-    if failed:
+    outcome = c.data.savings
+    if outcome is None:
+        raise InsufficientData(c.data.savings_reason or "no reporting days after the baseline in the period")
+    if not outcome.verdict.acceptance.passed:
+        failed = [f for f in outcome.verdict.failures() if not f.startswith("savings uncertainty")]
         raise InsufficientData(f"baseline fails ASHRAE Guideline 14: {'; '.join(failed)}")
-    result = savings(model, reporting)
+    result, model = outcome.result, outcome.baseline.model
     band = result.band(0.68)
-    if not result.meets_guideline_14():
+    if not outcome.verdict.meets_uncertainty:
         raise InsufficientData(
             f"savings uncertainty {band.fraction_of_savings:.0%} of savings at 68 % "
             "(ASHRAE Guideline 14 needs < 50 %)"
         )
     s = model.stats
+    adjusted = f"; non-routine adjustments {result.non_routine_kwh:+.1f} kWh" if outcome.adjustments else ""
     method = (
         f"IPMVP Option {model.ipmvp_option}, {model.kind} {model.granularity} baseline "
         f"{model.baseline_start}..{model.baseline_end} (CV(RMSE) {s.cv_rmse:.1%}, NMBE {s.nmbe:.3%}, "
         f"n {s.n}); {result.savings_kwh:.1f} kWh avoided of {result.baseline_kwh:.1f} kWh adjusted "
-        f"baseline over {len(result.periods)} {model.granularity} periods; 68 % uncertainty "
+        f"baseline over {len(result.periods)} {model.granularity} periods{adjusted}; 68 % uncertainty "
         f"{band.fraction_of_savings:.0%} of savings (ASHRAE Guideline 14 Annex B)"
     )
-    covered = min(1.0, float(reporting["coverage"].clip(upper=1.0).sum()) / len(period_days))
-    return measured(result.fraction * 100.0, "%", method, covered)
+    return measured(result.fraction * 100.0, "%", method, outcome.coverage)
 
 
 def _metering_coverage(c: _Context) -> IndicatorValue:
@@ -348,9 +314,9 @@ def _renewable_electricity_share(c: _Context) -> IndicatorValue:
 
 
 def _data_completeness(c: _Context) -> IndicatorValue:
-    present = round(c.completeness * c.expected)
+    present = c.site.intervals_complete
     method = (
-        f"intervals with good data on every site meter ({', '.join(c.site.columns)}): {present} of "
+        f"intervals with good data on every site meter ({', '.join(c.site.site_meters)}): {present} of "
         f"{c.expected} expected ({c.analytics.interval_minutes}-minute intervals)"
     )
     return measured(c.completeness * 100.0, "%", method, 1.0)

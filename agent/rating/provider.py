@@ -1,10 +1,12 @@
-"""The rating data package of a period, straight from a site's config and history store.
+"""The rating data package of a period, from the site's M&V model (`agent.mv`) and rating files.
 
-One function, `rating_package`, used by `energy-agent rating`, by the dashboard (through
-`rating_provider`, a `RatingProvider` for `HistorySource`) and by the runtime (publish the package
-retained on `{prefix}/{site}/rating`). It reads the period's history (`read_period`), measures the
-indicators (`agent.rating.measure`), adds the site's declared values and curves, and builds the
-package; every measured indicator the data cannot support is named in the package's warnings.
+One function, `rating_package`, used by `energy-agent rating`, by the dashboard and by the runtime
+(publish the package retained on `{prefix}/{site}/rating`) through `agent.rating.site.
+site_rating_provider`. It reads the period's figures from the M&V model (`read_period`: the same
+site energy, production, baseline and savings, adjustments included, that the dashboard and
+`energy-agent savings` show), measures the indicators (`agent.rating.measure`), adds the site's
+declared values and curves, and builds the package; every measured indicator the data cannot
+support is named in the package's warnings.
 """
 
 from __future__ import annotations
@@ -18,22 +20,22 @@ from typing import Any
 
 import pandas as pd
 
-from agent.analytics.errors import InsufficientData
-from agent.analytics.intervals import aggregate, daily_frame
-from agent.analytics.windows import baseline_days, local_day_bounds
+from agent.analytics.errors import AnalyticsError, InsufficientData
+from agent.analytics.intervals import aggregate
+from agent.analytics.windows import local_day_bounds
 from agent.config.loader import LoadedConfig
-from agent.config.site import SiteConfig
 from agent.history.store import HistoryStore
+from agent.mv.model import MvModel
+from agent.mv.results import Savings
+from agent.mv.site import mv_site
 from agent.rating.files import SiteRating
-from agent.rating.measure import PeriodData, electricity_tree, measure, site_meters
+from agent.rating.measure import PeriodData, measure
 from agent.rating.package import build_package
 from agent.rating.period import RatingPeriod, parse_period
 from agent.rating.rubric import Rubric
 
 __all__ = [
-    "COMPRESSOR_SERIES",
     "HISTORY_FILE",
-    "TEMPERATURE_SERIES",
     "NoRatingData",
     "default_history_path",
     "rating_package",
@@ -42,9 +44,6 @@ __all__ = [
 ]
 
 HISTORY_FILE = "history.db"
-# the same series names the dashboard reads (DashboardSettings defaults)
-TEMPERATURE_SERIES = "temperature_c"
-COMPRESSOR_SERIES = "{device}.{field}"
 _COMPRESSOR_FIELDS = ("loaded_h", "running_h", "air_m3")
 
 
@@ -66,11 +65,15 @@ def rating_package(
     site_rating: SiteRating | None,
     period: RatingPeriod | str,
     generated_at: datetime,
+    *,
+    model: MvModel | None = None,
 ) -> dict[str, Any]:
     """The data package of `period` ('2026-10', '2026-Q4', '2026').
 
     A running period is measured up to `generated_at`. Raises ValueError for a bad period text,
-    NoRatingData when the history (or the site's energy in the period) is missing.
+    NoRatingData when the history (or the site's energy in the period) is missing. `model`: the
+    site's M&V model over `history_path` (default: built from the config), shared by a caller that
+    rates many periods so that the baseline is fitted once.
     """
     if isinstance(period, str):
         period = parse_period(period)
@@ -78,8 +81,7 @@ def rating_package(
         raise NoRatingData(f"no history store at {history_path}")
     config = loaded.config
     now = pd.Timestamp(generated_at).tz_convert("UTC")
-    with HistoryStore(history_path) as store:
-        data = read_period(store, config, period, now)
+    data = read_period(model or MvModel(mv_site(config, loaded.path), history_path), period, now)
     measurement = measure(data, config)
     active = site_rating.rubric if site_rating is not None else rubric
     package = build_package(
@@ -118,13 +120,14 @@ def rating_provider(
     now = clock or (lambda: datetime.now().astimezone())
     cache: dict[str, tuple[float, dict[str, Any]]] = {}
     lock = threading.Lock()
+    model = MvModel(mv_site(loaded.config, loaded.path), history_path, cache_seconds=cache_seconds)
 
     def provide(label: str) -> Mapping[str, Any] | None:
         with lock:
             hit = cache.get(label)
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]
-            package = rating_package(loaded, history_path, rubric, site_rating, label, now())
+            package = rating_package(loaded, history_path, rubric, site_rating, label, now(), model=model)
             cache[label] = (time.monotonic() + cache_seconds, package)
             return package
 
@@ -134,49 +137,43 @@ def rating_provider(
 # ---------------------------------------------------------------- reading the history
 
 
-def read_period(
-    store: HistoryStore, config: SiteConfig, period: RatingPeriod, now: pd.Timestamp
-) -> PeriodData:
-    """The period's frames (clipped to `now`); raises NoRatingData without site energy."""
-    tz = config.analytics.timezone
+def read_period(model: MvModel, period: RatingPeriod, now: pd.Timestamp) -> PeriodData:
+    """The period's figures from the site's M&V model (clipped to `now`); NoRatingData without energy."""
+    tz = model.site.timezone
     start, end = local_day_bounds(period.start, period.end - timedelta(days=1), tz)
     end = min(end, now)
     if end <= start:
         raise NoRatingData(f"period {period.label} has not begun yet")
-    meters = _meters(store, config, start, end)
-    if meters.empty:
-        raise NoRatingData(f"the history {store.path} holds no energy for {period.label}")
-    site = site_meters(config, list(meters.columns))
-    production = _series(store, config.analytics.production.column, start, end)
-    last_start, last_end = _year_earlier(period, tz, end - start)
-    baseline, reason = _baseline(store, config, site)
+    with model.store() as store:
+        site = model.figures(start, end, store)
+        if not site.site_meters or site.intervals_complete == 0:
+            raise NoRatingData(f"the history {store.path} holds no energy for {period.label}")
+        production = model.production(store, start, end)
+        last_start, last_end = _year_earlier(period, tz, end - start)
+        last_year = model.figures(last_start, last_end, store)
+        compressors = _compressors(model, store, start, end)
+    savings, reason = _savings(model, period, now)
     return PeriodData(
         start=start,
         end=end,
-        meters=meters,
         months=_months(period),
-        production=production,
+        site=site,
         production_by_month=_by_month(production, tz),
-        last_year_site=store.energy(site, last_start, last_end).dropna(axis=1, how="all"),
-        last_year_production=_series(store, config.analytics.production.column, last_start, last_end),
+        last_year=last_year,
         last_year_label=f"{period.start.year - 1} (same stretch)",
-        baseline_days=baseline[0] if baseline else None,
-        baseline_reason=reason,
-        reporting_days=_reporting(store, config, site, period, baseline[1] if baseline else None, now),
-        compressors=_compressors(store, config, start, end),
+        savings=savings,
+        savings_reason=reason,
+        compressors=compressors,
     )
 
 
-def _meters(store: HistoryStore, config: SiteConfig, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    tree = list(electricity_tree(config))
-    frame = store.energy(tree or None, start, end)
-    return frame.dropna(axis=1, how="all")
-
-
-def _series(store: HistoryStore, name: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series | None:
-    frame = store.series([name], start, end)
-    column = frame[name].dropna() if name in frame.columns else pd.Series(dtype=float)
-    return None if column.empty else column
+def _savings(model: MvModel, period: RatingPeriod, now: pd.Timestamp) -> tuple[Savings | None, str]:
+    """The M&V result of the period's days after the baseline, or None with the reason."""
+    today = now.tz_convert(model.site.timezone).date()
+    try:
+        return model.savings(period.start, period.end - timedelta(days=1), today), ""
+    except AnalyticsError as exc:
+        return None, str(exc)
 
 
 def _by_month(production: pd.Series | None, tz: str) -> dict[str, float]:
@@ -202,65 +199,12 @@ def _year_earlier(period: RatingPeriod, tz: str, span: pd.Timedelta) -> tuple[pd
     return start, start + span
 
 
-def _site_energy(store: HistoryStore, site: list[str], start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    frame = store.energy(site, start, end)
-    # an interval counts only when every site meter has it, or a missing feeder would read as savings
-    return frame.sum(axis=1, min_count=len(site)).rename("energy_kwh")
-
-
-def _daily(store: HistoryStore, config: SiteConfig, site: list[str], first: date, last: date) -> pd.DataFrame:
-    tz = config.analytics.timezone
-    start, end = local_day_bounds(first, last, tz)
-    return daily_frame(
-        _site_energy(store, site, start, end),
-        tz,
-        production=_series(store, config.analytics.production.column, start, end),
-        temperature_c=_series(store, TEMPERATURE_SERIES, start, end),
-        interval_minutes=config.analytics.interval_minutes,
-    )
-
-
-def _baseline(
-    store: HistoryStore, config: SiteConfig, site: list[str]
-) -> tuple[tuple[pd.DataFrame, date] | None, str]:
-    """(baseline daily frame, its last day) or None with the reason."""
-    options = config.analytics.baseline
-    span = store.span()
-    if span is None:
-        return None, "the history is empty"
-    tz = config.analytics.timezone
-    first, last = (ts.tz_convert(tz).date() for ts in span)
-    configured_last = None if options.period_end is None else options.period_end - timedelta(days=1)
-    try:
-        window = baseline_days(first, last, options.period_start, configured_last)
-    except InsufficientData as exc:
-        return None, f"{exc} (analytics.baseline.period_end)"
-    return (_daily(store, config, site, *window), window[1]), ""
-
-
-def _reporting(
-    store: HistoryStore,
-    config: SiteConfig,
-    site: list[str],
-    period: RatingPeriod,
-    baseline_last: date | None,
-    now: pd.Timestamp,
-) -> pd.DataFrame | None:
-    if baseline_last is None:
-        return None
-    first = max(period.start, baseline_last + timedelta(days=1))
-    last = min(period.end - timedelta(days=1), now.tz_convert(config.analytics.timezone).date())
-    if last < first:
-        return None
-    return _daily(store, config, site, first, last)
-
-
 def _compressors(
-    store: HistoryStore, config: SiteConfig, start: pd.Timestamp, end: pd.Timestamp
+    model: MvModel, store: HistoryStore, start: pd.Timestamp, end: pd.Timestamp
 ) -> dict[str, pd.DataFrame]:
     machines = {}
-    for spec in config.analytics.compressors:
-        names = {COMPRESSOR_SERIES.format(device=spec.device, field=f): f for f in _COMPRESSOR_FIELDS}
+    for spec in model.site.analytics.compressors:
+        names = {model.site.compressor_series(spec.device, f): f for f in _COMPRESSOR_FIELDS}
         series = store.series(list(names), start, end).rename(columns=names)
         energy = store.energy([spec.device], start, end)[spec.device].rename("kwh")
         machines[spec.device] = series.join(energy, how="outer").dropna(axis=1, how="all")

@@ -173,12 +173,40 @@ def _energy_section(energy: dict[str, Any], source: DashboardSource) -> str:
     rows = [
         [_e(name), _n(sum(v for v in values if v is not None), 0)] for name, values in sorted(series.items())
     ]
-    meter = source.settings.meter_for_site(sorted(series))
-    chart = bar_chart(energy["x"], series[meter], "kWh per day") if meter else ""
+    site = energy.get("site") or {}
+    meters = [m for m in site.get("site_meters", []) if m in series]
+    daily = _site_daily(series, meters)
+    chart = bar_chart(energy["x"], daily, "kWh per day") if meters else ""
     return (
         "<h2>Energy</h2>"
+        + (_site_table(site) if site else "")
         + _table(["Meter", "Energy in period, kWh"], rows)
-        + (_img(chart, f"Daily energy of the site meter {meter}, kWh") if chart else "")
+        + (_img(chart, f"Daily site energy ({' + '.join(meters)}), kWh") if chart else "")
+    )
+
+
+def _site_daily(series: dict[str, list[float | None]], meters: list[str]) -> list[float | None]:
+    """Site energy per day: the sum of the site meters, missing where any of them is missing."""
+    days = zip(*(series[m] for m in meters), strict=True) if meters else iter(())
+    return [
+        None if any(v is None for v in day) else float(sum(v for v in day if v is not None)) for day in days
+    ]
+
+
+def _site_table(site: dict[str, Any]) -> str:
+    unit = site.get("production_unit", "unit")
+    eui = site.get("eui_kwh_per_unit")
+    return _table(
+        ["Site meters", "Site energy, kWh", f"Production, {unit}", f"Energy per {unit}, kWh", "Completeness"],
+        [
+            [
+                _e(" + ".join(site.get("site_meters", []))),
+                _n(site.get("energy_kwh"), 0),
+                _n(site.get("production"), 3),
+                _n(eui, 4) if eui is not None else "—",
+                _pct(site.get("completeness")),
+            ]
+        ],
     )
 
 

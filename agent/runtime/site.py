@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.config.loader import LoadedConfig, load_config, store_dir
 from agent.errors import AgentError
+from agent.rating.site import site_rating_provider as _site_rating_provider
 from agent.runtime.supervise import Backoff, periodic, supervise
 
 if TYPE_CHECKING:  # the runtime's heavier parts load only when a site runs
@@ -29,6 +30,10 @@ if TYPE_CHECKING:  # the runtime's heavier parts load only when a site runs
     from agent.runtime.output import JsonLinesOutput
 
 __all__ = ["Background", "serve_jsonl", "serve_site", "site_rating_provider"]
+
+# The one factory of the site's rating (rubric and site rating file from the config): the runtime
+# calls it, and re-exports it for callers that wired the runtime's name.
+site_rating_provider = _site_rating_provider
 
 log = logging.getLogger("agent.runtime")
 
@@ -159,55 +164,8 @@ def _dashboard(
     token = web.token.get_secret_value() if web.token is not None else os.environ.get(TOKEN_ENV) or None
     source = HistorySource(
         delivery.directory / "history.db",
-        settings_for(loaded.config),
+        settings_for(loaded.config, config_path=loaded.path),
         live=LiveView(agent, delivery),
         rating=rating,
     )
     return build_server(create_app(source, token=token), web.host, web.port, token), source.overview
-
-
-def site_rating_provider(loaded: LoadedConfig, history: Path, site_rating: Path | None = None) -> Rating:
-    """The default rubric over the site's history; a period without data rates as None, not an error.
-
-    `site_rating` is the site's rating file (declared values, sector curves); without it the
-    declared indicators score 0 and the placeholder curves stay.
-
-    The analytics (pandas, numpy: ~55 MB of RSS) load on the first call that finds energy in the
-    history, in the rating's worker thread, so a gateway that only polls and forwards never pays
-    for them (docs/performance.md).
-    """
-    provide: Rating | None = None
-
-    def safe(period: str) -> Any:
-        nonlocal provide
-        if provide is None:
-            if not _has_energy(history):
-                return None
-            provide = _rating_provider(loaded, history, site_rating)
-        from agent.analytics.errors import InsufficientData
-
-        try:
-            return provide(period)
-        except InsufficientData as exc:
-            log.info("event=rating_unavailable period=%s reason=%s", period, exc)
-            return None
-
-    return safe
-
-
-def _has_energy(history: Path) -> bool:
-    from agent.history.store import HistoryStore
-
-    if not history.exists():
-        return False
-    with HistoryStore(history) as store:
-        return bool(store.devices())
-
-
-def _rating_provider(loaded: LoadedConfig, history: Path, site_rating: Path | None) -> Rating:
-    from agent.rating import default_rubric_path, load_rubric, load_site_rating
-    from agent.rating.provider import rating_provider
-
-    rubric = load_rubric(default_rubric_path())
-    site = None if site_rating is None else load_site_rating(site_rating, rubric)
-    return rating_provider(loaded, history, rubric, site)

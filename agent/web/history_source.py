@@ -1,19 +1,19 @@
-"""`HistorySource`: the dashboard's numbers computed from a `HistoryStore` with `agent.analytics`.
+"""`HistorySource`: the dashboard's JSON over the site's M&V model (`agent.mv.MvModel`).
 
-The store is opened per call (SQLite connections belong to one thread, and the web server answers
-from a thread pool). The baseline fit and the savings are cached per window, because the fit tries a
-few hundred candidate models and every open dashboard polls every few seconds.
+A thin adapter: site energy, production, energy per unit, the baseline and the savings come from
+the model as typed results and are only turned into JSON here, so the dashboard, the report and
+`energy-agent savings` (which all read this class) show what the rating computes from the same
+model. The store is opened per call (SQLite connections belong to one thread, and the web server
+answers from a thread pool); the model caches the baseline fit and each savings window.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,39 +21,25 @@ import pandas as pd
 
 from agent.analytics import (
     BaselineModel,
-    InsufficientData,
     MeterTree,
     absolute_uncertainty,
-    accept,
     aggregate,
     cost,
-    daily_frame,
-    effective_price,
-    fit,
     room_kpis,
-    savings,
-    value_savings,
 )
 from agent.analytics.errors import AnalyticsError
 from agent.analytics.intervals import period_keys
-from agent.analytics.windows import baseline_days, local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
+from agent.mv.model import MvModel
+from agent.mv.results import Baseline, PeriodFigures, Savings
 from agent.web.jsonable import jsonable_dict
 from agent.web.source import DashboardSettings, JsonDict, LiveState, MetricSample, RatingProvider
 
-__all__ = ["HistorySource"]
+__all__ = ["HistorySource", "savings_json"]
 
 _FREQS = {"interval", "hour", "day", "month"}
 _MAX_INTERVAL_DAYS = 31  # longer windows are served hourly: a browser chart of 10^5 points crawls
-
-
-@dataclass(frozen=True)
-class _Baseline:
-    model: BaselineModel
-    start: date
-    end: date
-    eui_kwh_per_unit: float | None
 
 
 class HistorySource:
@@ -74,28 +60,14 @@ class HistorySource:
         self.live = live
         self.rating_provider = rating
         self._clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
-        self._cache_seconds = cache_seconds
-        self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self.model = MvModel(settings.mv, self.history_path, cache_seconds=cache_seconds)
 
     # ------------------------------------------------------------ plumbing
 
     @contextmanager
     def _store(self) -> Iterator[HistoryStore]:
-        store = HistoryStore(self.history_path)
-        try:
+        with self.model.store() as store:
             yield store
-        finally:
-            store.close()
-
-    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > time.monotonic():
-                return hit[1]
-            value = compute()
-            self._cache[key] = (time.monotonic() + self._cache_seconds, value)
-            return value
 
     @property
     def _tz(self) -> str:
@@ -122,9 +94,6 @@ class HistorySource:
         local = ts.tz_convert(self._tz).normalize()
         return (local - pd.Timedelta(days=local.day - 1)).tz_convert("UTC")
 
-    def _site_meter(self, store: HistoryStore) -> str | None:
-        return self.settings.meter_for_site(store.devices())
-
     def _named(
         self, store: HistoryStore, name: str, start: pd.Timestamp | None, end: pd.Timestamp | None
     ) -> pd.Series | None:
@@ -137,26 +106,27 @@ class HistorySource:
     def overview(self) -> JsonDict:
         with self._store() as store:
             now = self.now(store)
-            meter = self._site_meter(store)
-            if meter is None:
-                return {"available": False, "reason": "the history holds no energy yet", "now": now}
+            meters = self.model.site_meters(store)
+            if not meters or not store.devices():
+                return {"available": False, "reason": "the history holds no site energy yet", "now": now}
             day0, month0 = self._local_midnight(now), self._month_start(now)
-            site = store.energy([meter], start=min(month0, now - pd.Timedelta(days=1)), end=now)[meter]
-            production = self._named(store, self.settings.production_series, month0, now)
+            site = self.model.site_energy(store, min(month0, now - pd.Timedelta(days=1)), now)
+            today = self.model.figures(day0, now, store)
+            month = self.model.figures(month0, now, store)
             status = self._device_states(store, now)
-        today, month = site[site.index >= day0], site[site.index >= month0]
         return jsonable_dict(
             {
                 "available": True,
                 "site": self.settings.display_name or self.settings.site,
                 "now": now,
                 "timezone": self._tz,
-                "site_meter": meter,
-                "power": self._power_now(meter, site),
-                "today": self._period_energy(today, production, day0, now),
-                "month": self._period_energy(month, production, month0, now),
+                "site_meter": " + ".join(meters),
+                "site_meters": list(meters),
+                "power": self._power_now(meters, site),
+                "today": self._period_energy(site[site.index >= day0], today),
+                "month": self._period_energy(site[site.index >= month0], month),
                 "baseline_eui_kwh_per_unit": self._baseline_eui(),
-                "production_unit": self.settings.analytics.production.unit,
+                "production_unit": self.settings.mv.production_unit,
                 "savings_to_date": self._savings_summary(),
                 "rating": self._rating_summary(now),
                 "devices": _count_states(status),
@@ -164,28 +134,38 @@ class HistorySource:
             }
         )
 
-    def _power_now(self, meter: str, site: pd.Series) -> JsonDict:
-        if self.live is not None:
-            powers = [
-                value
-                for value in self.live.latest_values().get(meter, ())
-                if value.unit.lower() == "kw"
-                and "power" in value.point
-                and value.quality == "good"
-                and isinstance(value.value, int | float)
-            ]
-            # The site's power is the meter's instantaneous total: never one phase, never a demand average.
-            powers.sort(
-                key=lambda v: (
-                    v.point != "active_power_total_kw",
-                    "total" not in v.point,
-                    "demand" in v.point,
-                )
+    def _live_power(self, meter: str) -> Any:
+        assert self.live is not None
+        powers = [
+            value
+            for value in self.live.latest_values().get(meter, ())
+            if value.unit.lower() == "kw"
+            and "power" in value.point
+            and value.quality == "good"
+            and isinstance(value.value, int | float)
+        ]
+        # The site's power is the meter's instantaneous total: never one phase, never a demand average.
+        powers.sort(
+            key=lambda v: (
+                v.point != "active_power_total_kw",
+                "total" not in v.point,
+                "demand" in v.point,
             )
-            if powers:
-                value = powers[0]
-                assert isinstance(value.value, int | float)
-                return {"kw": float(value.value), "method": f"live reading {value.point}", "ts": value.ts}
+        )
+        return powers[0] if powers else None
+
+    def _power_now(self, meters: Sequence[str], site: pd.Series) -> JsonDict:
+        if self.live is not None:
+            readings = [self._live_power(meter) for meter in meters]
+            if readings and all(r is not None for r in readings):  # the site is every site meter, or none
+                points = ", ".join(f"{m} {r.point}" for m, r in zip(meters, readings, strict=True))
+                return {
+                    "kw": float(sum(r.value for r in readings)),
+                    "method": f"live reading {points}"
+                    if len(meters) > 1
+                    else f"live reading {readings[0].point}",
+                    "ts": min(r.ts for r in readings),
+                }
         valid = site.dropna()
         if valid.empty:
             return {"kw": None, "method": "no data"}
@@ -195,23 +175,18 @@ class HistorySource:
             "ts": valid.index[-1],
         }
 
-    def _period_energy(
-        self, energy: pd.Series, production: pd.Series | None, start: pd.Timestamp, now: pd.Timestamp
-    ) -> JsonDict:
-        kwh = float(energy.sum())
+    def _period_energy(self, energy: pd.Series, figures: PeriodFigures) -> JsonDict:
         priced = (
             cost(energy.dropna(), self.settings.analytics.tariff, self._tz) if energy.notna().any() else None
         )
-        elapsed = max(1, int((now - start).total_seconds() // (60 * self._interval_min)))
-        units = None if production is None else float(production[production.index >= start].sum())
         return {
-            "energy_kwh": kwh,
+            "energy_kwh": figures.energy_kwh,
             "cost_yuan": priced.total_yuan if priced else 0.0,
             "by_period": priced.by_period.reset_index().to_dict(orient="records") if priced else [],
-            "production": units,
-            "eui_kwh_per_unit": kwh / units if units else None,
-            "completeness": min(1.0, float(energy.notna().sum()) / elapsed),
-            "intervals_expected_so_far": elapsed,
+            "production": figures.production,
+            "eui_kwh_per_unit": figures.eui_kwh_per_unit,
+            "completeness": figures.completeness,
+            "intervals_expected_so_far": figures.intervals_expected,
         }
 
     def _power_trend(self, site: pd.Series, now: pd.Timestamp) -> JsonDict:
@@ -320,6 +295,7 @@ class HistorySource:
             t1 = _parse_local(end, self._tz) if end else now
             t0 = _parse_local(start, self._tz) if start else t1 - pd.Timedelta(days=7)
             frame = store.energy(start=t0, end=t1)
+            site = self.model.figures(t0, t1, store) if t1 > t0 else None
         if freq == "interval" and t1 - t0 > pd.Timedelta(days=_MAX_INTERVAL_DAYS):
             freq = "hour"
         if freq == "interval":
@@ -333,6 +309,7 @@ class HistorySource:
                 "unit": "kWh",
                 "x": [pd.Timestamp(t).isoformat() for t in out.index],
                 "series": {str(c): out[c].tolist() for c in out.columns},
+                "site": None if site is None else site.to_dict(),
             }
         )
 
@@ -342,7 +319,7 @@ class HistorySource:
         self, store: HistoryStore, spec: CompressorSpec, t0: pd.Timestamp, t1: pd.Timestamp
     ) -> pd.DataFrame:
         fields = ("loaded_h", "running_h", "air_m3", "pressure_bar")
-        names = {self.settings.compressor_series.format(device=spec.device, field=f): f for f in fields}
+        names = {self.settings.mv.compressor_series(spec.device, f): f for f in fields}
         series = store.series(list(names), t0, t1).rename(columns=names)
         energy = store.energy([spec.device], start=t0, end=t1)[spec.device].rename("kwh")
         frame = series.join(energy, how="outer")
@@ -356,7 +333,7 @@ class HistorySource:
             now = self.now(store)
             t0 = now - pd.Timedelta(days=days)
             machines = {s.device: self._machine_frame(store, s, t0, now) for s in specs}
-            production = self._named(store, self.settings.production_series, t0, now)
+            production = self._named(store, self.settings.mv.production_series, t0, now)
         usable = {d: m for d, m in machines.items() if {"kwh", "loaded_h", "running_h"} <= set(m.columns)}
         if not usable:
             return {
@@ -416,48 +393,14 @@ class HistorySource:
 
     # ------------------------------------------------------------ savings
 
-    def _baseline_window(self, store: HistoryStore) -> tuple[date, date]:
-        s = self.settings
-        span = store.span()
-        if span is None:
-            raise InsufficientData("baseline: the history is empty")
-        first, last = (ts.tz_convert(self._tz).date() for ts in span)
-        return baseline_days(first, last, s.baseline_start, s.baseline_end)
-
-    def _daily(self, store: HistoryStore, meter: str, start: date, end: date) -> pd.DataFrame:
-        t0, t1 = local_day_bounds(start, end, self._tz)
-        energy = store.energy([meter], start=t0, end=t1)[meter]
-        return daily_frame(
-            energy,
-            self._tz,
-            production=self._named(store, self.settings.production_series, t0, t1),
-            temperature_c=self._named(store, self.settings.temperature_series, t0, t1),
-            interval_minutes=self._interval_min,
-        )
-
-    def baseline(self) -> _Baseline:
+    def baseline(self) -> Baseline:
         """The fitted baseline (cached); raises InsufficientData when the data cannot support one."""
-
-        def compute() -> _Baseline:
-            with self._store() as store:
-                meter = self._site_meter(store)
-                if meter is None:
-                    raise InsufficientData("baseline: the history holds no energy")
-                start, end = self._baseline_window(store)
-                days = self._daily(store, meter, start, end)
-            model = fit(days, self.settings.analytics.baseline)
-            units = float(days["production"].sum()) if "production" in days.columns else 0.0
-            eui = float(days["energy_kwh"].sum()) / units if units > 0 else None
-            return _Baseline(model, start, end, eui)
-
-        key = ("baseline", self.settings.baseline_start, self.settings.baseline_end)
-        result: _Baseline = self._cached(key, compute)
-        return result
+        return self.model.baseline()
 
     def _baseline_eui(self) -> float | None:
         try:
             return self.baseline().eui_kwh_per_unit
-        except InsufficientData:
+        except AnalyticsError:
             return None
 
     def _savings_summary(self) -> JsonDict | None:
@@ -473,56 +416,12 @@ class HistorySource:
 
     def savings(self, start: date | None = None, end: date | None = None) -> JsonDict:
         """Avoided energy from the day after the baseline (or `start`) to today (or `end`)."""
+        today = self.now().tz_convert(self._tz).date()
         try:
-            base = self.baseline()
-        except InsufficientData as exc:
-            return {"available": False, "reason": str(exc)}
-        with self._store() as store:
-            today = self.now(store).tz_convert(self._tz).date()
-        first = max(start or base.end, base.end + timedelta(days=1))
-        last = min(end or today, today)
-        key = ("savings", first, last)
-        result: JsonDict = self._cached(key, lambda: self._compute_savings(base, first, last))
-        return result
-
-    def _compute_savings(self, base: _Baseline, first: date, last: date) -> JsonDict:
-        with self._store() as store:
-            meter = self._site_meter(store)
-            assert meter is not None  # a baseline was fitted, so there is energy
-            days = self._daily(store, meter, first, last)
-            t0, t1 = local_day_bounds(first, last, self._tz)
-            shape = store.energy([meter], start=t0, end=t1)[meter].dropna()
-        days = days[days["coverage"] > 0]
-        if days.empty:
-            return {"available": False, "reason": f"savings: no reporting data between {first} and {last}"}
-        try:
-            result = savings(base.model, days, adjustments=self.settings.adjustments)
-            price = effective_price(shape, self.settings.analytics.tariff, self._tz)
+            outcome = self.model.savings(start, end, today)
         except AnalyticsError as exc:
             return {"available": False, "reason": str(exc)}
-        acceptance = accept(base.model, reporting_months=max(1, len(days) // 30))
-        value = value_savings(
-            result.savings_kwh,
-            price,
-            factors=dict(self.settings.analytics.conversion_factors),
-            grid=self.settings.analytics.grid_emission,
-        )
-        return jsonable_dict(
-            {
-                "available": True,
-                "reporting": {"start": first, "end": last},
-                "baseline": _baseline_dict(base),
-                "acceptance": acceptance.to_dict(),
-                "periods": _periods_with_band(result.to_dict()["periods"], base.model, result.band(0.68).t),
-                **{k: v for k, v in result.to_dict().items() if k != "periods"},
-                "value": value.to_dict(),
-                "tariff": {
-                    "name": self.settings.analytics.tariff.name,
-                    "source": self.settings.analytics.tariff.source,
-                },
-                "adjustments": [asdict(a) for a in self.settings.adjustments],
-            }
-        )
+        return savings_json(outcome)
 
     # ------------------------------------------------------------ rating, metrics
 
@@ -612,7 +511,33 @@ def _machine_state(last: pd.Series | None) -> str:
     return "loaded" if last["loaded_h"] >= 0.5 * last["running_h"] else "unloaded"
 
 
-def _baseline_dict(base: _Baseline) -> JsonDict:
+def savings_json(outcome: Savings) -> JsonDict:
+    """The JSON of a savings result (/api/savings, `energy-agent savings --json`, the report)."""
+    result, base = outcome.result, outcome.baseline
+    totals = result.to_dict()
+    verdict = outcome.verdict
+    return jsonable_dict(
+        {
+            "available": True,
+            "reporting": {"start": outcome.first, "end": outcome.last},
+            "baseline": _baseline_dict(base),
+            "acceptance": verdict.acceptance.to_dict(),
+            "periods": _periods_with_band(totals["periods"], base.model, result.band(0.68).t),
+            **{k: v for k, v in totals.items() if k != "periods"},
+            "verdict": {
+                "passed": verdict.passed,
+                "meets_uncertainty": verdict.meets_uncertainty,
+                "failures": verdict.failures(),
+            },
+            "value": outcome.value.to_dict(),
+            "tariff": {"name": outcome.tariff_name, "source": outcome.tariff_source},
+            "adjustments": [a.to_dict() for a in outcome.adjustments],
+            "site": outcome.site.to_dict(),
+        }
+    )
+
+
+def _baseline_dict(base: Baseline) -> JsonDict:
     model = base.model
     return {
         "window": {"start": base.start, "end": base.end},

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, Protocol
 
-from agent.analytics.savings import NonRoutineAdjustment
 from agent.config.analytics import AnalyticsConfig
+from agent.mv.site import MvSite
 
 __all__ = [
     "DashboardSettings",
@@ -99,34 +99,35 @@ RatingProvider = Callable[[str], Mapping[str, Any] | None]
 
 @dataclass(frozen=True)
 class DashboardSettings:
-    """Site facts the dashboard needs beyond the history itself."""
+    """What the dashboard shows: the site's M&V definition (`agent.mv.MvSite`) and how 'now' is read.
 
-    site: str
-    display_name: str = ""
-    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
-    parents: Mapping[str, str | None] = field(default_factory=dict)
-    site_meter: str | None = None
-    baseline_start: date | None = None
-    baseline_end: date | None = None
-    production_series: str = "production"
-    temperature_series: str = "temperature_c"
-    compressor_series: str = "{device}.{field}"
-    adjustments: tuple[NonRoutineAdjustment, ...] = ()
+    Site meters, production and temperature series, baseline window and adjustments are the
+    model's, never the dashboard's own, so the dashboard cannot disagree with the CLI or the rating.
+    """
+
+    mv: MvSite
     replay: bool = False
     """True: 'now' is the end of the history (reviewing an offline copy, the demo), not the clock."""
 
     @property
-    def timezone(self) -> str:
-        return self.analytics.timezone
+    def site(self) -> str:
+        return self.mv.site
 
-    def meter_for_site(self, devices: Sequence[str]) -> str | None:
-        """The configured site meter, else the first root of the meter tree, else the first device."""
-        if self.site_meter is not None:
-            return self.site_meter
-        roots = [m for m, p in self.parents.items() if p is None and m in devices]
-        if roots:
-            return sorted(roots)[0]
-        return devices[0] if devices else None
+    @property
+    def display_name(self) -> str:
+        return self.mv.display_name
+
+    @property
+    def analytics(self) -> AnalyticsConfig:
+        return self.mv.analytics
+
+    @property
+    def parents(self) -> Mapping[str, str | None]:
+        return self.mv.parents
+
+    @property
+    def timezone(self) -> str:
+        return self.mv.timezone
 
 
 class DashboardSource(Protocol):

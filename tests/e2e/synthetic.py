@@ -18,6 +18,7 @@ import pandas as pd
 
 from agent.config.analytics import AnalyticsConfig, CompressorSpec
 from agent.history.store import HistoryStore
+from agent.mv.site import MvSite
 from agent.web.source import DashboardSettings
 
 __all__ = ["NOW", "REPORTING_START", "SyntheticSite", "build_site"]
@@ -97,21 +98,14 @@ def settings(**overrides: object) -> DashboardSettings:
         ),
     )
     values: dict[str, object] = {
-        "site": "synthetic-plant",
         "display_name": "Synthetic Plant",
         "analytics": analytics,
-        "parents": {
-            "main": None,
-            "line-1": "main",
-            "air-room": "main",
-            "comp-1": "air-room",
-            "comp-2": "air-room",
-        },
         "baseline_start": FIRST_DAY,
         "baseline_end": BASELINE_END,
     }
     values.update(overrides)
-    return DashboardSettings(**values)  # type: ignore[arg-type]
+    parents = {"main": None, "line-1": "main", "air-room": "main", "comp-1": "air-room", "comp-2": "air-room"}
+    return DashboardSettings(MvSite.of_tree("synthetic-plant", parents, **values))
 
 
 def build_site(path: Path, seed: int = 1) -> SyntheticSite:

@@ -13,7 +13,9 @@ the after-month: any gain is not the weather's.
 
 from __future__ import annotations
 
+import argparse
 import json
+import warnings
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import jsonschema
 import pandas as pd
 import pytest
 
+from agent.cli import rating_cmd, savings_cmd, web_cmds
 from agent.config.loader import LoadedConfig, load_config
 from agent.demo import (
     demo_rating_path,
@@ -35,7 +38,13 @@ from agent.demo import (
 from agent.rating.files import builtin_rating_dir, default_rubric_path, load_rubric, load_site_rating
 from agent.rating.package import package_json
 from agent.rating.provider import rating_package
-from agent.runtime.site import site_rating_provider
+from agent.rating.site import site_rating_provider
+from agent.web import HistorySource, create_app
+from agent.web.settings import settings_for
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # Starlette's test client warns about its own httpx transport
+    from fastapi.testclient import TestClient
 
 TODAY = date(2025, 6, 30)
 DAYS = 360
@@ -129,12 +138,84 @@ def test_the_pre_retrofit_months_sit_inside_the_demo_curves(packages: dict[str, 
         assert 0 < before[key]["points"] < before[key]["max_points"], key
 
 
-def test_the_demo_rates_with_its_site_rating_file(
-    demo: tuple[LoadedConfig, Path], packages: dict[str, dict[str, Any]]
+def test_the_demo_config_declares_its_site_rating_file(
+    demo: tuple[LoadedConfig, Path], packages: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     loaded, history = demo
+    blank_rating = tmp_path / "blank.yaml"  # no declared values, the rubric's placeholder curves
+    blank_rating.write_text("site: demo-factory\nrubric: chongqing_default\n", encoding="utf-8")
     assert demo_rating_path() == DEMO_RATING
-    with_file = site_rating_provider(loaded, history, demo_rating_path())(AFTER)
-    without = site_rating_provider(loaded, history)(AFTER)
-    assert with_file["total"]["points"] == pytest.approx(packages[AFTER]["total"]["points"])
-    assert without["total"]["points"] < with_file["total"]["points"] - 30  # declared values count
+    assert loaded.config.analytics.rating.site_file == DEMO_RATING
+    from_config = site_rating_provider(loaded, history)(AFTER)
+    assert from_config is not None
+    assert from_config["total"]["points"] == pytest.approx(packages[AFTER]["total"]["points"])
+    blank = site_rating_provider(loaded, history, site_file=blank_rating)(AFTER)
+    assert blank is not None
+    assert blank["total"]["points"] < from_config["total"]["points"] - 30  # declared values count
+
+
+# ---------------------------------------------------------------- one model, every view
+
+
+def _cli(module: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    parser = argparse.ArgumentParser()
+    module.add_parsers(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+@pytest.fixture(scope="module")
+def dashboard(demo: tuple[LoadedConfig, Path]) -> TestClient:
+    """The dashboard the way `energy-agent run` builds it: settings and rating from the config."""
+    loaded, history = demo
+    settings = settings_for(loaded.config, config_path=loaded.path)
+    source = HistorySource(history, settings, rating=site_rating_provider(loaded, history))
+    return TestClient(create_app(source))
+
+
+def test_the_rating_command_equals_the_dashboard_rating(
+    demo: tuple[LoadedConfig, Path],
+    dashboard: TestClient,
+    packages: dict[str, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    loaded, _ = demo
+    for period in (BEFORE, AFTER):
+        cli = json.loads(_cli(rating_cmd, ["rating", str(loaded.path), "--period", period, "--json"], capsys))
+        api = dashboard.get("/api/rating", params={"period": period}).json()
+        assert api["available"], api
+        web = api["package"]
+        assert web["total"]["points"] == pytest.approx(cli["total"]["points"])
+        assert web["grade"]["grade"] == cli["grade"]["grade"]
+        assert _points(web) == pytest.approx(_points(cli))
+        # without --site-rating: the config's file (declared values, site curves) is in use
+        assert cli["total"]["points"] == pytest.approx(packages[period]["total"]["points"])
+
+
+def test_every_view_shows_the_same_site_energy_production_and_energy_per_product(
+    demo: tuple[LoadedConfig, Path], dashboard: TestClient, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    loaded, _ = demo
+    config = str(loaded.path)
+    api = dashboard.get("/api/energy", params={"start": "2025-06-01", "end": "2025-07-01", "freq": "day"})
+    site = api.json()["site"]
+    assert site["site_meters"] == ["main_meter"]
+    assert site["completeness"] == pytest.approx(1.0)
+    assert site["production"] > 0
+    saved = json.loads(
+        _cli(savings_cmd, ["savings", config, "--reporting", "2025-06-01:2025-06-30", "--json"], capsys)
+    )["site"]
+    for key in ("energy_kwh", "production", "eui_kwh_per_unit"):
+        assert saved[key] == pytest.approx(site[key], rel=1e-12), key
+    _cli(web_cmds, ["report", config, "--period", AFTER, "--out", str(tmp_path), "--no-pdf"], capsys)
+    html = (tmp_path / f"report-demo-factory-{AFTER}.html").read_text(encoding="utf-8")
+    row = f"<td>main_meter</td><td>{site['energy_kwh']:,.0f}</td><td>{site['production']:,.3f}</td>"
+    assert row + f"<td>{site['eui_kwh_per_unit']:,.4f}</td>" in html
+    package = json.loads(_cli(rating_cmd, ["rating", config, "--period", AFTER, "--json"], capsys))
+    upe = next(i for i in package["indicators"] if i["id"] == "unit_product_energy")
+    assert f"site meters main_meter: {site['energy_kwh']:.1f} kWh" in upe["method"]
+    assert f"/ {site['production']:g} t produced" in upe["method"]
+    assert upe["value"] == pytest.approx(site["eui_kwh_per_unit"] * 0.1229)  # kgce/t from the same kWh/t

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from agent.cli import web_cmds
 from agent.errors import ConfigError
+from agent.history.store import HistoryStore
 from agent.report import find_chromium, parse_period, write_report
 from agent.web import HistorySource
 from tests.e2e.synthetic import NOW, SyntheticSite, build_site
@@ -88,6 +90,11 @@ def test_report_command_over_a_site_config(
     parser = argparse.ArgumentParser()
     web_cmds.add_parsers(parser.add_subparsers())
     config = REPO / "edge_configs" / "sites" / "example_site.yaml"
+    # the example config's site meter is the root of its tree, main-meter: the history must hold it
+    history = tmp_path / "history.db"
+    shutil.copy(site.path, history)
+    with HistoryStore(history) as store:
+        store.write_energy_frame(site.energy[["main"]].rename(columns={"main": "main-meter"}), 900)
     args = parser.parse_args(
         [
             "report",
@@ -97,7 +104,7 @@ def test_report_command_over_a_site_config(
             "--out",
             str(tmp_path),
             "--history",
-            str(site.path),
+            str(history),
             "--baseline",
             "2025-01-01:2025-07-19",
             "--no-pdf",

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from agent.cli import savings_cmd
+from agent.config.loader import load_config
 from agent.history.store import HistoryStore
 from agent.web.history_source import HistorySource
+from agent.web.settings import settings_for
 from tests.e2e.synthetic import BASELINE_END, REDUCTION, REPORTING_START, SyntheticSite, build_site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +44,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 def dashboard(site: SyntheticSite, start: date | None = None, end: date | None = None) -> dict[str, object]:
-    settings = replace(site.settings, site_meter="main-meter", replay=True)
+    """The dashboard's savings over the same config (its site meter: the tree's root, main-meter)."""
+    settings = settings_for(
+        load_config(CONFIG).config, baseline=(date(2025, 1, 1), BASELINE_END), replay=True
+    )
     return HistorySource(site.path, settings).savings(start, end)
 
 

@@ -245,7 +245,7 @@ def test_a_browser_logs_in_once_and_keeps_a_cookie(site: SyntheticSite) -> None:
 
 
 def test_dashboard_settings_pick_the_root_meter(tmp_path: Path, site: SyntheticSite) -> None:
-    assert site.settings.meter_for_site(["comp-1", "main"]) == "main"
+    assert site.settings.mv.site_meters == ("main",)
 
 
 @pytest.mark.parametrize("route", ["/api/rating", "/api/rating/package"])
