@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.config.loader import issue_lines, load_config
+from agent.config.loader import LoadedConfig, issue_lines, load_config
 from agent.config.profile import Profile
 from agent.config.registry import ProfileRegistry
 from agent.config.site import RtuOverTcpBus, SiteConfig
-from agent.errors import ConfigError
+from agent.errors import ConfigError, ConfigIssue
 
 __all__ = ["add_parsers"]
 
@@ -39,6 +39,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"{len(exc.issues):,} problem(s) in {args.config}", file=sys.stderr)
         return 1
+    problems = _rating_file_issues(loaded)
+    if problems:
+        for issue in problems:
+            print(issue, file=sys.stderr)
+        print(f"{len(problems)} problem(s) in the rating files of {args.config}", file=sys.stderr)
+        return 1
     cfg = loaded.config
     print(f"{args.config}: ok — site {cfg.site.name}, {len(cfg.buses)} bus(es), {len(cfg.devices)} device(s)")
     # Imported here: the planner is not needed to report a broken file.
@@ -57,6 +63,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if warnings:
         print(f"{len(warnings)} warning(s) in {args.config}", file=sys.stderr)
     return 0
+
+
+def _rating_file_issues(loaded: LoadedConfig) -> list[ConfigIssue]:
+    """Problems in the rubric and site rating file the config names (each with its file:line)."""
+    files = loaded.config.analytics.rating
+    if files.site_file is None and files.rubric is None:
+        return []
+    from agent.rating.site import rating_inputs
+
+    try:
+        rating_inputs(loaded)
+    except ConfigError as exc:
+        return list(exc.issues)
+    return []
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

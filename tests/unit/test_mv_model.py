@@ -277,3 +277,18 @@ def test_a_missing_site_rating_file_or_unknown_site_meter_is_reported_with_its_l
     assert (
         found["analytics.rating.site_file"].line == lines.index("  rating: {site_file: rating/site.yaml}") + 1
     )
+
+
+def test_validate_checks_the_site_rating_file_the_config_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import config_cmds
+
+    rating = tmp_path / "rating.yaml"
+    bad = "site: synthetic-plant\ndeclared:\n  no_such_indicator: {value: 1, unit: x, evidence: e}\n"
+    rating.write_text(bad, encoding="utf-8")
+    path = tmp_path / "site.yaml"
+    path.write_text(site_yaml("rating: {site_file: rating.yaml}\n"), encoding="utf-8")
+    code, out = cli(config_cmds, ["validate", str(path)], capsys)
+    assert code == 1
+    assert f"{rating}:3: declared.no_such_indicator: rubric 'chongqing_default' has no indicator" in out
