@@ -28,6 +28,7 @@ from agent.analytics.tariff import effective_price
 from agent.analytics.windows import baseline_days, local_day_bounds
 from agent.history.store import HistoryStore
 from agent.mv.results import AppliedAdjustment, Baseline, PeriodFigures, Savings, Verdict
+from agent.mv.series import COMPRESSOR_FIELDS
 from agent.mv.site import MvSite
 
 __all__ = ["MvModel"]
@@ -106,6 +107,19 @@ class MvModel:
         self, store: HistoryStore, start: pd.Timestamp | None, end: pd.Timestamp | None
     ) -> pd.Series | None:
         return self.named(store, self.site.temperature_series, start, end)
+
+    def compressor_frames(
+        self, store: HistoryStore, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> dict[str, pd.DataFrame]:
+        """Per configured compressor, per interval: kwh and its `agent.mv.series` fields with data
+        (loaded_h, running_h, air_m3, pressure_bar, pressure_min_bar)."""
+        machines = {}
+        for spec in self.site.analytics.compressors:
+            names = {self.site.compressor_series(spec.device, f): f for f in COMPRESSOR_FIELDS}
+            series = store.series(list(names), start, end).rename(columns=names)
+            energy = store.energy([spec.device], start, end)[spec.device].rename("kwh")
+            machines[spec.device] = series.join(energy, how="outer").dropna(axis=1, how="all")
+        return machines
 
     def has_energy(self) -> bool:
         if not self.history_path.is_file():

@@ -24,7 +24,6 @@ from agent.analytics.errors import AnalyticsError, InsufficientData
 from agent.analytics.intervals import aggregate
 from agent.analytics.windows import local_day_bounds
 from agent.config.loader import LoadedConfig
-from agent.history.store import HistoryStore
 from agent.mv.model import MvModel
 from agent.mv.results import Savings
 from agent.mv.site import mv_site
@@ -44,7 +43,6 @@ __all__ = [
 ]
 
 HISTORY_FILE = "history.db"
-_COMPRESSOR_FIELDS = ("loaded_h", "running_h", "air_m3")
 
 
 class NoRatingData(InsufficientData):
@@ -151,7 +149,7 @@ def read_period(model: MvModel, period: RatingPeriod, now: pd.Timestamp) -> Peri
         production = model.production(store, start, end)
         last_start, last_end = _year_earlier(period, tz, end - start)
         last_year = model.figures(last_start, last_end, store)
-        compressors = _compressors(model, store, start, end)
+        compressors = model.compressor_frames(store, start, end)
     savings, reason = _savings(model, period, now)
     return PeriodData(
         start=start,
@@ -197,15 +195,3 @@ def _year_earlier(period: RatingPeriod, tz: str, span: pd.Timedelta) -> tuple[pd
     first = period.start.replace(year=period.start.year - 1)
     start, _ = local_day_bounds(first, first, tz)
     return start, start + span
-
-
-def _compressors(
-    model: MvModel, store: HistoryStore, start: pd.Timestamp, end: pd.Timestamp
-) -> dict[str, pd.DataFrame]:
-    machines = {}
-    for spec in model.site.analytics.compressors:
-        names = {model.site.compressor_series(spec.device, f): f for f in _COMPRESSOR_FIELDS}
-        series = store.series(list(names), start, end).rename(columns=names)
-        energy = store.energy([spec.device], start, end)[spec.device].rename("kwh")
-        machines[spec.device] = series.join(energy, how="outer").dropna(axis=1, how="all")
-    return machines

@@ -315,16 +315,6 @@ class HistorySource:
 
     # ------------------------------------------------------------ compressed air
 
-    def _machine_frame(
-        self, store: HistoryStore, spec: CompressorSpec, t0: pd.Timestamp, t1: pd.Timestamp
-    ) -> pd.DataFrame:
-        fields = ("loaded_h", "running_h", "air_m3", "pressure_bar")
-        names = {self.settings.mv.compressor_series(spec.device, f): f for f in fields}
-        series = store.series(list(names), t0, t1).rename(columns=names)
-        energy = store.energy([spec.device], start=t0, end=t1)[spec.device].rename("kwh")
-        frame = series.join(energy, how="outer")
-        return frame.dropna(axis=1, how="all")
-
     def compressors(self, days: int = 7) -> JsonDict:
         specs = self.settings.analytics.compressors
         if not specs:
@@ -332,7 +322,7 @@ class HistorySource:
         with self._store() as store:
             now = self.now(store)
             t0 = now - pd.Timedelta(days=days)
-            machines = {s.device: self._machine_frame(store, s, t0, now) for s in specs}
+            machines = self.model.compressor_frames(store, t0, now)
             production = self._named(store, self.settings.mv.production_series, t0, now)
         usable = {d: m for d, m in machines.items() if {"kwh", "loaded_h", "running_h"} <= set(m.columns)}
         if not usable:
