@@ -1,11 +1,12 @@
 """`energy-agent savings CONFIG`: the M&V result of a site (IPMVP, ASHRAE Guideline 14) on the terminal.
 
 The numbers come from `HistorySource.savings`, the very function behind the dashboard's /api/savings
-and the report's savings sections, with the settings `settings_for` derives from the same config; so
-the three agree by construction. `--baseline START:END` (both days included) overrides the config's
-baseline period (whose `period_end` is the first reporting day); `--reporting START:END` (both
-included) narrows the reporting window, which otherwise runs from the day after the baseline to today
-(`--replay`: to the end of the history).
+and the report's savings sections, over the site's M&V model (`agent.mv`, docs/mv.md: site meters,
+production series, windows and the config's non-routine adjustments); so the three, and the
+rating's verified savings rate, agree by construction. `--baseline START:END` (both days included)
+overrides the config's baseline period (whose `period_end` is the first reporting day);
+`--reporting START:END` (both included) narrows the reporting window, which otherwise runs from the
+day after the baseline to today (`--replay`: to the end of the history).
 
 Exit codes: 0 ok, 1 bad input (config, arguments), 2 not enough data (no history store, no baseline
 the data can support, no reporting days).
@@ -83,7 +84,9 @@ def run_savings(args: argparse.Namespace) -> int:
     if not history.is_file():
         print(f"error: no history store at {history} (--history, sinks.local_store.path)", file=sys.stderr)
         return EXIT_NO_DATA
-    settings = settings_for(loaded.config, baseline=baseline, replay=bool(args.replay))
+    settings = settings_for(
+        loaded.config, baseline=baseline, replay=bool(args.replay), config_path=args.config
+    )
     result = HistorySource(history, settings).savings(first, last)
     if not result.get("available"):
         print(f"error: {result.get('reason')}", file=sys.stderr)
@@ -151,6 +154,24 @@ def _result_lines(result: dict[str, Any]) -> list[str]:
         f"value      {value['yuan']:,.0f} yuan at {value['price_yuan_per_kwh']:.4f} yuan/kWh, "
         f"{value['tce']:,.2f} tce, {value['tco2']:,.2f} tCO2",
     ]
+    lines += [
+        f"adjusted   {a['start']} .. {a['end']}: {a['kwh']:+,.0f} kWh on {a['days_applied']} day(s)"
+        f" ({a['reason']})"
+        for a in result.get("adjustments", [])
+    ]
+    site = result.get("site")
+    if site:
+        eui = site["eui_kwh_per_unit"]
+        lines.append(
+            f"site       {' + '.join(site['site_meters'])}: {site['energy_kwh']:,.0f} kWh measured, "
+            + (
+                "no production"
+                if site["production"] is None
+                else f"{site['production']:,.3f} {site['production_unit']}"
+            )
+            + ("" if eui is None else f", {eui:,.4f} kWh/{site['production_unit']}")
+            + f", completeness {_pct(site['completeness'])}"
+        )
     return lines + [f"warning    {w}" for w in result["warnings"] if w not in result["baseline"]["warnings"]]
 
 

@@ -132,8 +132,11 @@ const overview = {
     plot("chart-power", [{ x: ov.power_trend.x, y: ov.power_trend.kw, type: "scatter", mode: "lines",
       name: ov.site_meter + " kW", line: { color: "#0b6e4f" }, fill: "tozeroy", fillcolor: "rgba(11,110,79,0.08)" }],
       yUnit("kW"));
-    const meter = ov.site_meter;
-    plot("chart-energy", [{ x: energy.x, y: energy.series[meter] || [], type: "bar", name: meter,
+    // site energy = the sum of the site meters; an interval missing on any of them stays empty
+    const meters = ov.site_meters || [ov.site_meter];
+    const site = (energy.x || []).map((_, i) => meters.every((m) => (energy.series[m] || [])[i] != null)
+      ? meters.reduce((sum, m) => sum + energy.series[m][i], 0) : null);
+    plot("chart-energy", [{ x: energy.x, y: site, type: "bar", name: ov.site_meter,
       marker: { color: "#2f7fb5" } }], yUnit("kWh"));
   },
 };
