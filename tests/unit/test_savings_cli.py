@@ -74,6 +74,8 @@ def test_summary_prints_model_statistics_verdict_and_value(
     assert f"+/- {expected['uncertainty'][1]['absolute_kwh']:,.0f} kWh at 90%" in out  # type: ignore[index]
     for unit in (" yuan at ", " tce, ", " tCO2"):
         assert unit in out
+    site_line = f"site       main-meter: {expected['site']['energy_kwh']:,.0f} kWh measured"  # type: ignore[index]
+    assert site_line in out
 
 
 def test_savings_of_the_synthetic_retrofit_are_its_known_ten_percent(
