@@ -51,9 +51,11 @@ def site_rating_provider(
 ) -> RatingCallable:
     """period label ('2026-10', '2026') -> the rating data package, or None when there is no data.
 
-    A period without site energy (or before the history) rates as None, not an error; a bad rubric
-    or site rating file raises ConfigError on the first call that finds energy.
+    The rubric and site rating file are loaded here, so a bad one stops the caller at start with
+    ConfigError (file:line), like a bad config; a period without site energy (or before the
+    history) rates as None, not an error.
     """
+    rubric, site_rating = rating_inputs(loaded, site_file=site_file)
     provide: RatingCallable | None = None
 
     def safe(period: str) -> Mapping[str, Any] | None:
@@ -63,7 +65,6 @@ def site_rating_provider(
                 return None
             from agent.rating.provider import rating_provider
 
-            rubric, site_rating = rating_inputs(loaded, site_file=site_file)
             provide = rating_provider(loaded, history_path, rubric, site_rating, cache_seconds=cache_seconds)
         from agent.analytics.errors import InsufficientData
 

@@ -292,3 +292,15 @@ def test_validate_checks_the_site_rating_file_the_config_names(
     code, out = cli(config_cmds, ["validate", str(path)], capsys)
     assert code == 1
     assert f"{rating}:3: declared.no_such_indicator: rubric 'chongqing_default' has no indicator" in out
+
+
+def test_the_rating_factory_refuses_a_bad_site_rating_file_at_start(tmp_path: Path) -> None:
+    rating = tmp_path / "rating.yaml"
+    rating.write_text(
+        "site: synthetic-plant\ncurves: {unit_product_energy: {curve: linear}}\n", encoding="utf-8"
+    )
+    path = tmp_path / "site.yaml"
+    path.write_text(site_yaml("rating: {site_file: rating.yaml}\n"), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        site_rating_provider(load_config(path), tmp_path / "no-history-yet.db")
+    assert all(issue.file == str(rating) and issue.line == 2 for issue in caught.value.issues)
