@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from agent.analytics.baseline import accept, fit
+from agent.analytics.baseline import accept, fit, verdict
 from agent.analytics.errors import InsufficientData
 from agent.analytics.intervals import daily_frame
 from agent.analytics.savings import NonRoutineAdjustment, savings, value_savings
@@ -224,7 +224,9 @@ class MvModel:
         result = savings(base.model, days, adjustments=per_day, min_period_coverage=REPORTING_MIN_COVERAGE)
         analytics = self.site.analytics
         price = effective_price(shape, analytics.tariff, self._tz)
-        acceptance = accept(base.model, reporting_months=max(1, len(days) // 30))
+        months = max(1, len(days) // 30)
+        acceptance = accept(base.model, reporting_months=months)
+        fsu = result.band(0.68).fraction_of_savings
         value = value_savings(
             result.savings_kwh,
             price,
@@ -236,7 +238,7 @@ class MvModel:
             last=last,
             baseline=base,
             result=result,
-            verdict=Verdict(acceptance, result.band(0.68).fraction_of_savings),
+            verdict=Verdict(acceptance, fsu, verdict(base.model, reporting_months=months, fsu_68=fsu)),
             value=value,
             adjustments=applied,
             site=site,

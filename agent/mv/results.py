@@ -15,6 +15,7 @@ import pandas as pd
 
 from agent.analytics.baseline import Acceptance, BaselineModel
 from agent.analytics.savings import SavingsResult, SavingsValue
+from agent.analytics.verdict import Verdict as ModelVerdict
 
 __all__ = ["AppliedAdjustment", "Baseline", "PeriodFigures", "Savings", "Verdict"]
 
@@ -100,6 +101,9 @@ class Verdict:
     acceptance: Acceptance
     uncertainty_fraction_68: float
     """Savings uncertainty at 68 % confidence, as a fraction of the savings."""
+    checks: ModelVerdict | None = None
+    """Every check with its limit's source (`agent.analytics.verdict`, FSU included): the auditor's
+    view; `passed` below keeps the flat acceptance + uncertainty rule the views and the rating use."""
 
     @property
     def meets_uncertainty(self) -> bool:

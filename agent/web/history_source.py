@@ -518,6 +518,7 @@ def savings_json(outcome: Savings) -> JsonDict:
                 "passed": verdict.passed,
                 "meets_uncertainty": verdict.meets_uncertainty,
                 "failures": verdict.failures(),
+                "checks": [] if verdict.checks is None else [c.describe() for c in verdict.checks.checks],
             },
             "value": outcome.value.to_dict(),
             "tariff": {"name": outcome.tariff_name, "source": outcome.tariff_source},

@@ -141,6 +141,8 @@ def test_production_under_another_series_name_gives_the_same_savings_everywhere(
     assert "production" in cli_tonnes["baseline"]["coefficients"]
     assert cli_tonnes["baseline"]["stats"]["r2"] > 0.9
     assert cli_tonnes["fraction"] == pytest.approx(REDUCTION, abs=0.01)
+    assert cli_tonnes["verdict"]["passed"]
+    assert any(check.startswith("fsu_68 ") for check in cli_tonnes["verdict"]["checks"])  # issue 16's checks
     assert cli_tonnes["savings_kwh"] == pytest.approx(cli_default["savings_kwh"], rel=1e-9)
     assert api_tonnes["savings_kwh"] == pytest.approx(api_default["savings_kwh"], rel=1e-9)
     assert api_tonnes["savings_kwh"] == pytest.approx(cli_tonnes["savings_kwh"], rel=1e-9)
