@@ -1,11 +1,14 @@
-"""Per-device health: what the dashboard and the agent status message show about each device."""
+"""Per-device health: what the dashboard and the agent status message show about each device, and
+the agent's health as `GET /health` reports it (`health_report`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
-__all__ = ["DeviceHealth", "DeviceState", "HealthSnapshot"]
+__all__ = ["DeviceHealth", "DeviceState", "HealthSnapshot", "OutboxHealth", "health_report"]
 
 DeviceState = Literal["starting", "online", "offline", "stopped"]
 
@@ -75,3 +78,54 @@ class DeviceHealth:
             last_error=self.last_error,
             next_probe=self.next_probe,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxHealth:
+    """What /health says about the local outbox (None fields: no outbox configured)."""
+
+    paused: bool  # acceptance paused: the outbox cannot write, polls wait in memory
+    paused_s: float
+    held_polls: int
+    dropped_polls: int  # dropped from the full memory buffer since start
+    last_error: str | None
+    rows: int | None = None
+    bytes_used: int | None = None
+    max_bytes: int | None = None
+    sink_lag_rows: dict[str, int] | None = None
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def health_report(
+    site: str, devices: Sequence[HealthSnapshot], outbox: OutboxHealth | None, now: float
+) -> dict[str, Any]:
+    """The agent's health: `healthy` is False (HTTP 503) when the agent is not doing its job.
+
+    Unhealthy: no device is being polled (none configured running, or the agent is stopping), every
+    device is offline, or the outbox has paused acceptance (it cannot write; polls wait in memory and
+    the oldest are dropped when that buffer fills). Some devices offline is `degraded`: still 200,
+    since the agent keeps collecting the others and restarting it would not bring a meter back.
+    """
+    problems: list[str] = []
+    running = [d for d in devices if d.state != "stopped"]
+    offline = sorted(d.device for d in running if d.state == "offline")
+    if not running:
+        problems.append("no device is being polled")
+    elif len(offline) == len(running):
+        problems.append("every device is offline")
+    if outbox is not None and outbox.paused:
+        problems.append(f"the outbox cannot write (paused {outbox.paused_s:.0f} s): {outbox.last_error}")
+    status = "unhealthy" if problems else "degraded" if offline else "ok"
+    return {
+        "status": status,
+        "healthy": not problems,
+        "problems": problems,
+        "offline_devices": offline,
+        "site": site,
+        "time": _iso(now),
+        "devices": {d.device: asdict(d) | {"last_success_time": _iso(d.last_success)} for d in devices},
+        "outbox": None if outbox is None else asdict(outbox),
+    }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from agent.runtime.app import Agent
 from agent.runtime.delivery import Delivery
-from agent.runtime.health import HealthSnapshot
+from agent.runtime.health import HealthSnapshot, OutboxHealth, health_report
 from agent.web.source import LatestValue, MetricSample
 
 __all__ = ["LiveView"]
@@ -30,6 +32,23 @@ class LiveView:
             ]
             for device, result in latest.items()
         }
+
+    def health(self) -> dict[str, Any]:
+        """What `GET /health` answers (`agent.runtime.health.health_report`)."""
+        outbox = None
+        if self.delivery.intake is not None:
+            intake = self.delivery.intake.stats()
+            outbox = OutboxHealth(
+                intake.paused, intake.paused_s, intake.held, intake.dropped, intake.last_error
+            )
+            if self.delivery.outbox is not None:
+                stats = self.delivery.outbox.store.stats()
+                lags = {sink.sink: sink.lag_rows for sink in stats.sinks}
+                outbox = OutboxHealth(
+                    intake.paused, intake.paused_s, intake.held, intake.dropped, intake.last_error,
+                    stats.rows, stats.bytes_used, stats.max_bytes, lags,
+                )  # fmt: skip
+        return health_report(self.delivery.config.site.name, self.device_status(), outbox, time.time())
 
     def agent_metrics(self) -> Sequence[MetricSample]:
         health = self.device_status()

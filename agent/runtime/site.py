@@ -162,10 +162,12 @@ def _dashboard(
     from agent.web.settings import settings_for
 
     token = web.token.get_secret_value() if web.token is not None else os.environ.get(TOKEN_ENV) or None
+    live = LiveView(agent, delivery)
     source = HistorySource(
         delivery.directory / "history.db",
         settings_for(loaded.config, config_path=loaded.path),
-        live=LiveView(agent, delivery),
+        live=live,
         rating=rating,
     )
-    return build_server(create_app(source, token=token), web.host, web.port, token), source.overview
+    app = create_app(source, token=token, health=live.health)
+    return build_server(app, web.host, web.port, token), source.overview

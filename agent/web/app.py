@@ -12,7 +12,7 @@ import hmac
 import importlib.util
 import ipaddress
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -77,6 +77,8 @@ def _token_guard(
     token: str,
 ) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path == "/health" and request.client and is_loopback(request.client.host):
+            return await call_next(request)  # a watchdog or container check on this machine
         offered = request.query_params.get("token")
         if offered is not None and request.method == "GET" and not request.url.path.startswith("/api/"):
             if not hmac.compare_digest(offered.encode(), token.encode()):
@@ -97,8 +99,16 @@ def _token_guard(
     return guard
 
 
-def create_app(source: DashboardSource, *, token: str | None = None, poll_seconds: float = 5.0) -> FastAPI:
-    """The dashboard app over a source. With `token`, every request must present it."""
+def create_app(
+    source: DashboardSource,
+    *,
+    token: str | None = None,
+    poll_seconds: float = 5.0,
+    health: Callable[[], Mapping[str, Any]] | None = None,
+) -> FastAPI:
+    """The dashboard app over a source. With `token`, every request must present it, except
+    `GET /health` from a loopback client. `health` is the running agent's report
+    (`agent.runtime.live.LiveView.health`); without one, /health answers 503 (no agent here)."""
     app = FastAPI(
         title="energy-agent dashboard API",
         version="1",
@@ -111,7 +121,23 @@ def create_app(source: DashboardSource, *, token: str | None = None, poll_second
         app.middleware("http")(_token_guard(token))
     _add_pages(app, source, poll_seconds)
     _add_api(app, source)
+    _add_health(app, health)
     return app
+
+
+def _add_health(app: FastAPI, health: Callable[[], Mapping[str, Any]] | None) -> None:
+    # Outside the OpenAPI document (like /metrics): an operations endpoint whose 503 is its answer.
+    @app.get("/health", include_in_schema=False)
+    def health_() -> JSONResponse:
+        if health is None:
+            report: Mapping[str, Any] = {
+                "status": "unhealthy",
+                "healthy": False,
+                "problems": ["no agent runs in this process (the dashboard serves a history file)"],
+            }
+        else:
+            report = health()
+        return JSONResponse(jsonable(report), status_code=200 if report.get("healthy") else 503)
 
 
 def _add_pages(app: FastAPI, source: DashboardSource, poll_seconds: float) -> None:

@@ -1,6 +1,7 @@
 """`energy-agent run` as a process on each event loop it can pick (uvloop, the standard one): polls
 reach the real Mosquitto (aiomqtt/paho on the loop's add_reader/add_writer) and VictoriaMetrics, the
-dashboard (uvicorn, `web:` section) answers, the log says which loop runs, and SIGTERM exits 0."""
+dashboard (uvicorn, `web:` section) and its /health answer, the log says which loop runs, and
+SIGTERM exits 0."""
 
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ async def test_run_delivers_and_serves_the_dashboard_on_the_chosen_loop(
                 30,
             )
             devices = await asyncio.wait_for(get_json(f"http://127.0.0.1:{web_port}/api/devices"), 15)
+            # No token on loopback; urlopen raises on the 503 an unhealthy agent answers.
+            health = await asyncio.wait_for(get_json(f"http://127.0.0.1:{web_port}/health"), 15)
             process.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(process.wait(), 20)
         finally:
@@ -119,4 +122,7 @@ async def test_run_delivers_and_serves_the_dashboard_on_the_chosen_loop(
     assert "meter_1" in listed
     assert "meter_2" in listed
     assert "online" in listed
+    assert (health["status"], health["healthy"]) == ("ok", True)
+    assert {d: h["state"] for d, h in health["devices"].items()} == {"meter_1": "online", "meter_2": "online"}
+    assert health["outbox"]["paused"] is False
     assert await samples_in_db(victoria, name) > 0
