@@ -2,15 +2,17 @@
 
 `Output` is the seam: the durable outbox implements it in production; `MemoryOutput` keeps lists for
 tests; `JsonLinesOutput` writes one JSON object per line (stdout or a file) so `energy-agent run`
-is useful before any sink is configured.
+is useful before any sink is configured: a poll's readings are point -> {value, unit, quality, reason}.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
 
@@ -65,8 +67,26 @@ class MemoryOutput:
         return [r for r in self.results if r.device == device]
 
 
+def _plain(value: Any) -> Any:
+    """Strict JSON has no NaN or infinity: such a value is written as null (its reading says why)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _record(kind: str, obj: Any) -> str:
     return json.dumps({"type": kind, **dataclasses.asdict(obj)}, separators=(",", ":"), default=str)
+
+
+def _poll_record(result: PollResult) -> str:
+    """A poll as plain JSON: its fields, `time` (ISO 8601 UTC) beside `ts`, and `readings` as
+    point -> {value, unit, quality, reason} in the device's point order."""
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name != "readings"}
+    time = datetime.fromtimestamp(result.ts, UTC).isoformat().replace("+00:00", "Z")
+    readings = {
+        r.point: {"value": _plain(r.value), "unit": r.unit, "quality": r.quality, "reason": r.reason}
+        for r in result.readings
+    }
+    record = {"type": "poll", **fields, "time": time, "readings": readings}
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str)
 
 
 class JsonLinesOutput:
@@ -77,7 +97,7 @@ class JsonLinesOutput:
         self._stream: IO[str] = path.open("a", encoding="utf-8") if path is not None else sys.stdout
 
     async def put(self, result: PollResult) -> None:
-        self._stream.write(_record("poll", result) + "\n")
+        self._stream.write(_poll_record(result) + "\n")
 
     async def status(self, event: StatusEvent) -> None:
         self._stream.write(_record("status", event) + "\n")

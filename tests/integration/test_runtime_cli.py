@@ -82,3 +82,10 @@ async def test_sighup_reloads_and_sigterm_exits_cleanly(start_factory: StartFact
     main_slots = [r["ts"] for r in polls("main")]
     assert all(b - a == pytest.approx(0.5) for a, b in itertools.pairwise(main_slots))
     assert [e["state"] for e in records(out, "status")] == ["online", "online"]
+    # The commissioning view: plain JSON values per point, not a repr string (issue 20).
+    first = polls("main")[0]
+    voltage = first["readings"]["voltage_l1_n_v"]
+    assert set(voltage) == {"value", "unit", "quality", "reason"}
+    assert isinstance(voltage["value"], float)
+    assert (voltage["unit"], voltage["quality"], voltage["reason"]) == ("V", "good", None)
+    assert first["time"].endswith("Z")
