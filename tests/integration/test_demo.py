@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,35 @@ import pytest
 from tests.integration.services import free_port
 
 pytestmark = pytest.mark.integration
+
+
+def demo_args(workdir: Path, web: int, mqtt: int, broker: str) -> list[str]:
+    return [
+        sys.executable, "-m", "agent.cli", "demo", "--workdir", str(workdir), "--port", str(web),
+        "--mqtt-port", str(mqtt), "--days", "150", "--interval", "1", "--broker", broker,
+    ]  # fmt: skip
+
+
+async def refused(args: list[str]) -> tuple[int, list[str], float]:
+    """Run a demo that must refuse: its exit code, stderr lines and how long it took."""
+    began = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    took = time.monotonic() - began
+    assert process.returncode is not None
+    assert out == b""  # no "preparing" or "running" banner
+    return process.returncode, err.decode().splitlines(), took
+
+
+def files_outside_the_store(workdir: Path) -> dict[str, bytes]:
+    """The demo's own files (config, generated history, lock); the store changes while it polls."""
+    return {
+        str(p.relative_to(workdir)): p.read_bytes()
+        for p in workdir.rglob("*")
+        if p.is_file() and p.relative_to(workdir).parts[0] != "store"
+    }
 
 
 async def get_json(url: str) -> Any:
@@ -32,22 +63,7 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
 ) -> None:
     web, mqtt = free_port(), free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agent.cli",
-        "demo",
-        "--workdir",
-        str(tmp_path),
-        "--port",
-        str(web),
-        "--mqtt-port",
-        str(mqtt),
-        "--days",
-        "150",
-        "--interval",
-        "1",
-        "--broker",
-        broker,
+        *demo_args(tmp_path, web, mqtt, broker),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -64,6 +80,13 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
                 message = await anext(aiter(client.messages))
                 assert isinstance(message.payload, bytes)
                 telemetry = json.loads(message.payload)
+            # Issue 20: a second demo (same workdir and ports; or another workdir, same ports) refuses
+            # at once and leaves the running demo's files alone.
+            before = files_outside_the_store(tmp_path)
+            assert "demo_site.yaml" in before
+            second = await refused(demo_args(tmp_path, web, mqtt, broker))
+            elsewhere = await refused(demo_args(tmp_path / "other", web, mqtt, broker))
+            after = files_outside_the_store(tmp_path)
             overview = await get_json(f"http://127.0.0.1:{web}/api/overview")
             devices = await get_json(f"http://127.0.0.1:{web}/api/devices")
     finally:
@@ -71,6 +94,16 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
         code = await asyncio.wait_for(process.wait(), timeout=30)
     assert code == 0
     assert f"http://127.0.0.1:{web}/" in banner
+    assert after == before  # byte for byte: config, generated history, lock
+    exit_code, lines, took = second
+    assert (exit_code, len(lines)) == (1, 1), lines
+    assert "a demo is already running in" in lines[0]
+    assert took < 2.0
+    exit_code, lines, took = elsewhere
+    assert (exit_code, len(lines)) == (1, 1), lines
+    assert f"port {web} on 127.0.0.1 for the dashboard (--port) is in use" in lines[0]
+    assert took < 2.0
+    assert not (tmp_path / "other").exists()
     assert telemetry["points"]["active_power_total_kw"]["q"] == "good"
     assert overview["power"]["kw"] > 0
     assert overview["power"]["method"] == "live reading active_power_total_kw"
@@ -79,3 +112,18 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
     )  # the retrofit 50 days ago already shows against a 100-day baseline
     assert len(devices["devices"]) == 33
     assert (tmp_path / "demo_site.yaml").exists()
+
+
+@pytest.mark.parametrize("taken", ["web", "mqtt"])
+async def test_a_demo_whose_port_is_taken_refuses_at_once_writing_nothing(tmp_path: Path, taken: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        web, mqtt = (port, free_port()) if taken == "web" else (free_port(), port)
+        code, lines, took = await refused(demo_args(tmp_path / "demo", web, mqtt, "embedded"))
+    assert (code, len(lines)) == (1, 1), lines
+    what = "the dashboard (--port)" if taken == "web" else "the MQTT broker (--mqtt-port)"
+    assert lines[0].startswith(f"error: port {port} on 127.0.0.1 for {what} is in use"), lines
+    assert took < 2.0
+    assert not (tmp_path / "demo").exists()  # no history generated, no config written
