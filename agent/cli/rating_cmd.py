@@ -103,10 +103,16 @@ def _aware_time(text: str) -> datetime:
     return value
 
 
+def _points(value: float) -> str:
+    """A score as a person reads it: at most two decimals (19.98, 3, 66.5), never 19.9837."""
+    return f"{round(value, 2):g}"
+
+
 def _headline(package: dict[str, Any]) -> str:
     total, grade = package["total"], package["grade"]
     provisional = " (provisional)" if package["provisional"] else ""
-    return f"{total['points']:g} / {total['max_points']:g} points, grade {grade['grade']}{provisional}"
+    points = f"{_points(total['points'])} / {_points(total['max_points'])} points"
+    return f"{points}, grade {grade['grade']}{provisional}"
 
 
 def _summary(package: dict[str, Any]) -> str:
@@ -114,6 +120,8 @@ def _summary(package: dict[str, Any]) -> str:
     for item in package["indicators"]:
         value = "-" if item["value"] is None else f"{item['value']:g} {item['value_unit']}"
         flags = f"  [{', '.join(item['flags'])}]" if item["flags"] else ""
-        lines.append(f"  {item['id']:<34} {value:<28} {item['points']:g}/{item['max_points']:g}{flags}")
+        lines.append(
+            f"  {item['id']:<34} {value:<28} {_points(item['points'])}/{_points(item['max_points'])}{flags}"
+        )
     lines.extend(f"warning: {text}" for text in package["warnings"])
     return "\n".join(lines) + "\n"

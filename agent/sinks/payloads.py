@@ -251,6 +251,7 @@ def agent_status_payload(site: str, online: bool, reason: str | None, ts: float 
             "state": "online" if online else "offline",
             "reason": reason,
             "ts": ts,
+            "time": None if ts is None else iso_utc(ts),
         }
     )
 

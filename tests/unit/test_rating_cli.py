@@ -99,6 +99,24 @@ def test_summary_names_the_grade_and_every_indicator(site: Site, capsys: pytest.
     assert "warning: not measured: unit_energy_yoy_reduction" in out
 
 
+def test_summary_prints_scores_rounded_to_two_decimals() -> None:
+    """Issue 20: `rating` printed "19.9837"; the package keeps the exact figure."""
+    indicator = {"id": "unit_product_energy", "value": 1.22949, "value_unit": "kgce/t", "flags": []}
+    package = {
+        "site": "plant",
+        "period": {"label": "2026-10"},
+        "total": {"points": 19.9837, "max_points": 100.0},
+        "grade": {"grade": "C"},
+        "provisional": True,
+        "indicators": [indicator | {"points": 7.125, "max_points": 8.0}],
+        "warnings": [],
+    }
+    lines = rating_cmd._summary(package).splitlines()
+    assert lines[0] == "plant 2026-10: 19.98 / 100 points, grade C (provisional)"
+    assert lines[1].split()[-1] == "7.12/8"  # round half to even, as Python's round
+    assert "19.9837" not in rating_cmd._summary(package)
+
+
 @pytest.mark.parametrize("period", ["2026-13", "October", "2026-Q5", "26-10"])
 def test_a_bad_period_exits_1_with_one_line(
     site: Site, period: str, capsys: pytest.CaptureFixture[str]
