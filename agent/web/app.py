@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import importlib.util
-import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime
@@ -20,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 
+from agent.config.site import WEB_TOKEN_ENV, is_loopback
 from agent.errors import ConfigError, ConfigIssue
 from agent.web.jsonable import jsonable
 from agent.web.metrics import render_metrics
@@ -27,7 +27,7 @@ from agent.web.source import DashboardSource
 
 __all__ = ["PAGES", "TOKEN_COOKIE", "TOKEN_ENV", "check_bind", "create_app", "is_loopback"]
 
-TOKEN_ENV = "ENERGY_AGENT_WEB_TOKEN"
+TOKEN_ENV = WEB_TOKEN_ENV  # one name for the config check and the server
 TOKEN_COOKIE = "energy_agent_token"
 PAGES = ("overview", "devices", "air", "savings", "rating")
 _STATIC = Path(__file__).parent / "static"
@@ -37,15 +37,6 @@ _OWN_ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "t
 
 def _config_error(field: str, message: str) -> ConfigError:
     return ConfigError([ConfigIssue("dashboard", None, field, message)])
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, token: str | None) -> None:
