@@ -33,19 +33,32 @@ EXIT_NO_DATA = 2
 
 def add_parsers(sub: Any) -> None:
     parser = sub.add_parser("savings", help="avoided energy with Guideline 14 statistics and uncertainty")
-    parser.add_argument("config", type=Path, help="site config YAML")
+    parser.add_argument(
+        "config", type=Path, nargs="?", default=None, help="site config YAML (none: two CSV files)"
+    )
     parser.add_argument(
         "--baseline",
         default=None,
-        metavar="START:END",
-        help="baseline days, YYYY-MM-DD:YYYY-MM-DD (inclusive)",
+        metavar="START:END|B.csv",
+        help="with a config: baseline days, YYYY-MM-DD:YYYY-MM-DD (inclusive); without: the baseline CSV",
     )
     parser.add_argument(
         "--reporting",
         default=None,
-        metavar="START:END",
-        help="reporting days, YYYY-MM-DD:YYYY-MM-DD (inclusive)",
+        metavar="START:END|R.csv",
+        help="with a config: reporting days, YYYY-MM-DD:YYYY-MM-DD (inclusive); without: the reporting CSV",
     )
+    csv_options = parser.add_argument_group("CSV form (no config)")
+    csv_options.add_argument("--timezone", default=None, help="IANA zone of naive CSV times (DST-correct)")
+    csv_options.add_argument(
+        "--temperature-unit",
+        choices=["F", "C", "f", "c"],
+        default=None,
+        help="unit of a `temperature` column",
+    )
+    csv_options.add_argument("--tariff-yuan-per-kwh", type=float, default=None, help="value the savings")
+    csv_options.add_argument("--co2-kg-per-kwh", type=float, default=None, help="grid emission factor")
+    csv_options.add_argument("--kgce-per-kwh", type=float, default=None, help="standard coal factor")
     parser.add_argument("--history", type=Path, default=None, help="history store (default: the site's)")
     parser.add_argument(
         "--replay", action="store_true", help="'today' = end of the history (an offline copy)"
@@ -68,7 +81,26 @@ def parse_days(text: str | None, option: str) -> tuple[date | None, date | None]
     return first, last
 
 
+_CSV_ONLY = ("timezone", "temperature_unit", "tariff_yuan_per_kwh", "co2_kg_per_kwh", "kgce_per_kwh")
+
+
 def run_savings(args: argparse.Namespace) -> int:
+    if args.config is None:
+        if args.baseline is None or args.reporting is None:
+            print("error: give a site config, or --baseline B.csv and --reporting R.csv", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from agent.cli.csv_savings import run_csv_savings
+
+        return run_csv_savings(args)
+    given = [name for name in _CSV_ONLY if getattr(args, name, None) is not None]
+    if given:
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        print(f"error: {options}: only without a site config (the config sets them)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return _run_site(args)
+
+
+def _run_site(args: argparse.Namespace) -> int:
     from agent.web.history_source import HistorySource
     from agent.web.settings import settings_for
 
