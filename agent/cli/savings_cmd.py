@@ -8,8 +8,12 @@ overrides the config's baseline period (whose `period_end` is the first reportin
 `--reporting START:END` (both included) narrows the reporting window, which otherwise runs from the
 day after the baseline to today (`--replay`: to the end of the history).
 
-Exit codes: 0 ok, 1 bad input (config, arguments), 2 not enough data (no history store, no baseline
-the data can support, no reporting days).
+Without a config, `--baseline B.csv --reporting R.csv` take two interval exports instead
+(`agent.cli.csv_savings`).
+
+Exit codes: 0 verified savings, 1 bad input (config, arguments), 2 no verified savings: not enough
+data (no history store, no baseline the data can support, no reporting days), or a baseline that
+fails its Guideline 14 verdict (the figures are printed, marked "not verified", one line on stderr).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ __all__ = ["add_parsers", "format_savings", "parse_days", "run_savings"]
 HISTORY_FILE = "history.db"  # what the runtime writes (agent.runtime.delivery)
 EXIT_BAD_INPUT = 1
 EXIT_NO_DATA = 2
+EXIT_NOT_VERIFIED = 2  # the baseline or the savings uncertainty fails Guideline 14
 
 
 def add_parsers(sub: Any) -> None:
@@ -126,6 +131,9 @@ def _run_site(args: argparse.Namespace) -> int:
     sys.stdout.write(
         json.dumps(result, indent=2, ensure_ascii=False) + "\n" if args.json else format_savings(result)
     )
+    if not result["verdict"]["passed"]:
+        print(f"error: savings not verified: {'; '.join(result['verdict']['failures'])}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
     return 0
 
 
@@ -181,7 +189,8 @@ def _result_lines(result: dict[str, Any]) -> list[str]:
         f"energy     adjusted baseline {result['baseline_kwh']:,.0f} kWh, "
         f"actual {result['actual_kwh']:,.0f} kWh"
         + (f", non-routine {result['non_routine_kwh']:,.0f} kWh" if result["non_routine_kwh"] else ""),
-        f"savings    {result['savings_kwh']:,.0f} kWh "
+        f"savings    {'' if result['verdict']['passed'] else 'NOT VERIFIED: '}"
+        f"{result['savings_kwh']:,.0f} kWh "
         f"({_pct(result['fraction'])} of the adjusted baseline), {bands}",
         f"value      {value['yuan']:,.0f} yuan at {value['price_yuan_per_kwh']:.4f} yuan/kWh, "
         f"{value['tce']:,.2f} tce, {value['tco2']:,.2f} tCO2",

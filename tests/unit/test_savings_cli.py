@@ -142,3 +142,20 @@ def test_reporting_window_without_data_is_not_enough_data(
     code, _, err = run(argv, capsys)
     assert code == 2
     assert err.startswith("error: ")
+
+
+def test_a_baseline_that_fails_its_verdict_exits_2_not_verified(
+    site: SyntheticSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A baseline window straddling the 10 % cut: the savings uncertainty fails Guideline 14's 50 %."""
+    argv = [str(CONFIG), "--history", str(site.path), "--baseline", "2025-05-01:2025-08-15"]
+    argv += ["--reporting", "2025-08-16:2025-08-31", "--replay"]
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("error: savings not verified: savings uncertainty")
+    savings_line = next(line for line in out.splitlines() if line.startswith("savings"))
+    assert savings_line.startswith("savings    NOT VERIFIED: ")
+    code, out, _ = run([*argv, "--json"], capsys)
+    assert code == 2
+    assert json.loads(out)["verdict"]["passed"] is False
