@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.analytics.errors import AnalyticsError
-from agent.analytics.evaluate import evaluate
+from agent.analytics.evaluate import Evaluation, evaluate
+from agent.analytics.savings import absolute_uncertainty
 from agent.errors import ConfigError, ConfigIssue
 from agent.history.csvread import Column, IntervalData, read_interval_csv, temperature_column
 
@@ -89,6 +90,24 @@ def _check_pair(baseline: IntervalData, reporting: IntervalData, source: str) ->
             raise ConfigError([ConfigIssue(source, 1, baseline.headers[name], message)])
 
 
+def plot(evaluation: Evaluation, path: Path) -> None:
+    """Baseline vs actual per period and the cumulative savings with the Annex B 68 % band of the
+    first k periods (it widens with k, as on the dashboard)."""
+    from agent.report.charts import savings_png
+
+    periods = evaluation.result.periods
+    band = evaluation.result.band(0.68)
+    cumulative_baseline = (periods["adjusted_baseline_kwh"] + periods["non_routine_kwh"]).cumsum()
+    half = [
+        absolute_uncertainty(band.cv_rmse, band.n, k, band.rho, float(base), band.t)
+        for k, base in enumerate(cumulative_baseline, start=1)
+    ]
+    cumulative = periods["cumulative_savings_kwh"].to_numpy(dtype=float)
+    title = f"{evaluation.model_name}: {evaluation.verdict.status}"
+    low, high = [float(v) for v in cumulative - half], [float(v) for v in cumulative + half]
+    savings_png(path, periods, low, high, title=title)
+
+
 def run_csv_savings(args: argparse.Namespace) -> int:
     try:
         baseline = _read(Path(args.baseline), args)
@@ -112,6 +131,13 @@ def run_csv_savings(args: argparse.Namespace) -> int:
     value = valued(result["savings_kwh"], args)
     if value:
         result["value"] = value
+    if args.plot is not None:
+        try:
+            plot(evaluation, Path(args.plot))
+        except OSError as exc:
+            print(f"error: --plot {args.plot}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        result["plot"] = str(args.plot)
     sys.stdout.write(
         json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n"
         if args.json

@@ -64,6 +64,9 @@ def add_parsers(sub: Any) -> None:
     csv_options.add_argument("--tariff-yuan-per-kwh", type=float, default=None, help="value the savings")
     csv_options.add_argument("--co2-kg-per-kwh", type=float, default=None, help="grid emission factor")
     csv_options.add_argument("--kgce-per-kwh", type=float, default=None, help="standard coal factor")
+    csv_options.add_argument(
+        "--plot", type=Path, default=None, metavar="FILE.png", help="baseline vs actual, cumulative savings"
+    )
     parser.add_argument("--history", type=Path, default=None, help="history store (default: the site's)")
     parser.add_argument(
         "--replay", action="store_true", help="'today' = end of the history (an offline copy)"
@@ -86,7 +89,7 @@ def parse_days(text: str | None, option: str) -> tuple[date | None, date | None]
     return first, last
 
 
-_CSV_ONLY = ("timezone", "temperature_unit", "tariff_yuan_per_kwh", "co2_kg_per_kwh", "kgce_per_kwh")
+_CSV_ONLY = ("timezone", "temperature_unit", "tariff_yuan_per_kwh", "co2_kg_per_kwh", "kgce_per_kwh", "plot")
 
 
 def run_savings(args: argparse.Namespace) -> int:

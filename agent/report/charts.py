@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["band_chart", "bar_chart", "lines_chart"]
+__all__ = ["band_chart", "bar_chart", "lines_chart", "savings_png"]
 
 _GREEN, _GREY, _BLUE = "#0b6e4f", "#8a96a3", "#2f7fb5"
 
@@ -66,3 +67,36 @@ def band_chart(
     ax.legend(frameon=False, loc="upper left")
     fig.autofmt_xdate()
     return _data_uri(fig)
+
+
+def savings_png(
+    path: Path,
+    periods: pd.DataFrame,
+    low: Sequence[float],
+    high: Sequence[float],
+    *,
+    title: str,
+    unit: str = "kWh",
+) -> None:
+    """Write a PNG: adjusted baseline vs actual per period above, cumulative savings with its 68 %
+    band below (`periods`: `adjusted_baseline_kwh`, `actual_kwh`, `cumulative_savings_kwh`)."""
+    fig = Figure(figsize=(9, 6), dpi=110)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    dates = pd.DatetimeIndex(periods.index)
+    for ax in (top, bottom):
+        ax.grid(True, color="#e3e7eb", linewidth=0.8)
+        ax.spines[["top", "right"]].set_visible(False)
+    top.plot(dates, periods["adjusted_baseline_kwh"], color=_GREY, label="adjusted baseline (model)")
+    top.plot(dates, periods["actual_kwh"], color=_BLUE, label="actual")
+    top.set_ylabel(f"{unit} per period")
+    top.set_title(title, fontsize=10)
+    top.legend(frameon=False, loc="best")
+    bottom.fill_between(dates, low, high, color=_GREEN, alpha=0.18, linewidth=0, label="68 % band (Annex B)")
+    bottom.plot(
+        dates, periods["cumulative_savings_kwh"], color=_GREEN, linewidth=2, label="cumulative savings"
+    )
+    bottom.set_ylabel(f"cumulative {unit}")
+    bottom.legend(frameon=False, loc="upper left")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, format="png")

@@ -226,3 +226,18 @@ def test_config_only_options_are_refused_with_a_config(capsys: pytest.CaptureFix
     code, _, err = run(["site.yaml", "--tariff-yuan-per-kwh", "0.5"], capsys)
     assert code == 1
     assert "--tariff-yuan-per-kwh" in err
+
+
+def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "savings.png"
+    code, out, err = run([*pair(tmp_path, "D"), "--timezone", TZ, "--plot", str(png)], capsys)
+    assert code == 0, err
+    assert "savings" in out
+    data = png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 10_000  # two drawn panels, not an empty canvas
+    code, _, err = run(
+        [*pair(tmp_path, "D"), "--timezone", TZ, "--plot", str(tmp_path / "no" / "x.png")], capsys
+    )
+    assert code == 1
+    assert "--plot" in err
