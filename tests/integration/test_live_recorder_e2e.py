@@ -323,14 +323,16 @@ def test_two_simulated_days_recorded_live_match_the_simulators_truth(live: LiveR
         print(f"  {name:<48} {value:12.4f}")
 
 
-def cli(module: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+def cli(
+    module: Any, argv: list[str], capsys: pytest.CaptureFixture[str], codes: tuple[int, ...] = (0,)
+) -> str:
     """An `energy-agent` command the way its console script runs it, in this process (fast)."""
     parser = argparse.ArgumentParser()
     module.add_parsers(parser.add_subparsers())
     args = parser.parse_args(argv)
     code = args.func(args)
     captured = capsys.readouterr()
-    assert code == 0, captured.err
+    assert code in codes, captured.err
     return captured.out
 
 
@@ -377,6 +379,7 @@ async def test_every_view_of_the_live_history_shows_the_same_figures(
             savings_cmd,
             ["savings", config, "--replay", "--json", "--reporting", f"{month_start.date()}:{last}"],
             capsys,
+            codes=(0, 2),  # two live days with no measure: savings ~0, so 2 (not verified) is honest
         )
     )
     for key in ("energy_kwh", "production", "eui_kwh_per_unit"):
