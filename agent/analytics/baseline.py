@@ -556,6 +556,23 @@ def fit(
         degree_days=degree_days,
         out_of_sample=_holdout(days, y, best, use_production, degree_days, options, holdout_fraction),
         named_warnings=tuple(named),
+        choice_reason=_choice_reason(
+            options.granularity, best.kind, len(qualified), degree_days if has_temperature else None
+        ),
+    )
+
+
+def _choice_reason(granularity: str, kind: str, qualified: int, degree_days: str | None) -> str:
+    """Why this model: the granularity's family, how the form was picked, the temperature source."""
+    if degree_days is None:
+        temperature = "no temperature data"
+    elif degree_days == "hourly":
+        temperature = "temperature as degree days summed from hourly temperatures"
+    else:
+        temperature = "temperature as the period mean"
+    return (
+        f"{granularity} data: change-point family (1P-5P, production as an extra regressor); "
+        f"{kind} has the highest adjusted R2 of {qualified} qualifying form(s); {temperature}"
     )
 
 

@@ -161,6 +161,7 @@ def _model_lines(result: dict[str, Any]) -> list[str]:
         f"model      IPMVP Option {base['ipmvp_option']}, {base['granularity']} {base['kind']}"
         + (f" ({', '.join(points)})" if points else ""),
         f"           {base['equation']}",
+        *([f"why        {base['choice_reason']}"] if base.get("choice_reason") else []),
         f"fit        n {s['n']}, p {s['p']}, R2 {s['r2']:.4f}, adj R2 {s['adj_r2']:.4f}, "
         f"CV(RMSE) {s['cv_rmse']:.2%}, NMBE {s['nmbe']:.3%}, rho {s['rho']:.3f}",
         f"t-stats    {t_stats}",

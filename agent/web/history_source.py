@@ -541,6 +541,7 @@ def _baseline_dict(base: Baseline) -> JsonDict:
         "cooling_bp_c": model.cooling_bp_c,
         "stats": asdict(model.stats),
         "warnings": model.warnings,
+        "choice_reason": model.choice_reason,
         "eui_kwh_per_unit": base.eui_kwh_per_unit,
     }
 

@@ -70,6 +70,10 @@ def test_summary_prints_model_statistics_verdict_and_value(
     assert f"IPMVP Option C, daily {expected['baseline']['kind']}" in out  # type: ignore[index]
     for label in ("R2 ", "CV(RMSE) ", "NMBE ", "t-stats    intercept", "G14        baseline PASSED"):
         assert label in out
+    kind = expected["baseline"]["kind"]  # type: ignore[index]
+    family = "daily data: change-point family (1P-5P, production as an extra regressor)"
+    assert f"why        {family}; {kind} has the highest adjusted R2" in out
+    assert expected["baseline"]["choice_reason"].startswith("daily data: ")  # type: ignore[index]
     assert f"savings    {expected['savings_kwh']:,.0f} kWh" in out
     assert f"+/- {expected['uncertainty'][1]['absolute_kwh']:,.0f} kWh at 90%" in out  # type: ignore[index]
     for unit in (" yuan at ", " tce, ", " tCO2"):
