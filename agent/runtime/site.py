@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from agent.config.loader import LoadedConfig, load_config, store_dir
 from agent.errors import AgentError
 from agent.rating.site import site_rating_provider as _site_rating_provider
-from agent.runtime.supervise import Backoff, periodic, supervise
+from agent.runtime.supervise import RETRY, Backoff, periodic, supervise
 
 if TYPE_CHECKING:  # the runtime's heavier parts load only when a site runs
     from agent.runtime.app import Agent
@@ -45,7 +45,7 @@ class Background:
     """How often the background tasks run and how their retries back off."""
 
     rating_every_s: float = 3600.0
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = field(default_factory=lambda: RETRY)
 
 
 async def serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput) -> None:

@@ -14,25 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from agent.runtime.logfmt import log_event
+from agent.runtime.schedule import Backoff
 
-__all__ = ["Backoff", "periodic", "supervise"]
+__all__ = ["RETRY", "Backoff", "periodic", "supervise"]
 
 log = logging.getLogger("agent.runtime")
 
-
-@dataclass(frozen=True)
-class Backoff:
-    """Wait `first_s` after a failure, times `factor` after each further one, at most `max_s`."""
-
-    first_s: float = 1.0
-    max_s: float = 300.0
-    factor: float = 2.0
-
-    def after(self, delay: float) -> float:
-        return min(delay * self.factor, self.max_s)
+# 1 s after the first failure of a streak, doubling, at most 5 minutes
+RETRY = Backoff(base_s=1.0, cap_s=300.0)
 
 
 class _Streak:
@@ -42,7 +33,6 @@ class _Streak:
         self.name = name
         self.backoff = backoff
         self.failures = 0
-        self.delay = backoff.first_s
 
     def failed(self, exc: BaseException) -> float:
         """Log on the first failure of a streak; return how long to wait before the retry."""
@@ -56,14 +46,12 @@ class _Streak:
                 detail="retrying with backoff; polling and delivery go on",
             )
         self.failures += 1
-        wait, self.delay = self.delay, self.backoff.after(self.delay)
-        return wait
+        return self.backoff.delay(self.failures)
 
     def succeeded(self) -> None:
         if self.failures:
             log_event(log, logging.INFO, "task_recovered", task=self.name, failures=self.failures)
         self.failures = 0
-        self.delay = self.backoff.first_s
 
 
 async def supervise(
@@ -76,7 +64,7 @@ async def supervise(
     """Run `run()` until it returns; when it raises, wait and run it again.
 
     A restarted run counts as recovered once it has lasted `healthy_after_s` (or returned)."""
-    streak = _Streak(name, backoff or Backoff())
+    streak = _Streak(name, backoff or RETRY)
     while True:
         task = asyncio.ensure_future(run())
         try:
@@ -100,8 +88,8 @@ async def periodic(
 ) -> None:
     """`await step()` every `every_s` seconds, forever; a failed step is retried with backoff
     (never waiting longer than `every_s`)."""
-    backoff = backoff or Backoff()
-    streak = _Streak(name, Backoff(backoff.first_s, min(backoff.max_s, every_s), backoff.factor))
+    backoff = backoff or RETRY
+    streak = _Streak(name, Backoff(backoff.base_s, min(backoff.cap_s, every_s)))
     while True:
         try:
             await step()

@@ -72,7 +72,7 @@ async def test_a_rating_that_raises_leaves_polling_and_delivery_running_and_is_l
         running["agent"] = agent
 
     caplog.set_level(logging.INFO, logger="agent.runtime")
-    background = Background(rating_every_s=0.1, backoff=Backoff(first_s=0.05, max_s=0.1))
+    background = Background(rating_every_s=0.1, backoff=Backoff(base_s=0.05, cap_s=0.1))
     async with aiomqtt.Client("127.0.0.1", mosquitto.port) as sub:
         await sub.subscribe("test/supervised/main_meter/telemetry", qos=1)
         task = asyncio.create_task(

@@ -10,7 +10,7 @@ import pytest
 
 from agent.runtime.supervise import Backoff, periodic, supervise
 
-FAST = Backoff(first_s=0.001, max_s=0.004)
+FAST = Backoff(base_s=0.001, cap_s=0.004)
 
 
 def events(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -103,7 +103,5 @@ async def test_a_restarted_task_that_keeps_running_counts_as_recovered(
 
 
 def test_backoff_grows_to_its_limit() -> None:
-    waits = [1.0]
-    for _ in range(5):
-        waits.append(Backoff(first_s=1, max_s=10).after(waits[-1]))
+    waits = [Backoff(base_s=1, cap_s=10).delay(failures) for failures in range(1, 7)]
     assert waits == [1, 2, 4, 8, 10, 10]
