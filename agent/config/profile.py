@@ -19,6 +19,7 @@ __all__ = [
     "BitPoint",
     "BoolPoint",
     "CounterSpec",
+    "CrossCheck",
     "Function",
     "NumericDType",
     "NumericPoint",
@@ -304,6 +305,13 @@ class ForbiddenRange(_Strict):
         return self
 
 
+class CrossCheck(_Strict):
+    """Points whose address, type and scale a second public source confirms (not the maker's document)."""
+
+    source: str = Field(min_length=1, description="The second source: project, file or page, and version.")
+    points: tuple[str, ...] = Field(min_length=1, description="Names of the points that source confirms.")
+
+
 class Profile(_Strict):
     """The register map of one device model."""
 
@@ -330,6 +338,21 @@ class Profile(_Strict):
         default=(), description="Address ranges the device rejects; no read may cover them."
     )
     points: tuple[Point, ...] = Field(min_length=1)
+    cross_checked: tuple[CrossCheck, ...] = Field(
+        default=(),
+        description="Points a second public source confirms, per source (the maker's document: `source`).",
+    )
+
+    @model_validator(mode="after")
+    def _cross_checked_points_exist(self) -> Profile:
+        names = {p.name for p in self.points}
+        for i, check in enumerate(self.cross_checked):
+            unknown = [name for name in check.points if name not in names]
+            if unknown:
+                raise ValueError(
+                    f"cross_checked[{i}] names points the profile does not have: {', '.join(unknown)}"
+                )
+        return self
 
     @field_validator("forbidden")
     @classmethod

@@ -1,0 +1,170 @@
+"""The Western meter and compressor-controller profiles: the facts each map pins down, checked against
+the addresses the makers' tables (and the second public sources named in `cross_checked`) give.
+
+A wrong address here is the bug the profile library exists to prevent: each spot check below is the
+row of the source table, converted to a protocol address the way docs/profiles.md describes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from agent.config.profile import Function, NumericPoint, PointKind, Profile, Role
+
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "edge_configs" / "profiles"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
+
+METERS = [
+    "abb/b23",
+    "carlo_gavazzi/em24_e1",
+    "carlo_gavazzi/em340",
+    "janitza/umg604",
+    "janitza/umg96rm",
+    "schneider/iem3255",
+    "siemens/pac2200",
+    "siemens/pac3200",
+    "siemens/pac4200",
+    "socomec/diris_a10",
+]
+COMPRESSORS = ["ingersoll_rand/xe145m", "kaeser/sigma_control"]
+
+
+def profile(profile_id: str) -> Profile:
+    with (PROFILES_DIR / f"{profile_id}.yaml").open(encoding="utf-8") as f:
+        return Profile.model_validate(yaml.safe_load(f))
+
+
+def numeric(p: Profile, name: str) -> NumericPoint:
+    point = p.point(name)
+    assert isinstance(point, NumericPoint), f"{p.id}:{name} is not numeric"
+    return point
+
+
+@pytest.mark.parametrize("profile_id", METERS + COMPRESSORS)
+def test_profile_names_a_second_source_for_at_least_three_points(profile_id: str) -> None:
+    p = profile(profile_id)
+    checked = {name for check in p.cross_checked for name in check.points}
+    assert len(checked) >= 3, checked
+    assert "not readable here" in p.source or "read here" in p.source  # says what was actually read
+
+
+@pytest.mark.parametrize("profile_id", METERS)
+def test_meters_share_the_names_analytics_read(profile_id: str) -> None:
+    p = profile(profile_id)
+    assert p.device_kind == "power_meter"
+    power = numeric(p, "active_power_total_kw")
+    energy = numeric(p, "total_import_kwh")
+    assert (power.unit, power.kind) == ("kW", PointKind.GAUGE)
+    assert (energy.unit, energy.kind) == ("kWh", PointKind.COUNTER)
+
+
+@pytest.mark.parametrize("profile_id", METERS + COMPRESSORS)
+def test_docs_list_the_profile(profile_id: str) -> None:
+    assert f"`{profile_id}`" in DOCS.read_text(encoding="utf-8")
+
+
+# --- spot checks: (profile, point, function, protocol address, dtype, scale) -------------------------
+
+SPOT_CHECKS = [
+    # ABB B23/B24: hex start addresses are protocol addresses; 0.01 W, 0.1 V, 0.01 kWh
+    ("abb/b23", "total_import_kwh", Function.HOLDING, 0x5000, "uint64", 0.01),
+    ("abb/b23", "voltage_l1_n_v", Function.HOLDING, 0x5B00, "uint32", 0.1),
+    ("abb/b23", "active_power_total_kw", Function.HOLDING, 0x5B14, "int32", 0.00001),
+    ("abb/b23", "frequency_hz", Function.HOLDING, 0x5B2C, "uint16", 0.01),
+    # Carlo Gavazzi EM300 family / EM24 Ethernet: INT32 low word first, 0.1 W, 0.1 kWh
+    ("carlo_gavazzi/em340", "active_power_total_kw", Function.INPUT, 0x28, "int32", 0.0001),
+    ("carlo_gavazzi/em340", "frequency_hz", Function.INPUT, 0x33, "uint16", 0.1),
+    ("carlo_gavazzi/em340", "total_import_kwh", Function.INPUT, 0x34, "int32", 0.1),
+    ("carlo_gavazzi/em340", "total_export_kwh", Function.INPUT, 0x4E, "int32", 0.1),
+    ("carlo_gavazzi/em24_e1", "total_import_kwh", Function.INPUT, 0x34, "int32", 0.1),
+    ("carlo_gavazzi/em24_e1", "import_l1_kwh", Function.INPUT, 0x40, "int32", 0.1),
+    # Janitza 19000 block: floats in V / W / Wh
+    ("janitza/umg604", "voltage_l1_n_v", Function.HOLDING, 19000, "float32", 1.0),
+    ("janitza/umg604", "active_power_total_kw", Function.HOLDING, 19026, "float32", 0.001),
+    ("janitza/umg604", "frequency_hz", Function.HOLDING, 19050, "float32", 1.0),
+    ("janitza/umg604", "total_import_kwh", Function.HOLDING, 19068, "float32", 0.001),
+    ("janitza/umg96rm", "total_export_kwh", Function.HOLDING, 19076, "float32", 0.001),
+    # Schneider iEM3000: 1-based list number minus one, INT64 Wh
+    ("schneider/iem3255", "voltage_l1_n_v", Function.HOLDING, 3028 - 1, "float32", 1.0),
+    ("schneider/iem3255", "active_power_total_kw", Function.HOLDING, 3060 - 1, "float32", 1.0),
+    ("schneider/iem3255", "total_import_kwh", Function.HOLDING, 3204 - 1, "int64", 0.001),
+    # Siemens PAC: offsets are protocol addresses; float32 W, float64 Wh
+    ("siemens/pac3200", "voltage_l1_n_v", Function.INPUT, 1, "float32", 1.0),
+    ("siemens/pac3200", "active_power_total_kw", Function.INPUT, 65, "float32", 0.001),
+    ("siemens/pac3200", "frequency_hz", Function.INPUT, 55, "float32", 1.0),
+    ("siemens/pac3200", "total_import_kwh", Function.INPUT, 801, "float64", 0.001),
+    ("siemens/pac4200", "current_n_a", Function.INPUT, 295, "float32", 1.0),
+    ("siemens/pac2200", "frequency_hz", Function.INPUT, 55, "float32", 1.0),
+    # Socomec JBUS table: decimal addresses are protocol addresses, 0.01 kW, 1 kWh
+    ("socomec/diris_a10", "voltage_l1_n_v", Function.HOLDING, 50520, "uint32", 0.01),
+    ("socomec/diris_a10", "active_power_total_kw", Function.HOLDING, 50536, "int32", 0.01),
+    ("socomec/diris_a10", "total_import_kwh", Function.HOLDING, 50780, "uint32", 1.0),
+    # Ingersoll Rand Xe-145M: register 40XXX -> address XXX-1
+    ("ingersoll_rand/xe145m", "discharge_pressure_bar", Function.HOLDING, 3 - 1, "uint16", 0.1),
+    ("ingersoll_rand/xe145m", "running_hours_h", Function.HOLDING, 64 - 1, "uint16", 1.0),
+    ("ingersoll_rand/xe145m", "loaded_hours_h", Function.HOLDING, 65 - 1, "uint16", 1.0),
+    # Kaeser SIGMA CONTROL V82.30: register 4XXXX -> address XXXX-1, mbar -> bar
+    ("kaeser/sigma_control", "system_pressure_local_bar", Function.HOLDING, 41 - 1, "int16", 0.001),
+    ("kaeser/sigma_control", "airend_discharge_temperature_c", Function.HOLDING, 43 - 1, "int16", 0.1),
+    ("kaeser/sigma_control", "motor_starts_per_h", Function.HOLDING, 52 - 1, "int16", 1.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "name", "function", "address", "dtype", "scale"),
+    SPOT_CHECKS,
+    ids=[f"{c[0]}:{c[1]}" for c in SPOT_CHECKS],
+)
+def test_point_sits_where_the_source_table_says(
+    profile_id: str, name: str, function: Function, address: int, dtype: str, scale: float
+) -> None:
+    point = numeric(profile(profile_id), name)
+    assert (point.function, point.address, point.dtype) == (function, address, dtype)
+    assert point.scale == pytest.approx(scale)
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "order"),
+    [
+        ("carlo_gavazzi/em340", "CDAB"),  # INT32 least significant word first
+        ("carlo_gavazzi/em24_e1", "CDAB"),
+        ("abb/b23", "ABCD"),
+        ("siemens/pac3200", "ABCD"),
+        ("janitza/umg604", "ABCD"),
+        ("socomec/diris_a10", "ABCD"),
+    ],
+)
+def test_word_order_matches_the_maker(profile_id: str, order: str) -> None:
+    assert profile(profile_id).order == order
+
+
+def test_compressor_controllers_feed_the_air_analytics() -> None:
+    ir = profile("ingersoll_rand/xe145m")
+    assert ir.device_kind == "compressor"
+    assert {r: ir.role_point(r) is not None for r in (Role.RUNNING_HOURS, Role.LOADED_HOURS)} == {
+        Role.RUNNING_HOURS: True,
+        Role.LOADED_HOURS: True,
+    }
+    for p in (ir, profile("kaeser/sigma_control")):
+        pressure = p.role_point(Role.DISCHARGE_PRESSURE)
+        assert pressure is not None
+        assert pressure.unit == "bar"
+
+
+def test_cross_checked_may_only_name_points_of_the_profile() -> None:
+    data = {
+        "id": "x/y",
+        "vendor": "x",
+        "model": "y",
+        "device_kind": "power_meter",
+        "points": [{"name": "a", "function": "input", "address": 0, "dtype": "uint16"}],
+        "cross_checked": [{"source": "somewhere", "points": ["a", "typo_b"]}],
+    }
+    with pytest.raises(ValidationError, match="typo_b"):
+        Profile.model_validate(data)
+    data["cross_checked"] = [{"source": "somewhere", "points": ["a"]}]
+    assert Profile.model_validate(data).cross_checked[0].points == ("a",)
