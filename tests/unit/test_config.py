@@ -297,3 +297,6 @@ def test_the_demo_factory_site_matches_what_the_simulator_serves() -> None:
     shipped = yaml.safe_load((REPO / "edge_configs/sites/demo_factory.yaml").read_text(encoding="utf-8"))
     assert shipped["buses"] == expected["buses"]
     assert shipped["devices"] == expected["devices"]
+    # the compressors' data sheets (control kinds, VSD power-to-flow curves) and the base demand
+    assert shipped["analytics"]["compressors"] == expected["analytics"]["compressors"]
+    assert shipped["analytics"]["compressed_air"] == expected["analytics"]["compressed_air"]
