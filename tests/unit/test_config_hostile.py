@@ -390,6 +390,22 @@ PROFILE_CASES = [
         "runs past",
     ),
     Hostile(
+        "datasheet on a power meter",
+        PROFILE.replace("points:", "datasheet: {control: vsd}\npoints:"),
+        7,
+        "datasheet",
+        "datasheet is for compressors",
+    ),
+    Hostile(
+        "datasheet curve in kW instead of shares of rated",
+        PROFILE.replace("device_kind: power_meter", "device_kind: compressor").replace(
+            "points:", "datasheet:\n  control: vsd\n  flow_curve: [[30, 5], [60, 10], [90, 15]]\npoints:"
+        ),
+        9,
+        "datasheet.flow_curve",
+        "shares of the rated power and FAD",
+    ),
+    Hostile(
         "address is a boolean",
         PROFILE.replace("address: 0", "address: false"),
         8,
