@@ -75,6 +75,13 @@ def _without_curves(config: SiteConfig) -> SiteConfig:
     return config.model_copy(update={"analytics": analytics})
 
 
+def _without_base_demand(config: SiteConfig) -> SiteConfig:
+    air = config.analytics.compressed_air.model_copy(update={"base_demand_m3_min": None})
+    return config.model_copy(
+        update={"analytics": config.analytics.model_copy(update={"compressed_air": air})}
+    )
+
+
 def _room(config: SiteConfig, store_path: Path, window: Window) -> RoomKpis:
     model = MvModel(mv_site(config), store_path)
     with model.store() as store:
@@ -133,42 +140,53 @@ def main() -> None:
                 ("flow meter", _room(config, metered, window)),
                 ("no meter, curves", _room(config, unmetered, window)),
                 ("no meter, no curves", _room(_without_curves(config), unmetered, window)),
+                ("flow meter, no base demand declared", _room(_without_base_demand(config), metered, window)),
             ]
             for name, room in cases:
-                vsd = sum(k.air_m3 for k in room.machines if k.device in vsds)
-                methods = sorted({k.air_method for k in room.machines if k.device in vsds})
-                leak = room.leak
-                ci = (
-                    ""
-                    if leak.ci90_m3_min is None
-                    else f", 90 % {leak.ci90_m3_min[0]:.2f}-{leak.ci90_m3_min[1]:.2f}"
-                )
-                lines = [
-                    (
-                        "room specific power, kW/(m3/min)",
-                        true_sp,
-                        room.specific_power,
-                        ", ".join(room.air_methods),
-                    ),
-                    ("VSD air, m3", true_vsd, vsd, ", ".join(methods)),
-                    (
-                        "leak, m3/min",
-                        true_leak,
-                        leak.m3_min,
-                        f"{leak.method}, {leak.intervals_used} idle intervals{ci}"
-                        if leak.m3_min is not None
-                        else str(leak.reason),
-                    ),
-                ]
-                for figure, true, reported, method in lines:
-                    shown = (
-                        "-" if reported is None else f"{reported:.3f}" if true < 100 else f"{reported:,.0f}"
-                    )
-                    true_shown = f"{true:.3f}" if true < 100 else f"{true:,.0f}"
+                truth = Truth(true_sp, true_vsd, true_leak)
+                for figure, true, reported, method in _lines(room, truth, vsds, leak_only="declared" in name):
                     print(
-                        f"| {window.label} | {figure} ({name}) | {true_shown} | {shown} | "
+                        f"| {window.label} | {figure} ({name}) | {_fmt(true)} | {_fmt(reported)} | "
                         f"{_err(reported, true)} | {method} |"
                     )
+
+
+@dataclass(frozen=True)
+class Truth:
+    specific_power: float
+    vsd_air_m3: float
+    leak_m3_min: float
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _lines(
+    room: RoomKpis, truth: Truth, vsds: list[str], *, leak_only: bool
+) -> list[tuple[str, float, float | None, str]]:
+    leak = room.leak
+    ci = "" if leak.ci90_m3_min is None else f", 90 % {leak.ci90_m3_min[0]:.2f}-{leak.ci90_m3_min[1]:.2f}"
+    how = (
+        f"{leak.method}, {leak.intervals_used} idle intervals{ci}" if leak.m3_min is not None else leak.reason
+    )
+    lines = [("leak, m3/min", truth.leak_m3_min, leak.m3_min, str(how))]
+    if leak_only:
+        return lines
+    vsd = sum(k.air_m3 for k in room.machines if k.device in vsds)
+    methods = ", ".join(sorted({k.air_method for k in room.machines if k.device in vsds}))
+    return [
+        (
+            "room specific power, kW/(m3/min)",
+            truth.specific_power,
+            room.specific_power,
+            ", ".join(room.air_methods),
+        ),
+        ("VSD air, m3", truth.vsd_air_m3, vsd, methods),
+        *lines,
+    ]
 
 
 if __name__ == "__main__":

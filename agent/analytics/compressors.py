@@ -75,6 +75,7 @@ MEANINGFUL_AIR_SHARE = 0.10
 PEER_OUTLIER_RATIO = 1.25
 LEAK_ADVICE_SHARE = 0.20
 MIN_LEAK_INTERVALS = 4
+CURVE_TOLERANCE = 0.02  # a mean loaded power this close beyond a curve end is read at the end, unflagged
 _PRACTICE = "compressed-air practice (REFERENCE.md)"
 
 FLOW_METER = "flow meter"
@@ -176,12 +177,12 @@ def flow_from_curve(
     power_kw: np.ndarray, curve: Sequence[tuple[float, float]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flow (m3/min) at each mean loaded power by linear interpolation of the data-sheet points, and
-    whether the power lay outside the curve (then the flow is the nearest end point's: a machine
-    delivers no more than its top point and the curve says nothing below its lowest)."""
+    whether the power lay more than 2 % outside the curve (the flow is then the nearest end point's:
+    a machine delivers no more than its top point and the curve says nothing below its lowest)."""
     kw = np.array([p for p, _ in curve], dtype=float)
     flow = np.array([f for _, f in curve], dtype=float)
     power = np.asarray(power_kw, dtype=float)
-    outside = (power < kw[0] - 1e-9) | (power > kw[-1] + 1e-9)
+    outside = (power < kw[0] * (1 - CURVE_TOLERANCE)) | (power > kw[-1] * (1 + CURVE_TOLERANCE))
     return np.interp(power, kw, flow), outside
 
 
@@ -216,15 +217,19 @@ def _curve_air(
             flags = (*flags, "unloaded_power_unknown")
             notes.append("unloaded power unknown: all energy counted as loaded (air overstated)")
     loaded_h = data["loaded_h"].astype(float)
-    loaded_kwh = (data["kwh"] - unloaded_kw * unloaded_h).clip(lower=0.0)
-    mean_kw = (loaded_kwh / loaded_h.where(loaded_h > 0)).fillna(0.0)
+    # the data sheet's points (and a configured unloaded power) hold at the curve's pressure; the
+    # energy at another pressure is brought to it (compressed-air practice: 7 % per bar)
+    factor = pd.Series(1.0, index=data.index)
     if spec.flow_curve_bar is not None and "pressure_bar" in data.columns:
         pressure = data["pressure_bar"].fillna(spec.flow_curve_bar)
-        mean_kw = mean_kw / (1.0 + PRESSURE_SHARE_PER_BAR * (pressure - spec.flow_curve_bar))
+        factor = 1.0 + PRESSURE_SHARE_PER_BAR * (pressure - spec.flow_curve_bar)
         notes.append(
             f"power brought to the curve's {spec.flow_curve_bar:g} bar "
             f"at {PRESSURE_SHARE_PER_BAR:.0%} per bar"
         )
+    unloaded_kwh = unloaded_kw * unloaded_h * (factor if spec.unloaded_power_kw is not None else 1.0)
+    loaded_kwh = (data["kwh"] - unloaded_kwh).clip(lower=0.0) / factor
+    mean_kw = (loaded_kwh / loaded_h.where(loaded_h > 0)).fillna(0.0)
     flow, outside = flow_from_curve(mean_kw.to_numpy(), spec.flow_curve)
     outside &= loaded_h.to_numpy() > 0
     if outside.any():
