@@ -29,6 +29,7 @@ from agent.analytics import (
 from agent.analytics.compressors import CompressorKpis, machine_air
 from agent.analytics.errors import AnalyticsError
 from agent.analytics.intervals import period_keys
+from agent.analytics.windows import local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
 from agent.mv.model import MvModel, compressed_air_room
@@ -315,17 +316,22 @@ class HistorySource:
 
     # ------------------------------------------------------------ compressed air
 
-    def compressors(self, days: int = 7) -> JsonDict:
+    def compressors(self, days: int = 7, first: date | None = None, last: date | None = None) -> JsonDict:
         """The room's figures (`agent.mv.model.compressed_air_room`, the one definition) in
-        `room`, and per machine a time view (state, shares, daily specific power, hourly pressure)."""
+        `room`, and per machine a time view (state, shares, daily specific power, hourly pressure),
+        over the `days` before now, or the local days `first`..`last` (the report's period)."""
         analytics = self.settings.analytics
         if not analytics.compressors:
             return {"available": False, "reason": "no compressors configured (analytics.compressors)"}
         with self._store() as store:
-            now = self.now(store)
-            t0 = now - pd.Timedelta(days=days)
-            frames = self.model.compressor_frames(store, t0, now)
-            production = self.model.production(store, t0, now)
+            if first is not None and last is not None:
+                t0, t1 = local_day_bounds(first, last, self._tz)
+                days = (last - first).days + 1
+            else:
+                t1 = self.now(store)
+                t0 = t1 - pd.Timedelta(days=days)
+            frames = self.model.compressor_frames(store, t0, t1)
+            production = self.model.production(store, t0, t1)
         try:
             room = compressed_air_room(analytics, frames, production)
         except AnalyticsError as exc:
