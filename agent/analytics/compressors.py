@@ -67,6 +67,7 @@ __all__ = [
     "leak_estimate",
     "machine_air",
     "room_kpis",
+    "specific_power_note",
 ]
 
 PRESSURE_SHARE_PER_BAR = 0.07
@@ -250,8 +251,8 @@ def grade(specific_power: float, spec: CompressorSpec) -> str | None:
     return "below 3"
 
 
-def _meaningful(running: float, loaded: float, air: float, spec: CompressorSpec) -> str | None:
-    """None when the specific power means something, else why not."""
+def specific_power_note(running: float, loaded: float, air: float, spec: CompressorSpec) -> str | None:
+    """None when the machine's specific power over these hours means something, else why not."""
     if running <= 0:
         return "not meaningful: the machine did not run"
     if loaded < MEANINGFUL_LOADED_SHARE * running:
@@ -305,7 +306,7 @@ def _machine(
     unloaded_kwh = None if unloaded_kw is None else unloaded_kw * (running - loaded)
     air_of = machine_air(data, spec, unloaded_kw)
     air = float(air_of.m3.sum())
-    why_not = _meaningful(running, loaded, air, spec)
+    why_not = specific_power_note(running, loaded, air, spec)
     specific = 60.0 * energy / air if why_not is None else None
     loaded_sp = None
     if why_not is None and unloaded_kwh is not None:

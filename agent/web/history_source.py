@@ -26,7 +26,7 @@ from agent.analytics import (
     aggregate,
     cost,
 )
-from agent.analytics.compressors import CompressorKpis, machine_air
+from agent.analytics.compressors import CompressorKpis, machine_air, specific_power_note
 from agent.analytics.errors import AnalyticsError
 from agent.analytics.intervals import period_keys
 from agent.analytics.windows import local_day_bounds
@@ -368,7 +368,22 @@ class HistorySource:
         running, loaded = float(frame["running_h"].sum()), float(frame["loaded_h"].sum())
         hours = len(frame) * self._interval_min / 60.0
         air = machine_air(frame, spec, kpis.unloaded_kw).m3
-        daily = aggregate(pd.DataFrame({"kwh": frame["kwh"], "air": air}), "day", self._tz)
+        parts = {
+            "kwh": frame["kwh"],
+            "air": air,
+            "running_h": frame["running_h"],
+            "loaded_h": frame["loaded_h"],
+        }
+        daily = aggregate(pd.DataFrame(parts), "day", self._tz)
+        # a day's figure only where that day passes the same rule as the period's
+        meaningful = pd.Series(
+            [
+                specific_power_note(float(r), float(lo), float(a), spec) is None
+                for r, lo, a in zip(daily["running_h"], daily["loaded_h"], daily["air"], strict=True)
+            ],
+            index=daily.index,
+            dtype=bool,
+        )
         pressure = self._hourly_mean(frame["pressure_bar"]) if "pressure_bar" in frame.columns else None
         return {
             "state": _machine_state(last),
@@ -387,7 +402,7 @@ class HistorySource:
             "flags": list(kpis.flags),
             "specific_power": {
                 "x": [t.isoformat() for t in daily.index],
-                "kw_per_m3_min": (60.0 * daily["kwh"] / daily["air"].where(daily["air"] > 0)).tolist(),
+                "kw_per_m3_min": (60.0 * daily["kwh"] / daily["air"].where(meaningful)).tolist(),
                 "nameplate": spec.nameplate_specific_power,
                 "meaningful": kpis.specific_power is not None,
             },
