@@ -23,6 +23,7 @@ from agent.config.profile import (
     Profile,
     register_count,
 )
+from agent.modbus.plan import plan_for_profile
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "edge_configs" / "profiles"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
@@ -341,3 +342,15 @@ def test_every_shipped_profile_is_listed_in_the_docs_with_its_source() -> None:
     table = docs.split("## Shipped profiles", 1)[1]
     ids = [str(p.relative_to(PROFILES_DIR).with_suffix("")).replace("\\", "/") for p in PROFILE_FILES]
     assert [i for i in ids if f"| `{i}` |" not in table] == []
+
+
+@pytest.mark.parametrize("profile_id", METERS)
+def test_every_meter_plans_into_reads_the_meter_accepts(profile_id: str) -> None:
+    """Every point is read, by blocks no larger than the meter's limit."""
+    profile = profile_by_id(profile_id)
+    blocks = plan_for_profile(profile)
+    assert sorted(n for b in blocks for n in b.points) == sorted(p.name for p in profile.points)
+    assert all(b.count <= profile.max_registers_per_read for b in blocks)
+    for block in blocks:
+        for name in block.points:
+            block.offset_of(profile.point(name))  # raises when a point is not inside its block
