@@ -263,6 +263,8 @@ def test_every_generic_register_is_documented(path: Path) -> None:
     ("profile_id", "name", "function", "address", "dtype", "scale"),
     [
         # CHINT DTSU666: 2006H Ua 0.1 V, 200CH Ia 0.001 A, 2012H Pt 0.1 W, 2044H 0.01 Hz, 101EH kWh
+        ("chint/dtsu666", "ct_ratio", Function.HOLDING, 0x0006, "uint16", 1.0),
+        ("chint/dtsu666", "vt_ratio", Function.HOLDING, 0x0007, "uint16", 0.1),
         ("chint/dtsu666", "voltage_l1_n_v", Function.HOLDING, 0x2006, "float32", 0.1),
         ("chint/dtsu666", "current_l1_a", Function.HOLDING, 0x200C, "float32", 0.001),
         ("chint/dtsu666", "active_power_total_kw", Function.HOLDING, 0x2012, "float32", 0.0001),
