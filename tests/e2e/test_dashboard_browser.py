@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,97 @@ def test_other_pages_render_without_errors(page: Page, base_url: str, tmp_path: 
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
     assert errors == []
     page.screenshot(path=str(_shots(tmp_path) / f"{path.strip('/')}.png"), full_page=True)
+
+
+# Per chart: each trace's non-null points, the vertices of the lines plotly drew (SVG path commands),
+# the y-axis titles and x tick labels as rendered in the SVG.
+AIR_CHARTS_JS = """
+(ids) => ids.map((id) => {
+  const d = document.getElementById(id);
+  const svg = Array.from(d.querySelectorAll(
+    '.scatterlayer .trace path.js-line, .scatterlayer .trace path.js-fill'));
+  return {
+    id: id,
+    points: (d.data || []).map((t) => (t.y || []).filter((v) => v !== null).length),
+    drawn: svg.map((p) => ((p.getAttribute('d') || '').match(/[MLHV]/g) || []).length),
+    ytitles: Array.from(d.querySelectorAll('.g-ytitle text, [class^="g-y"][class$="title"] text'))
+      .map((n) => n.textContent),
+    xticks: Array.from(d.querySelectorAll('.xtick text')).map((n) => n.textContent),
+    legend: Array.from(d.querySelectorAll('.legendtext')).map((n) => n.textContent),
+    notes: Array.from(d.querySelectorAll('.annotation-text')).map((n) => n.textContent),
+  };
+})
+"""
+AIR_CHART_IDS = ["chart-header", "chart-states", "chart-pressure", "chart-sp"]
+# What may stay in Latin letters on the Chinese page: units, standards, device ids.
+LATIN_ALLOWED = re.compile(r"kWh?|m³(/min)?|bar|GB|comp-\d|\(|\)")
+
+
+def _air_charts(page: Page) -> dict[str, dict[str, Any]]:
+    page.wait_for_selector("#content[data-ready]")
+    page.wait_for_function(
+        "(ids) => ids.every((id) => { const d = document.getElementById(id);"
+        " return d && d.data && d.data.length && d.querySelector('.scatterlayer .trace'); })",
+        arg=AIR_CHART_IDS,
+    )
+    charts: list[dict[str, Any]] = page.evaluate(AIR_CHARTS_JS, AIR_CHART_IDS)
+    return {c["id"]: c for c in charts}
+
+
+def _assert_air_charts_carry_data(charts: dict[str, dict[str, Any]]) -> None:
+    header, states, pressure = charts["chart-header"], charts["chart-states"], charts["chart-pressure"]
+    assert header["points"][:2] == [96, 96]  # mean and minimum, every 15 min over 24 h
+    # the mean line as drawn turns at each top and bottom of its 7-interval cycle (plotly drops the
+    # collinear vertices in between): 96 / 7 cycles x 2 turns
+    assert max(header["drawn"]) >= 2 * 96 // 7
+    assert states["points"] == [96] * 6  # 2 machines x loaded / unloaded / off
+    assert all(n > 0 for n in states["drawn"])
+    assert states["notes"] == ["comp-1", "comp-2"]
+    assert sorted(pressure["points"]) == [48, 96]  # comp-2 runs only 08:00-20:00
+    assert min(charts["chart-sp"]["points"]) > 0
+
+
+def test_air_page_draws_pressure_timeline_and_units_in_both_languages(
+    page: Page, base_url: str, tmp_path: Path
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base_url + "/air")
+    charts = _air_charts(page)
+    _assert_air_charts_carry_data(charts)
+    assert charts["chart-header"]["ytitles"] == ["Pressure (bar)"]
+    assert charts["chart-pressure"]["ytitles"] == ["Pressure (bar)"]
+    assert charts["chart-states"]["ytitles"] == ["%", "%"]
+    assert charts["chart-sp"]["ytitles"] == ["kW/(m³/min)"]
+    assert "minimum required" in charts["chart-header"]["legend"]
+    assert any("Oct" in tick for tick in charts["chart-header"]["xticks"])
+    assert "header pressure transmitter" in page.locator("#air-header-note").inner_text()
+    assert page.locator("#kpi-leak .value").inner_text().endswith("m³/min")
+    states = page.locator("td .pill").evaluate_all("(ns) => ns.map((n) => n.dataset.state)")
+    assert states == ["loaded", "unloaded"]
+    grey = page.evaluate(
+        "() => { const n = document.createElement('span'); n.className = 'pill air-off';"
+        " document.body.append(n); const c = getComputedStyle(n).color; n.remove(); return c; }"
+    )
+    assert grey == "rgb(107, 119, 133)"  # a stopped machine is muted grey, not the red of a fault
+    page.screenshot(path=str(_shots(tmp_path) / "air-en.png"), full_page=True)
+
+    page.click("#lang-toggle")
+    charts = _air_charts(page)
+    _assert_air_charts_carry_data(charts)
+    assert charts["chart-header"]["ytitles"] == ["压力（bar）"]
+    assert charts["chart-states"]["ytitles"] == ["%", "%"]
+    assert "最低需求压力" in charts["chart-header"]["legend"]
+    ticks = charts["chart-header"]["xticks"]
+    assert ticks
+    assert all("月" in tick or ":" in tick for tick in ticks), ticks  # no "Oct 15" on the Chinese page
+    texts: list[str] = page.locator(
+        "#content h2, #content h3, #content th, #content td, #content .sub, #content li, #content option,"
+        " #content label, #content .value, #content .legendtext, #content .g-ytitle, #content .xtick"
+    ).evaluate_all("(nodes) => nodes.map((n) => n.textContent)")  # SVG text has no innerText
+    english = [text for text in texts if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", text))]
+    assert english == [], f"untranslated on the Chinese air page: {english}"
+    assert page.locator("#air-header-note").inner_text().startswith("总管压力变送器")
+    page.screenshot(path=str(_shots(tmp_path) / "air-zh.png"), full_page=True)
+    page.click("#lang-toggle")  # leave English for the next test
+    assert errors == []

@@ -54,9 +54,26 @@ function plot(id, traces, layout) {
   const base = {
     uirevision: id, margin: { l: 60, r: 20, t: 10, b: 40 }, hovermode: "x unified",
     legend: { orientation: "h", y: -0.2 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
-    xaxis: { type: "date" }, font: { family: "system-ui, 'Noto Sans CJK SC', sans-serif" },
+    font: { family: "system-ui, 'Noto Sans CJK SC', sans-serif" },
   };
-  Plotly.react(node, traces, Object.assign(base, layout || {}), { responsive: true, displaylogo: false });
+  const merged = Object.assign(base, layout || {});
+  merged.xaxis = Object.assign(dateAxis(), (layout || {}).xaxis || {});
+  Plotly.react(node, traces, merged, { responsive: true, displaylogo: false });
+}
+
+// plotly.js names months in English ("Oct 15"); a Chinese reader gets numeric dates with 年/月/日.
+function dateAxis() {
+  if (!I18N.zh()) return { type: "date" };
+  return {
+    type: "date", hoverformat: "%Y年%-m月%-d日 %H:%M",
+    tickformatstops: [
+      { dtickrange: [null, 60000], value: "%H:%M:%S" },
+      { dtickrange: [60000, 86399999], value: "%H:%M\n%-m月%-d日" },
+      { dtickrange: [86400000, "M1"], value: "%-m月%-d日" },
+      { dtickrange: ["M1", "M12"], value: "%Y年%-m月" },
+      { dtickrange: ["M12", null], value: "%Y年" },
+    ],
+  };
 }
 
 // plotly.js 3 dropped the `title: "text"` shorthand: a plain string would silently hide the unit.
@@ -199,45 +216,195 @@ const devices = {
 
 // ---------------------------------------------------------------- compressed air
 
+// Window of the time charts; the select on the page changes it (remembered like the language).
+const AIR_HOURS = [24, 72, 168];
+let airHours = Number(window.localStorage.getItem("ea-air-hours")) || 24;
+const AIR_COLORS = { loaded: "#0b6e4f", unloaded: "#e3a33b", off: "#b8c1ca" };
+// The analytics explain themselves in English; the page shows their phrases in the reader's language
+// (i18n keys air.phrase.<text>); a phrase without a translation is shown as given.
+function airPhrase(text) {
+  if (text === null || text === undefined || text === "") return null;
+  const key = "air.phrase." + text;
+  if (I18N.t(key) !== key) return I18N.t(key);
+  const colon = text.indexOf(": ");
+  if (colon > 0) {  // "not meaningful: <reason>"
+    const head = airPhrase(text.slice(0, colon));
+    const tail = airPhrase(text.slice(colon + 2));
+    return head + (I18N.zh() ? "：" : ": ") + tail;
+  }
+  return text;
+}
+
+// Advice by its code in the reader's language; an unknown code keeps the analytics' own message.
+function adviceText(a) {
+  const key = "air.advice." + a.code;
+  if (I18N.t(key) === key) return a.message;
+  return I18N.t(key).replace("{pct}", I18N.pct(a.value, 0)).replace("{kwh}", I18N.kwh(a.value))
+    .replace("{device}", a.device || "").replace("{value}", I18N.num(a.value, 2));
+}
+
+// The room's leak: the contract's `leak` object, or the older flat fields.
+function roomLeak(room) {
+  if (room.leak && typeof room.leak === "object") return room.leak;
+  return { m3_min: room.leak_m3_min, share: room.leak_share_of_demand, method: null, ci90_m3_min: null };
+}
+
+function stateBadge(state) {
+  // A stopped machine is in a state, not in trouble: grey, never the red of a fault.
+  const known = ["loaded", "unloaded", "off", "stopped", "starting", "tripped", "unknown"];
+  const s = known.includes(state) ? state : "unknown";
+  return el("span", { class: "pill air-" + s, "data-state": s }, t("air.state." + s));
+}
+
+function shareBar(sh) {
+  return el("div", { class: "bar", title: ["loaded", "unloaded", "off"].map((k) => t("air." + k) + " " + I18N.pct(sh[k])).join(" · ") },
+    ["loaded", "unloaded", "off"].map((k) => el("span", { style: "width:" + (100 * (sh[k] || 0)) + "%;background:" + AIR_COLORS[k] })));
+}
+
+function specificPowerCell(m) {
+  if (m.specific_power === null || m.specific_power === undefined || Number.isNaN(m.specific_power)) {
+    return el("span", { class: "muted" }, airPhrase(m.specific_power_note) || t("common.none"));
+  }
+  return I18N.num(m.specific_power, 2) + " kW/(m³/min)";
+}
+
+function machineRow(m, view) {
+  const shares = m.state_shares || view.shares || {};
+  const flags = (m.flags || []).map((f) => el("div", { class: "flag" }, airPhrase(f)));
+  return [m.device, stateBadge(view.state),
+    el("div", {}, shareBar(shares), el("div", { class: "sub" }, I18N.pct(shares.loaded, 0) + " / " +
+      I18N.pct(shares.unloaded, 0) + " / " + I18N.pct(shares.off, 0))),
+    I18N.kwh(m.energy_kwh), airPhrase(m.air_method) || t("common.none"), specificPowerCell(m),
+    m.grade ? m.grade : el("span", { class: "muted" }, airPhrase(m.grade_note) || t("air.phrase.no grade data")),
+    flags.length ? el("div", {}, flags) : t("common.none")];
+}
+
+function lastValue(list) {
+  for (let i = (list || []).length - 1; i >= 0; i--) if (list[i] !== null) return list[i];
+  return null;
+}
+
 const air = {
-  async load() { return { ca: await api("/api/compressors") }; },
-  render({ ca }) {
+  async load() {
+    const [ca, trace] = await Promise.all([api("/api/compressors"), api("/api/compressors/trace?hours=" + airHours)]);
+    return { ca, trace };
+  },
+  render({ ca, trace }) {
     if (!ca.available) return unavailable(ca.reason);
     const room = ca.room;
-    const cards = room.machines.map((m) => {
-      const view = ca.machines[m.device];
-      const sh = view.shares;
-      return el("div", { class: "card", id: "machine-" + m.device },
-        el("h3", {}, m.device), pill(view.state),
-        el("div", { class: "bar" },
-          el("span", { style: "width:" + (100 * (sh.loaded || 0)) + "%;background:#0b6e4f" }),
-          el("span", { style: "width:" + (100 * (sh.unloaded || 0)) + "%;background:#e3a33b" }),
-          el("span", { style: "width:" + (100 * (sh.off || 0)) + "%;background:#c5ccd3" })),
-        el("div", { class: "sub" }, t("air.loaded") + " " + I18N.pct(sh.loaded) + " · " + t("air.unloaded") + " " +
-          I18N.pct(sh.unloaded) + " · " + t("air.off") + " " + I18N.pct(sh.off)),
-        el("div", { class: "sub" }, t("air.energy") + " " + I18N.kwh(m.energy_kwh) + " · " + I18N.num(m.specific_power, 2) + " kW/(m³/min)"),
-        el("div", { class: "sub" }, t("air.grade") + ": " + (m.grade || t("common.none"))));
+    const leak = roomLeak(room);
+    const leakSub = [
+      leak.share === null || leak.share === undefined ? null : I18N.pct(leak.share) + " " + t("air.leak_share"),
+      leak.ci90_m3_min === null || leak.ci90_m3_min === undefined ? null : "± " + I18N.num(leak.ci90_m3_min, 2) + " m³/min (90 %)",
+      leak.method ? t("air.method") + ": " + airPhrase(leak.method) : null,
+    ].filter((s) => s).join(" · ");
+    const header = trace.available ? trace.header : null;
+    const headerNow = header ? lastValue(header.bar) : null;
+    const select = el("select", { id: "air-hours" }, AIR_HOURS.map((h) => {
+      const option = el("option", { value: String(h) }, t("air.hours." + h));
+      if (h === airHours) option.selected = true;
+      return option;
+    }));
+    select.addEventListener("change", () => {
+      airHours = Number(select.value);
+      window.localStorage.setItem("ea-air-hours", String(airHours));
+      refresh(true);
     });
-    const advice = room.advice.length ? el("ul", {}, room.advice.map((a) => el("li", {}, a.message)))
-      : el("p", { class: "muted" }, t("air.no_advice"));
+    const rows = room.machines.map((m) => machineRow(m, ca.machines[m.device] || {}));
+    const advice = room.advice.length ? el("ul", { id: "air-advice" }, room.advice.map((a) => el("li", {}, adviceText(a))))
+      : el("p", { class: "muted", id: "air-advice" }, t("air.no_advice"));
+    const headerNote = !header ? (trace.reason || "") : header.source === "header" ? t("air.header_source.header")
+      : header.source === "discharge" ? t("air.header_source.discharge") : t("air.header_source.none");
+    const band = trace.band || {};
+    const bandNote = band.low_bar !== null && band.low_bar !== undefined
+      ? t("air.band") + " " + I18N.num(band.low_bar, 2) + " – " + I18N.num(band.high_bar, 2) + " bar"
+      : t("air.band_none");
+    const devices = room.machines.map((m) => m.device);
     return el("div", {},
+      el("div", { class: "toolbar" }, el("label", { for: "air-hours" }, t("air.window") + " "), select),
       el("div", { class: "grid" },
         kpi("kpi-room-sp", t("air.room_sp"), I18N.num(room.specific_power, 2) + " kW/(m³/min)", room.specific_power),
-        kpi("kpi-leak", t("air.leak"), room.leak_m3_min === null ? t("common.none") : I18N.num(room.leak_m3_min, 2) + " m³/min",
-          room.leak_m3_min, room.leak_share_of_demand === null ? null : I18N.pct(room.leak_share_of_demand) + " " + t("air.leak_share")),
-        kpi("kpi-air", t("air.air"), I18N.num(room.air_m3, 0) + " m³", room.air_m3),
-        ...cards,
-        chartBox("chart-sp", t("air.sp_chart")),
+        kpi("kpi-leak", t("air.leak"), leak.m3_min === null || leak.m3_min === undefined ? t("common.none")
+          : I18N.num(leak.m3_min, 2) + " m³/min", leak.m3_min, leakSub || t("air.leak_unknown")),
+        kpi("kpi-air", t("air.air"), I18N.num(room.air_m3, 0) + " m³", room.air_m3, t("air.days").replace("{n}", String(ca.window_days))),
+        kpi("kpi-header", t("air.header_now"), headerNow === null ? t("common.none") : I18N.num(headerNow, 2) + " bar",
+          headerNow, headerNote),
+        el("div", { class: "card wide" }, el("h3", {}, t("air.header_chart")),
+          el("div", { class: "sub", id: "air-header-note" }, headerNote + " · " + bandNote),
+          el("div", { class: "chart", id: "chart-header" })),
+        el("div", { class: "card wide" }, el("h3", {}, t("air.states_chart")),
+          el("div", { class: "chart", id: "chart-states", style: "height:" + (90 + 48 * devices.length) + "px" })),
         chartBox("chart-pressure", t("air.pressure_chart"))),
+      el("h2", {}, t("air.machines")),
+      table([t("air.machine"), t("air.state"), t("air.shares"), t("air.energy"), t("air.air_method"), t("air.sp"),
+        t("air.grade"), t("air.flags")], rows, [3, 5]),
+      el("div", { class: "grid spaced" }, chartBox("chart-sp", t("air.sp_chart"))),
       el("h2", {}, t("air.advice")), advice);
   },
-  charts({ ca }) {
+  charts({ ca, trace }) {
     if (!ca.available) return;
     const machines = Object.entries(ca.machines);
     plot("chart-sp", machines.map(([d, v]) => ({ x: v.specific_power.x, y: v.specific_power.kw_per_m3_min, name: d,
-      type: "scatter", mode: "lines+markers" })), yUnit("kW/(m³/min)"));
-    plot("chart-pressure", machines.filter(([, v]) => v.pressure).map(([d, v]) => ({ x: v.pressure.x, y: v.pressure.bar,
-      name: d, type: "scatter", mode: "lines" })), yUnit("bar"));
+      type: "scatter", mode: "lines+markers" })), yUnit(t("air.axis_sp")));
+    if (!trace.available) return;
+    const x = trace.x;
+    const header = trace.header;
+    const shapes = [];
+    const band = trace.band || {};
+    if (band.low_bar !== null && band.low_bar !== undefined) {
+      shapes.push({ type: "rect", xref: "paper", x0: 0, x1: 1, y0: band.low_bar, y1: band.high_bar, layer: "below",
+        fillcolor: "rgba(11,110,79,0.10)", line: { width: 0 } });
+    }
+    const minimum = trace.minimum || {};
+    const traces = [
+      { x, y: header.bar, name: t("air.header_mean"), type: "scatter", mode: "lines", line: { color: "#12303f", width: 1.5 } },
+      { x, y: header.min_bar, name: t("air.header_min"), type: "scatter", mode: "lines",
+        line: { color: "#b35c00", width: 1, dash: "dot" } },
+    ];
+    if (band.low_bar !== null && band.low_bar !== undefined) {
+      // The band as lines too, so it has a legend entry and a hover value.
+      for (const [value, key] of [[band.low_bar, "air.band_low"], [band.high_bar, "air.band_high"]]) {
+        traces.push({ x: [x[0], x[x.length - 1]], y: [value, value], name: t(key), type: "scatter", mode: "lines",
+          line: { color: "#0b6e4f", width: 1, dash: "dash" }, hoverinfo: "skip" });
+      }
+    }
+    if (minimum.bar !== null && minimum.bar !== undefined) {
+      traces.push({ x: [x[0], x[x.length - 1]], y: [minimum.bar, minimum.bar], name: t("air.minimum"), type: "scatter",
+        mode: "lines", line: { color: "#b3261e", width: 1, dash: "dash" }, hoverinfo: "skip" });
+    }
+    plot("chart-header", traces, Object.assign({ shapes }, yUnit(t("air.axis_pressure"))));
+    plot("chart-pressure", Object.entries(trace.machines).filter(([, m]) => m.pressure.bar.some((v) => v !== null))
+      .map(([d, m]) => ({ x, y: m.pressure.bar, name: d, type: "scatter", mode: "lines", connectgaps: false })),
+      yUnit(t("air.axis_pressure")));
+    this.states(trace);
+  },
+  // One strip per machine: the loaded, unloaded and off shares of each interval stacked to 100 %.
+  states(trace) {
+    const devices = Object.keys(trace.machines);
+    const n = devices.length;
+    const traces = [];
+    // One shared time axis drawn under the last strip.
+    const layout = { showlegend: true, legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 0 },
+      margin: { l: 150, r: 20, t: 30, b: 40 }, annotations: [], hovermode: "x",
+      xaxis: { anchor: n > 1 ? "y" + n : "y" } };
+    devices.forEach((device, i) => {
+      const axis = i === 0 ? "y" : "y" + (i + 1);
+      const top = 1 - i / n;
+      const bottom = 1 - (i + 1) / n;
+      layout[i === 0 ? "yaxis" : "yaxis" + (i + 1)] = {
+        domain: [bottom + 0.2 / n, top - 0.04 / n], range: [0, 1], fixedrange: true,
+        tickvals: [0, 1], ticktext: ["0", "100"], title: { text: "%", standoff: 2 }, tickfont: { size: 10 },
+        showgrid: false,
+      };
+      layout.annotations.push({ xref: "paper", yref: "paper", x: 0, y: (top + bottom) / 2, xanchor: "right", xshift: -44,
+        text: device, showarrow: false, font: { size: 12 } });
+      for (const state of ["loaded", "unloaded", "off"]) {
+        traces.push({ x: trace.x, y: trace.machines[device].shares[state], yaxis: axis, stackgroup: "s" + i,
+          name: t("air." + state), legendgroup: state, showlegend: i === 0, type: "scatter", mode: "lines",
+          line: { width: 0, shape: "hv" }, fillcolor: AIR_COLORS[state], hovertemplate: device + " " + t("air." + state) + " %{y:.0%}<extra></extra>" });
+      }
+    });
+    plot("chart-states", traces, layout);
   },
 };
 
