@@ -386,17 +386,15 @@ class HistorySource:
         return jsonable_dict(trace)
 
     def _pressure_band(self) -> tuple[PressureBand, str]:
-        air = getattr(self.settings.analytics, "compressed_air", None)
-        band = getattr(air, "pressure_band_bar", None)
+        band = self.settings.analytics.compressed_air.pressure_band_bar
         if band is not None:
             return (float(band[0]), float(band[1])), "analytics.compressed_air.pressure_band_bar"
         return None, "not configured (analytics.compressed_air.pressure_band_bar)"
 
     def _minimum_pressure(self) -> tuple[float | None, str]:
-        air = getattr(self.settings.analytics, "compressed_air", None)
-        minimum = getattr(air, "minimum_pressure_bar", None)
+        minimum = self.settings.analytics.compressed_air.minimum_pressure_bar
         if minimum is not None:
-            return float(minimum), "analytics.compressed_air.minimum_pressure_bar"
+            return minimum, "analytics.compressed_air.minimum_pressure_bar"
         required = self.settings.analytics.required_pressure_bar
         if required is not None:
             return required, "analytics.required_pressure_bar"

@@ -5,8 +5,8 @@ same model predicts (a retrofit with known true savings), up to NOW = 2025-10-15
 Daily site energy = 2000 + 0.5 x production + 30 x CDD(22 degC) kWh, with 2 % noise; sub-meters
 take fixed shares of the site (line-1 60 %, air-room 30 %; 10 % unaccounted); two compressors
 hang below air-room with known load/unload hours. A header pressure transmitter records a pressure
-that cycles inside 6.6 .. 7.1 bar (mean) with its interval minimum 0.15 bar lower (optional:
-`build_site(..., header=False)` is a room without one).
+that cycles inside 6.6 .. 7.1 bar (mean) with its interval minimum 0.15 bar lower, inside the declared
+band 6.5 .. 7.2 bar, minimum 6.3 bar (optional: `build_site(..., header=False)` is a room without one).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agent.config.analytics import AnalyticsConfig, CompressorSpec
+from agent.config.analytics import AnalyticsConfig, CompressedAirConfig, CompressorSpec
 from agent.history.store import HistoryStore
 from agent.mv.site import MvSite
 from agent.web.source import DashboardSettings
@@ -118,7 +118,7 @@ def _compressors(frame: pd.DataFrame) -> dict[str, pd.Series]:
 def settings(**overrides: object) -> DashboardSettings:
     analytics = AnalyticsConfig(
         timezone=TZ,
-        required_pressure_bar=6.3,
+        compressed_air=CompressedAirConfig(pressure_band_bar=(6.5, 7.2), minimum_pressure_bar=6.3),
         compressors=(
             CompressorSpec(
                 device="comp-1", rated_power_kw=37, rated_fad_m3_min=6.0, nameplate_specific_power=6.2

@@ -181,7 +181,7 @@ AIR_CHARTS_JS = """
 """
 AIR_CHART_IDS = ["chart-header", "chart-states", "chart-pressure", "chart-sp"]
 # What may stay in Latin letters on the Chinese page: units, standards, device ids.
-LATIN_ALLOWED = re.compile(r"kWh?|m³(/min)?|bar|GB|comp-\d|\(|\)")
+LATIN_ALLOWED = re.compile(r"kWh?|m³(/min)?|bar|GB 19153(-2019)?|comp-\d|[a-z]+(?:[._][a-z0-9]+)+")
 
 
 def _air_charts(page: Page) -> dict[str, dict[str, Any]]:
@@ -220,10 +220,15 @@ def test_air_page_draws_pressure_timeline_and_units_in_both_languages(
     assert charts["chart-pressure"]["ytitles"] == ["Pressure (bar)"]
     assert charts["chart-states"]["ytitles"] == ["%", "%"]
     assert charts["chart-sp"]["ytitles"] == ["kW/(m³/min)"]
-    assert "minimum required" in charts["chart-header"]["legend"]
+    assert {"minimum required", "band low", "band high"} <= set(charts["chart-header"]["legend"])
     assert any("Oct" in tick for tick in charts["chart-header"]["xticks"])
-    assert "header pressure transmitter" in page.locator("#air-header-note").inner_text()
+    note = page.locator("#air-header-note").inner_text()
+    assert note == "header pressure transmitter · pressure band 6.50 – 7.20 bar"
     assert page.locator("#kpi-leak .value").inner_text().endswith("m³/min")
+    leak = page.locator("#kpi-leak .sub").inner_text()
+    assert "m³/min (90 %)" in leak
+    assert "method: leak + base demand (no base demand declared)" in leak
+    assert page.locator("td:nth-child(7)").first.inner_text().startswith("no grade data")
     states = page.locator("td .pill").evaluate_all("(ns) => ns.map((n) => n.dataset.state)")
     assert states == ["loaded", "unloaded"]
     grey = page.evaluate(
@@ -248,7 +253,9 @@ def test_air_page_draws_pressure_timeline_and_units_in_both_languages(
     ).evaluate_all("(nodes) => nodes.map((n) => n.textContent)")  # SVG text has no innerText
     english = [text for text in texts if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", text))]
     assert english == [], f"untranslated on the Chinese air page: {english}"
-    assert page.locator("#air-header-note").inner_text().startswith("总管压力变送器")
+    assert page.locator("#air-header-note").inner_text() == "总管压力变送器 · 压力带 6.50 – 7.20 bar"
+    assert "方法：泄漏 + 基础用气" in page.locator("#kpi-leak .sub").inner_text()
+    assert page.locator("td:nth-child(7)").first.inner_text().startswith("无能效等级数据")
     page.screenshot(path=str(_shots(tmp_path) / "air-zh.png"), full_page=True)
     page.click("#lang-toggle")  # leave English for the next test
     assert errors == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from agent.config.analytics import CompressedAirConfig
 from agent.history.store import HistoryStore, SeriesRow
 from agent.web import HistorySource, create_app
 from agent.web.air_trace import MAX_POINTS
@@ -73,9 +74,12 @@ def test_trace_serves_the_header_transmitter_with_its_minimum_and_band(client: T
     assert max(header["bar"]) == pytest.approx(HEADER_HIGH_BAR)
     for mean, low in zip(header["bar"], header["min_bar"], strict=True):
         assert low == pytest.approx(mean - HEADER_MIN_DROP_BAR)
-    assert body["minimum"] == {"bar": 6.3, "source": "analytics.required_pressure_bar"}
-    assert body["band"]["low_bar"] is None  # the synthetic site declares no band
-    assert "not configured" in body["band"]["source"]
+    assert body["minimum"] == {"bar": 6.3, "source": "analytics.compressed_air.minimum_pressure_bar"}
+    assert body["band"] == {
+        "low_bar": 6.5,
+        "high_bar": 7.2,
+        "source": "analytics.compressed_air.pressure_band_bar",
+    }
     comp2 = body["machines"]["comp-2"]["pressure"]
     night = _at(body, "2025-10-15T03:00:00")
     assert comp2["bar"][night] is None  # a stopped machine has no discharge pressure
@@ -132,6 +136,21 @@ def test_the_unfinished_interval_reads_its_measured_part_not_mostly_off(tmp_path
     assert body["x"][-1] == "2025-10-15T14:00:00"
     shares = body["machines"]["comp-1"]["shares"]
     assert (shares["loaded"][-1], shares["unloaded"][-1], shares["off"][-1]) == pytest.approx((0.8, 0.2, 0.0))
+
+
+def test_without_a_declared_band_the_trace_says_where_to_declare_it(tmp_path: Path) -> None:
+    site = build_site(tmp_path / "history.sqlite")
+    analytics = settings().analytics.model_copy(
+        update={"compressed_air": CompressedAirConfig(), "required_pressure_bar": 6.1}
+    )
+    source = HistorySource(site.path, settings(analytics=analytics), clock=lambda: NOW)
+    body = source.compressor_trace(2)
+    assert body["band"] == {
+        "low_bar": None,
+        "high_bar": None,
+        "source": "not configured (analytics.compressed_air.pressure_band_bar)",
+    }
+    assert body["minimum"] == {"bar": 6.1, "source": "analytics.required_pressure_bar"}
 
 
 def test_a_site_without_compressors_says_why(tmp_path: Path) -> None:

@@ -221,26 +221,23 @@ const AIR_HOURS = [24, 72, 168];
 let airHours = Number(window.localStorage.getItem("ea-air-hours")) || 24;
 const AIR_COLORS = { loaded: "#0b6e4f", unloaded: "#e3a33b", off: "#b8c1ca" };
 // The analytics explain themselves in English; the page shows their phrases in the reader's language
-// (i18n keys air.phrase.<text>); a phrase without a translation is shown as given.
+// (I18N.phrase: exact phrases and patterns in i18n.js); a phrase without a translation is shown as given.
 function airPhrase(text) {
   if (text === null || text === undefined || text === "") return null;
-  const key = "air.phrase." + text;
-  if (I18N.t(key) !== key) return I18N.t(key);
-  const colon = text.indexOf(": ");
-  if (colon > 0) {  // "not meaningful: <reason>"
-    const head = airPhrase(text.slice(0, colon));
-    const tail = airPhrase(text.slice(colon + 2));
-    return head + (I18N.zh() ? "：" : ": ") + tail;
-  }
-  return text;
+  return I18N.phrase(text);
 }
 
-// Advice by its code in the reader's language; an unknown code keeps the analytics' own message.
-function adviceText(a) {
+// Advice: the analytics' own message in English; in Chinese a translation by its code (unknown codes
+// keep the message).
+function adviceText(a, room, leak) {
   const key = "air.advice." + a.code;
-  if (I18N.t(key) === key) return a.message;
+  if (!I18N.zh() || I18N.t(key) === key) return a.message;
+  const machine = (room.machines || []).find((m) => m.device === a.device) || {};
+  const what = leak.method === "net of declared base demand" ? t("air.leaks") : t("air.leaks_gross");
   return I18N.t(key).replace("{pct}", I18N.pct(a.value, 0)).replace("{kwh}", I18N.kwh(a.value))
-    .replace("{device}", a.device || "").replace("{value}", I18N.num(a.value, 2));
+    .replace("{device}", a.device || "").replace("{ratio}", I18N.num(a.value, 2))
+    .replace("{sp}", I18N.num(machine.specific_power, 2)).replace("{what}", what)
+    .replace("{m3_min}", I18N.num(leak.m3_min, 1));
 }
 
 // The room's leak: the contract's `leak` object, or the older flat fields.
@@ -248,6 +245,15 @@ function roomLeak(room) {
   if (room.leak && typeof room.leak === "object") return room.leak;
   return { m3_min: room.leak_m3_min, share: room.leak_share_of_demand, method: null, ci90_m3_min: null };
 }
+
+function leakInterval(ci) {
+  if (ci === null || ci === undefined) return null;
+  if (Array.isArray(ci)) return I18N.num(ci[0], 2) + " – " + I18N.num(ci[1], 2) + " m³/min (90 %)";
+  return "± " + I18N.num(ci, 2) + " m³/min (90 %)";
+}
+
+// Flags whose meaning another column already shows (air from, specific power, grade) stay there.
+const SHOWN_ELSEWHERE = new Set(["flow_meter", "power_to_flow_curve", "specific_power_not_meaningful", "no_grade_data"]);
 
 function stateBadge(state) {
   // A stopped machine is in a state, not in trouble: grey, never the red of a fault.
@@ -270,12 +276,14 @@ function specificPowerCell(m) {
 
 function machineRow(m, view) {
   const shares = m.state_shares || view.shares || {};
-  const flags = (m.flags || []).map((f) => el("div", { class: "flag" }, airPhrase(f)));
-  return [m.device, stateBadge(view.state),
+  const flags = (m.flags || view.flags || []).filter((f) => !SHOWN_ELSEWHERE.has(f))
+    .map((f) => el("div", { class: "flag", "data-flag": f }, t("air.flag." + f) === "air.flag." + f ? f : t("air.flag." + f)));
+  const control = m.control ? t("air.control." + m.control) : null;
+  return [el("div", {}, m.device, control ? el("div", { class: "sub" }, control) : null), stateBadge(view.state),
     el("div", {}, shareBar(shares), el("div", { class: "sub" }, I18N.pct(shares.loaded, 0) + " / " +
       I18N.pct(shares.unloaded, 0) + " / " + I18N.pct(shares.off, 0))),
     I18N.kwh(m.energy_kwh), airPhrase(m.air_method) || t("common.none"), specificPowerCell(m),
-    m.grade ? m.grade : el("span", { class: "muted" }, airPhrase(m.grade_note) || t("air.phrase.no grade data")),
+    m.grade ? m.grade : el("span", { class: "muted" }, airPhrase(m.grade_note) || t("common.none")),
     flags.length ? el("div", {}, flags) : t("common.none")];
 }
 
@@ -295,8 +303,9 @@ const air = {
     const leak = roomLeak(room);
     const leakSub = [
       leak.share === null || leak.share === undefined ? null : I18N.pct(leak.share) + " " + t("air.leak_share"),
-      leak.ci90_m3_min === null || leak.ci90_m3_min === undefined ? null : "± " + I18N.num(leak.ci90_m3_min, 2) + " m³/min (90 %)",
-      leak.method ? t("air.method") + ": " + airPhrase(leak.method) : null,
+      leakInterval(leak.ci90_m3_min),
+      leak.method ? t("air.method") + (I18N.zh() ? "：" : ": ") + airPhrase(leak.method) : null,
+      leak.m3_min === null || leak.m3_min === undefined ? airPhrase(leak.reason) : null,
     ].filter((s) => s).join(" · ");
     const header = trace.available ? trace.header : null;
     const headerNow = header ? lastValue(header.bar) : null;
@@ -311,7 +320,7 @@ const air = {
       refresh(true);
     });
     const rows = room.machines.map((m) => machineRow(m, ca.machines[m.device] || {}));
-    const advice = room.advice.length ? el("ul", { id: "air-advice" }, room.advice.map((a) => el("li", {}, adviceText(a))))
+    const advice = room.advice.length ? el("ul", { id: "air-advice" }, room.advice.map((a) => el("li", {}, adviceText(a, room, leak))))
       : el("p", { class: "muted", id: "air-advice" }, t("air.no_advice"));
     const headerNote = !header ? (trace.reason || "") : header.source === "header" ? t("air.header_source.header")
       : header.source === "discharge" ? t("air.header_source.discharge") : t("air.header_source.none");

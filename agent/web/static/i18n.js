@@ -46,15 +46,12 @@ const STRINGS = {
     "air.axis_pressure": "Pressure (bar)", "air.axis_sp": "kW/(m³/min)",
     "air.machines": "Machines", "air.machine": "Machine", "air.shares": "Loaded / unloaded / off",
     "air.air_method": "Air from", "air.sp": "Specific power", "air.flags": "Flags",
-    "air.phrase.flow meter": "flow meter", "air.phrase.measured flow": "flow meter",
-    "air.phrase.power-to-flow curve": "power-to-flow curve", "air.phrase.loaded hours x rated FAD": "loaded hours × rated FAD",
-    "air.phrase.estimated: loaded hours x rated FAD": "loaded hours × rated FAD",
-    "air.phrase.net of declared base demand": "net of declared base demand",
-    "air.phrase.leak + base demand": "leak + base demand (no base demand declared)",
-    "air.phrase.no grade data": "no grade data", "air.phrase.not meaningful": "not meaningful",
-    "air.advice.sequencing": "In {pct} of intervals two or more compressors ran mostly unloaded: let one trim machine (ideally variable speed) follow demand and switch the others off.",
-    "air.advice.leaks": "Leaks are about {pct} of demand (over 20 %): run a leak survey.",
-    "air.advice.pressure": "Lowering the pressure setpoint to what the end uses need saves about {kwh}.",
+    "air.control.load_unload": "load/unload", "air.control.vsd": "variable speed", "air.control.modulating": "modulating",
+    "air.control.fixed_speed": "fixed speed",
+    "air.flag.air_overstated": "air overstated (no flow curve)", "air.flag.control_assumed": "control kind assumed",
+    "air.flag.unloaded_power_unknown": "unloaded power unknown", "air.flag.outside_flow_curve": "outside its flow curve",
+    "air.flag.peer_outlier": "far worse than its peers",
+    "air.leaks": "leaks", "air.leaks_gross": "leaks and base demand",
     "sav.title": "Savings", "sav.chart": "Adjusted baseline vs actual, kWh per day",
     "sav.cum_chart": "Cumulative savings with 68 % uncertainty band", "sav.baseline": "Adjusted baseline",
     "sav.actual": "Actual", "sav.cumulative": "Cumulative savings", "sav.band": "68 % band",
@@ -111,14 +108,14 @@ const STRINGS = {
     "air.axis_pressure": "压力（bar）", "air.axis_sp": "比功率 kW/(m³/min)",
     "air.machines": "空压机", "air.machine": "设备", "air.shares": "加载 / 卸载 / 停机",
     "air.air_method": "气量来源", "air.sp": "比功率", "air.flags": "提示",
-    "air.phrase.flow meter": "流量计", "air.phrase.measured flow": "流量计",
-    "air.phrase.power-to-flow curve": "功率-流量曲线", "air.phrase.loaded hours x rated FAD": "加载时间 × 额定排气量",
-    "air.phrase.estimated: loaded hours x rated FAD": "加载时间 × 额定排气量",
-    "air.phrase.net of declared base demand": "已扣除申报的基础用气量",
-    "air.phrase.leak + base demand": "泄漏 + 基础用气（未申报基础用气量）",
-    "air.phrase.no grade data": "无能效等级数据", "air.phrase.not meaningful": "无意义",
+    "air.control.load_unload": "加卸载", "air.control.vsd": "变频", "air.control.modulating": "调节", "air.control.fixed_speed": "定速",
+    "air.flag.air_overstated": "气量偏高（无功率-流量曲线）", "air.flag.control_assumed": "控制方式为假定",
+    "air.flag.unloaded_power_unknown": "卸载功率未知", "air.flag.outside_flow_curve": "超出功率-流量曲线范围",
+    "air.flag.peer_outlier": "明显差于同类机组",
+    "air.leaks": "泄漏", "air.leaks_gross": "泄漏及基础用气（未申报）",
+    "air.advice.peer_outlier": "{device} 比功率 {sp} kW/(m³/min)，为比功率有效机组中位数的 {ratio} 倍：检查卸载运行、进气阀、油气分离器、冷却器，或在启停顺序中最后启用。",
     "air.advice.sequencing": "{pct} 的时段内有两台及以上空压机大部分时间卸载运行：由一台调节机（最好是变频机）跟随用气，其余停机。",
-    "air.advice.leaks": "泄漏约占用气量的 {pct}（超过 20%）：建议开展泄漏检测。",
+    "air.advice.leaks": "{what}约占用气量的 {pct}（{m3_min} m³/min，超过 20%）：建议开展泄漏检测。",
     "air.advice.pressure": "将压力设定值降至末端实际需要约可节电 {kwh}。",
     "sav.title": "节能量", "sav.chart": "调整基准与实际（kWh/天）", "sav.cum_chart": "累计节能量及 68% 不确定度区间",
     "sav.baseline": "调整后基准", "sav.actual": "实际", "sav.cumulative": "累计节能量", "sav.band": "68% 区间",
@@ -137,6 +134,36 @@ const STRINGS = {
   },
 };
 
+// The analytics' explanations (English) as the Chinese page shows them: exact phrases, then patterns.
+const PHRASES = {
+  "zh-CN": [
+    [/^flow meter$|^measured flow$/, "流量计"],
+    [/^power-to-flow curve$/, "功率-流量曲线"],
+    [/^(estimated: )?loaded hours x rated FAD$/, "加载时间 × 额定排气量"],
+    [/^net of declared base demand$/, "已扣除申报的基础用气量"],
+    [/^leak \+ base demand$/, "泄漏 + 基础用气（未申报基础用气量）"],
+    [/^not meaningful: the machine did not run$/, "无意义：该机未运行"],
+    [/^not meaningful: loaded (\d+)% of its running time \(< (\d+)%\); its energy is mostly unloaded running$/,
+      "无意义：加载时间仅占运行时间的 $1%（< $2%），能耗主要为卸载运行"],
+    [/^not meaningful: delivered (\d+)% of rated FAD x running hours \(< (\d+)%\)$/,
+      "无意义：供气量仅为额定排气量 × 运行时间的 $1%（< $2%）"],
+    [/^not meaningful(: .*)?$/, "无意义"],
+    [/^no grade data: .*\((\w+)\)$/, "无能效等级数据：请录入该机的 GB 19153-2019 限值（$1）"],
+    [/^no grade data.*$/, "无能效等级数据"],
+    [/^not graded: .*$/, "未评级：该时段比功率无意义"],
+    [/^GB 19153-2019 limits from (.*)$/, "GB 19153-2019 限值，来源：$1"],
+    [/^no production signal \(([\w.]+)\).*$/, "无生产信号（$1）：无法识别非生产时段"],
+    [/^no air estimate for the room in the window$/, "该时段无站房供气量估算"],
+    [/^no non-production intervals in the window$/, "该时段无非生产时段"],
+    [/^only (\d+) non-production intervals \(< (\d+)\)$/, "仅有 $1 个非生产时段（< $2）"],
+  ],
+  en: [
+    [/^(estimated: )?loaded hours x rated FAD$/, "loaded hours × rated FAD"],
+    [/^measured flow$/, "flow meter"],
+    [/^leak \+ base demand$/, "leak + base demand (no base demand declared)"],
+  ],
+};
+
 const I18N = {
   lang: "en",
   init() {
@@ -146,6 +173,12 @@ const I18N = {
   set(lang) { this.lang = lang; window.localStorage.setItem("ea-lang", lang); },
   t(key) { return (STRINGS[this.lang] && STRINGS[this.lang][key]) || STRINGS.en[key] || key; },
   zh() { return this.lang === "zh-CN"; },
+  phrase(text) {
+    for (const [pattern, replacement] of PHRASES[this.lang] || []) {
+      if (pattern.test(text)) return text.replace(pattern, replacement);
+    }
+    return text;
+  },
   num(value, digits) {
     if (value === null || value === undefined || Number.isNaN(value)) return this.t("common.none");
     // A balance of -0.004 kWh is zero to the reader, not "-0.0".
