@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from agent.analytics.compressors import compressor_kpis, leak_estimate
+from agent.config.analytics import CompressorSpec, GradeLimits
 from agent.web import HistorySource, create_app
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, serve_in_thread
 from tests.e2e.synthetic import NOW, build_site
@@ -259,3 +262,62 @@ def test_air_page_draws_pressure_timeline_and_units_in_both_languages(
     page.screenshot(path=str(_shots(tmp_path) / "air-zh.png"), full_page=True)
     page.click("#lang-toggle")  # leave English for the next test
     assert errors == []
+
+
+def _analytics_phrases() -> list[str]:
+    """What the compressed-air analytics say about machines and the leak, produced by the analytics."""
+    index = pd.date_range("2025-10-01", periods=96, freq="15min", tz="UTC")
+
+    def machine(loaded: float, running: float, kwh: float, air: float | None = None) -> pd.DataFrame:
+        columns = {"kwh": kwh, "loaded_h": loaded, "running_h": running}
+        return pd.DataFrame(columns | ({} if air is None else {"air_m3": air}), index=index)
+
+    plain = CompressorSpec(device="c1", rated_power_kw=37, rated_fad_m3_min=6.0)
+    limits = GradeLimits(grade_1=5.0, grade_2=6.0, grade_3=7.0, source="GB 19153-2019 表 2")
+    graded = plain.model_copy(update={"grade_limits": limits})
+    vsd = CompressorSpec(
+        device="c2",
+        rated_power_kw=37,
+        rated_fad_m3_min=6.0,
+        control="vsd",
+        flow_curve=((10.0, 1.5), (20.0, 3.5), (37.0, 6.0)),
+    )
+    phrases: list[str | None] = []
+    for data, spec in (
+        (machine(0.0, 0.0, 0.0), plain),  # did not run
+        (machine(0.01, 0.25, 2.0), plain),  # loaded 4 % of its running time
+        (machine(0.2, 0.25, 8.0, air=1.0), graded),  # delivered little air: not graded
+        (machine(0.2, 0.25, 8.0), graded),  # graded
+        (machine(0.2, 0.25, 6.0), vsd),  # air from the power-to-flow curve
+    ):
+        kpis = compressor_kpis(data, spec)
+        phrases += [kpis.specific_power_note, kpis.grade_note, kpis.air_method]
+    air = pd.Series(60.0, index=index)
+    for idle, base, flows in (
+        (None, None, air),
+        (pd.Series(False, index=index), 1.0, air),
+        (pd.Series(index.hour == 0, index=index) & (index.minute < 30), None, air),
+        (pd.Series(True, index=index), None, air * 0),
+        (pd.Series(True, index=index), None, air),
+    ):
+        leak = leak_estimate(flows, idle, base_demand_m3_min=base, interval_h=0.25)
+        phrases += [leak.reason, leak.method]
+    return sorted({p for p in phrases if p})
+
+
+def test_the_analytics_phrases_read_in_chinese(page: Page, base_url: str) -> None:
+    phrases = _analytics_phrases()
+    assert len(phrases) >= 10  # every kind of note, reason and method above
+    page.goto(base_url + "/static/i18n.js")  # the page's own strings, without drawing a page
+    page.add_script_tag(url=base_url + "/static/i18n.js")
+    chinese: list[str] = page.evaluate(
+        "(xs) => { I18N.lang = 'zh-CN'; const out = xs.map((x) => I18N.phrase(x));"
+        " I18N.lang = 'en'; return out; }",
+        phrases,
+    )
+    untranslated = [
+        (en, zh)
+        for en, zh in zip(phrases, chinese, strict=True)
+        if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", zh))
+    ]
+    assert untranslated == []

@@ -394,7 +394,7 @@ const air = {
     const traces = [];
     // One shared time axis drawn under the last strip.
     const layout = { showlegend: true, legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 0 },
-      margin: { l: 150, r: 20, t: 30, b: 40 }, annotations: [], hovermode: "x",
+      margin: { l: 150, r: 20, t: 30, b: 40 }, annotations: [], hovermode: "closest",
       xaxis: { anchor: n > 1 ? "y" + n : "y" } };
     devices.forEach((device, i) => {
       const axis = i === 0 ? "y" : "y" + (i + 1);
