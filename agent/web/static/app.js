@@ -292,13 +292,21 @@ function lastValue(list) {
   return null;
 }
 
+// The trace changes once per interval and reads every series of the window: it is fetched again
+// after a minute or a change of window, not on every 5 s poll.
+const AIR_TRACE_MS = 60000;
+let airTrace = { hours: null, at: 0, body: null };
+
 const air = {
   async load() {
-    const [ca, trace] = await Promise.all([api("/api/compressors"), api("/api/compressors/trace?hours=" + airHours)]);
+    const fresh = airTrace.hours === airHours && Date.now() - airTrace.at < AIR_TRACE_MS;
+    const [ca, trace] = await Promise.all([api("/api/compressors"),
+      fresh ? airTrace.body : api("/api/compressors/trace?hours=" + airHours)]);
+    if (!fresh) airTrace = { hours: airHours, at: Date.now(), body: trace };
     return { ca, trace };
   },
   render({ ca, trace }) {
-    if (!ca.available) return unavailable(ca.reason);
+    if (!ca.available) return unavailable(airPhrase(ca.reason));
     const room = ca.room;
     const leak = roomLeak(room);
     const leakSub = [
@@ -322,7 +330,7 @@ const air = {
     const rows = room.machines.map((m) => machineRow(m, ca.machines[m.device] || {}));
     const advice = room.advice.length ? el("ul", { id: "air-advice" }, room.advice.map((a) => el("li", {}, adviceText(a, room, leak))))
       : el("p", { class: "muted", id: "air-advice" }, t("air.no_advice"));
-    const headerNote = !header ? (trace.reason || "") : header.source === "header" ? t("air.header_source.header")
+    const headerNote = !header ? (airPhrase(trace.reason) || "") : header.source === "header" ? t("air.header_source.header")
       : header.source === "discharge" ? t("air.header_source.discharge") : t("air.header_source.none");
     const band = trace.band || {};
     const bandNote = band.low_bar !== null && band.low_bar !== undefined
@@ -332,7 +340,8 @@ const air = {
     return el("div", {},
       el("div", { class: "toolbar" }, el("label", { for: "air-hours" }, t("air.window") + " "), select),
       el("div", { class: "grid" },
-        kpi("kpi-room-sp", t("air.room_sp"), I18N.num(room.specific_power, 2) + " kW/(m³/min)", room.specific_power),
+        kpi("kpi-room-sp", t("air.room_sp"), room.specific_power === null || room.specific_power === undefined
+          ? t("common.none") : I18N.num(room.specific_power, 2) + " kW/(m³/min)", room.specific_power),
         kpi("kpi-leak", t("air.leak"), leak.m3_min === null || leak.m3_min === undefined ? t("common.none")
           : I18N.num(leak.m3_min, 2) + " m³/min", leak.m3_min, leakSub || t("air.leak_unknown")),
         kpi("kpi-air", t("air.air"), I18N.num(room.air_m3, 0) + " m³", room.air_m3, t("air.days").replace("{n}", String(ca.window_days))),

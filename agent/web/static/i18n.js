@@ -156,6 +156,8 @@ const PHRASES = {
     [/^no air estimate for the room in the window$/, "该时段无站房供气量估算"],
     [/^no non-production intervals in the window$/, "该时段无非生产时段"],
     [/^only (\d+) non-production intervals \(< (\d+)\)$/, "仅有 $1 个非生产时段（< $2）"],
+    [/^no compressor or header pressure data in the last (\d+) h$/, "近 $1 小时无空压机或总管压力数据"],
+    [/^no compressors configured \(([\w.]+)\)$/, "未配置空压机（$1）"],
   ],
   en: [
     [/^(estimated: )?loaded hours x rated FAD$/, "loaded hours × rated FAD"],
