@@ -34,6 +34,7 @@ from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
 from agent.mv.model import MvModel, compressed_air_room
 from agent.mv.results import Baseline, PeriodFigures, Savings
+from agent.web.air_trace import PressureBand, compressor_trace
 from agent.web.jsonable import jsonable_dict
 from agent.web.source import DashboardSettings, JsonDict, LiveState, MetricSample, RatingProvider
 
@@ -357,6 +358,47 @@ class HistorySource:
                 },
             }
         )
+
+    def compressor_trace(self, hours: int = 24) -> JsonDict:
+        """Header pressure with its band and per machine per interval the load / unload / off
+        shares and discharge pressure, over the `hours` before now (agent/web/air_trace.py)."""
+        specs = self.settings.analytics.compressors
+        if not specs:
+            return {"available": False, "reason": "no compressors configured (analytics.compressors)"}
+        band, band_source = self._pressure_band()
+        minimum, minimum_source = self._minimum_pressure()
+        with self._store() as store:
+            now = self.now(store)
+            trace = compressor_trace(
+                store,
+                [s.device for s in specs],
+                now=now,
+                hours=hours,
+                interval_min=self._interval_min,
+                timezone=self._tz,
+                band=band,
+                band_source=band_source,
+                minimum_bar=minimum,
+                minimum_source=minimum_source,
+            )
+        if not trace["available"]:
+            trace["reason"] = f"no compressor or header pressure data in the last {hours} h"
+        return jsonable_dict(trace)
+
+    def _pressure_band(self) -> tuple[PressureBand, str]:
+        band = self.settings.analytics.compressed_air.pressure_band_bar
+        if band is not None:
+            return (float(band[0]), float(band[1])), "analytics.compressed_air.pressure_band_bar"
+        return None, "not configured (analytics.compressed_air.pressure_band_bar)"
+
+    def _minimum_pressure(self) -> tuple[float | None, str]:
+        minimum = self.settings.analytics.compressed_air.minimum_pressure_bar
+        if minimum is not None:
+            return minimum, "analytics.compressed_air.minimum_pressure_bar"
+        required = self.settings.analytics.required_pressure_bar
+        if required is not None:
+            return required, "analytics.required_pressure_bar"
+        return None, "not configured (analytics.compressed_air.minimum_pressure_bar)"
 
     def _hourly_mean(self, values: pd.Series) -> pd.Series:
         # A mean over the intervals present: dividing a sum by the intervals an hour should hold would
