@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.config.profile import Function, NumericPoint, PointKind, Profile, Role
+from agent.modbus.decode import decode_point
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "edge_configs" / "profiles"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
@@ -186,6 +187,9 @@ def test_dk40_reads_32_bit_values_least_significant_register_first() -> None:
         "alarm_bits",
     }
     assert all(pt.order == "CDAB" for pt in wide)
+    # 12345.6 h on the wire as the manual describes it: low register 0xE240, then high 0x0001.
+    running = numeric(p, "running_hours_h")
+    assert decode_point(running, [0xE240, 0x0001], p.order_of(running)).value == pytest.approx(12345.6)
 
 
 def test_dk40_gives_the_analytics_hours_but_claims_no_pressure_unit() -> None:
