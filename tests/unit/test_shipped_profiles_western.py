@@ -195,6 +195,8 @@ def test_dk40_reads_32_bit_values_least_significant_register_first() -> None:
 def test_dk40_gives_the_analytics_hours_but_claims_no_pressure_unit() -> None:
     p = profile("datakom/dk40")
     assert p.device_kind == "compressor"
+    assert p.datasheet is not None
+    assert p.datasheet.control == "load_unload"  # load solenoid, star/delta, LOAD vs UNLOAD hours
     running = p.role_point(Role.RUNNING_HOURS)
     loaded = p.role_point(Role.LOADED_HOURS)
     assert running is not None
