@@ -109,7 +109,8 @@ def _gauge(point: NumericPoint, kind: str, phase: str) -> float:
     if kind == "state" and point.states is not None:
         return float(point.states.loaded[0])
     fixed = {"temperature": 20.0 if "outdoor" in name or "ambient" in name else 75.0, "speed": 2500.0}
-    fixed |= {"percent": 80.0, "angle": 23.1, "flow": 7.0, "frequency": _FREQUENCY}
+    fixed |= {"percent": 3.5 if "thd" in name else 80.0, "angle": 23.1, "flow": 7.0}
+    fixed["frequency"] = _FREQUENCY
     return fixed.get(kind, 1.0)
 
 

@@ -412,7 +412,7 @@ def _hours_order(
     ql, qr = quantity_of(loaded), quantity_of(running)
     if lh is None or rh is None or ql is None or qr is None:
         return
-    ok = lh * ql.to_base <= rh * qr.to_base * 1.001 + 0.2
+    ok = lh * ql.to_base <= rh * qr.to_base + 0.2  # two 0.1 h steps of slack
     yield CheckResult(
         "loaded hours <= running hours", (loaded.name, running.name), ok, f"{_fmt(lh)} vs {_fmt(rh)}"
     )
