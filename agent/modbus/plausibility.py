@@ -298,7 +298,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "reactive_energy": (0.0, 1e11, "0..1e11 kvarh"),
     "apparent_energy": (0.0, 1e11, "0..1e11 kVAh"),
     "volume": (0.0, math.inf, ">= 0"),
-    "state": (0.0, 255.0, "a state code 0..255"),
+    "state": (0.0, 65535.0, "a state code 0..65535"),
 }
 _ABSURD = 1e15  # no meter or controller value is this large
 _DENORMAL = 1e-30  # a float this close to 0 (and not 0) is garbage: swapped words or bytes
