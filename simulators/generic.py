@@ -43,12 +43,15 @@ _EXPORT_KWH = 321.5
 _INT_BITS = {"int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "int64": 64, "uint64": 64}
 
 
-def _electrical() -> dict[tuple[str, str], float]:
-    """Base-unit values (V, A, W, var, VA) by (kind, phase) of a balanced three-phase load."""
+def _electrical(phases: str = "123") -> dict[tuple[str, str], float]:
+    """Base-unit values (V, A, W, var, VA) by (kind, phase) of a balanced load on `phases`
+    ("123": three-phase; "1": a single-phase meter, whose totals are its one phase)."""
     out: dict[tuple[str, str], float] = {}
     sin = math.sqrt(1 - _PF**2)
     for i, (volts, amps) in enumerate(zip(_PHASE_VOLTS, _PHASE_AMPS, strict=True)):
         phase = str(i + 1)
+        if phase not in phases:
+            continue
         out[("voltage_ln", phase)] = volts
         out[("current", phase)] = amps
         out[("active_power", phase)] = volts * amps * _PF
@@ -60,33 +63,46 @@ def _electrical() -> dict[tuple[str, str], float]:
         ua, ub = _PHASE_VOLTS[a - 1], _PHASE_VOLTS[b - 1]
         out[("voltage_ll", str(a))] = math.sqrt(ua**2 + ub**2 + ua * ub)
     for kind in ("active_power", "reactive_power", "apparent_power", "current"):
-        out[(kind, "total")] = sum(out[(kind, p)] for p in "123")
-        out[(kind, "avg")] = out[(kind, "total")] / 3
+        out[(kind, "total")] = sum(out[(kind, p)] for p in phases)
+        out[(kind, "avg")] = out[(kind, "total")] / len(phases)
         out[(kind, "other")] = out[(kind, "total")]
     for kind in ("voltage_ln", "voltage_ll"):
-        out[(kind, "avg")] = out[(kind, "total")] = out[(kind, "other")] = (
-            sum(out[(kind, p)] for p in "123") / 3
-        )
+        out[(kind, "avg")] = out[(kind, "total")] = out[(kind, "other")] = sum(
+            out[(kind, p)] for p in phases
+        ) / len(phases)
     out[("current", "n")] = 1.5
     out[("power_factor", "total")] = out[("power_factor", "avg")] = _PF
     out[("frequency", "total")] = _FREQUENCY
     return out
 
 
-_ELECTRICAL = _electrical()
+_THREE_PHASE = _electrical("123")
+_SINGLE_PHASE = _electrical("1")
 
 
-def _counter(point: NumericPoint, kind: str, elapsed_s: float) -> float:
+def _phases_of(profile: Profile) -> dict[tuple[str, str], float]:
+    """A meter with no phase-2 or phase-3 value and no line-to-line voltage is single-phase."""
+    three = False
+    for point in profile.points:
+        quantity = quantity_of(point) if isinstance(point, NumericPoint) else None
+        if quantity is not None and quantity.kind in ("voltage_ln", "voltage_ll", "current", "active_power"):
+            three = three or quantity.kind == "voltage_ll" or quantity.phase in ("2", "3")
+    return _THREE_PHASE if three else _SINGLE_PHASE
+
+
+def _counter(
+    point: NumericPoint, kind: str, elapsed_s: float, electrical: dict[tuple[str, str], float]
+) -> float:
     """A counter's value in base units after `elapsed_s` seconds."""
     name, hours = point.name, elapsed_s / 3600
     if kind == "active_energy":
         if "export" in name or "reverse" in name:
             return _EXPORT_KWH
-        return _IMPORT_KWH_AT_START + _ELECTRICAL[("active_power", "total")] / 1000 * hours
+        return _IMPORT_KWH_AT_START + electrical[("active_power", "total")] / 1000 * hours
     if kind == "reactive_energy":
-        return 2345.6 + _ELECTRICAL[("reactive_power", "total")] / 1000 * hours
+        return 2345.6 + electrical[("reactive_power", "total")] / 1000 * hours
     if kind == "apparent_energy":
-        return 13456.7 + _ELECTRICAL[("apparent_power", "total")] / 1000 * hours
+        return 13456.7 + electrical[("apparent_power", "total")] / 1000 * hours
     if kind == "hours":
         if point.role is Role.LOADED_HOURS or "load" in name:
             return 9000.0 + 0.8 * hours
@@ -96,10 +112,10 @@ def _counter(point: NumericPoint, kind: str, elapsed_s: float) -> float:
     return 1000.0 + elapsed_s  # units, cycles: one a second
 
 
-def _gauge(point: NumericPoint, kind: str, phase: str) -> float:
+def _gauge(point: NumericPoint, kind: str, phase: str, electrical: dict[tuple[str, str], float]) -> float:
     name = point.name
-    if (kind, phase) in _ELECTRICAL:
-        return _ELECTRICAL[(kind, phase)]
+    if (kind, phase) in electrical:
+        return electrical[(kind, phase)]
     if kind == "pressure":
         if "unload" in name or "stop" in name:
             return 7.5
@@ -114,14 +130,14 @@ def _gauge(point: NumericPoint, kind: str, phase: str) -> float:
     return fixed.get(kind, 1.0)
 
 
-def _numeric_value(point: NumericPoint, elapsed_s: float) -> float:
+def _numeric_value(point: NumericPoint, elapsed_s: float, electrical: dict[tuple[str, str], float]) -> float:
     quantity = quantity_of(point)
     if quantity is None:
         value = 1000.0 + elapsed_s if point.kind is PointKind.COUNTER else 1.0
     elif point.kind is PointKind.COUNTER:
-        value = _counter(point, quantity.kind, elapsed_s) / quantity.to_base
+        value = _counter(point, quantity.kind, elapsed_s, electrical) / quantity.to_base
     else:
-        value = _gauge(point, quantity.kind, quantity.phase) / quantity.to_base
+        value = _gauge(point, quantity.kind, quantity.phase, electrical) / quantity.to_base
     if point.valid_range is not None:
         lo, hi = point.valid_range
         if not lo <= value <= hi:
@@ -131,7 +147,12 @@ def _numeric_value(point: NumericPoint, elapsed_s: float) -> float:
 
 def generic_values(profile: Profile, elapsed_s: float) -> dict[str, float]:
     """Every numeric point's value, in the point's unit, `elapsed_s` after the device started."""
-    return {p.name: _numeric_value(p, elapsed_s) for p in profile.points if isinstance(p, NumericPoint)}
+    electrical = _phases_of(profile)
+    return {
+        p.name: _numeric_value(p, elapsed_s, electrical)
+        for p in profile.points
+        if isinstance(p, NumericPoint)
+    }
 
 
 _ORDERS = {

@@ -89,12 +89,21 @@ _OTHER_TABLE = {Function.HOLDING: Function.INPUT, Function.INPUT: Function.HOLDI
 class Snapshot:
     """Raw registers of one device at one moment: table -> address -> 16-bit word.
 
-    `t` is a monotonic time in seconds (only differences matter). A register missing from its table
-    could not be read (exception, or outside what was asked)."""
+    `registers` are the reads the poller makes for the profile: the map as written is judged on
+    them alone. `extra` are the reads only the hypotheses use (neighbours, the other table, the
+    registers of a block the device refused, one by one). `t` is a monotonic time in seconds (only
+    differences matter). A register in neither could not be read."""
 
     t: float
     registers: Mapping[Function, Mapping[int, int]]
     errors: Mapping[str, str] = field(default_factory=dict)  # read block -> why it failed
+    extra: Mapping[Function, Mapping[int, int]] = field(default_factory=dict)
+
+    def word(self, function: Function, address: int, *, extra: bool) -> int | None:
+        found = self.registers.get(function, {}).get(address)
+        if found is None and extra:
+            found = self.extra.get(function, {}).get(address)
+        return found
 
 
 # --- what a point measures -------------------------------------------------------------------------
@@ -221,24 +230,38 @@ def _read_value(profile: Profile, point: NumericPoint, snap: Snapshot, cause: Ca
         order = _ORDERS[(not order.swap_words, order.swap_bytes)]
     elif cause is Cause.BYTE_ORDER:
         order = _ORDERS[(order.swap_words, not order.swap_bytes)]
-    registers = snap.registers.get(table, {})
-    words = [registers.get(point.address + shift + i) for i in range(register_count(point))]
-    if any(w is None for w in words):
+    found = [
+        snap.word(table, point.address + shift + i, extra=cause is not None)
+        for i in range(register_count(point))
+    ]
+    words = [w for w in found if w is not None]
+    if len(words) != len(found):
         return _Read(None, "unreadable")
-    decoded = decode_point(point, [w for w in words if w is not None], order)
+    decoded = decode_point(point, words, order)
     value = decoded.value
+    suspect = not any(words) or (point.dtype.startswith("float") and not any(_low_word(words, order)))
     if decoded.reason == "non_finite":
         return _Read(None, "not a finite number")
     if not isinstance(value, int | float) or isinstance(value, bool):
         return _Read(None, "n/a")  # a sentinel: the device says it has no value
     correction = 0.1 if cause is Cause.SCALE_X10 else 10.0 if cause is Cause.SCALE_DIV10 else 1.0
-    return _Read(float(value) * correction, None)
+    return _Read(float(value) * correction, None, suspect)
+
+
+def _low_word(words: Sequence[int], order: Order) -> list[int]:
+    """The least significant register of a value as it arrives (the last one, or the first when the
+    words are swapped), with its bytes in order."""
+    low = words[0] if order.swap_words else words[-1]
+    return [((low & 0xFF) << 8) | (low >> 8) if order.swap_bytes else low]
 
 
 @dataclass(frozen=True)
 class _Read:
     value: float | None
     problem: str | None  # why there is no value: unreadable, not finite, n/a (sentinel)
+    # all registers zero, or a float with nothing in its low word: what reading a gap, or half of a
+    # neighbour, looks like; plausible, but weak evidence for a hypothesis
+    suspect: bool = False
 
 
 # --- judging ---------------------------------------------------------------------------------------
@@ -262,6 +285,7 @@ class Judgement:
     cause: Cause | None
     values: dict[str, tuple[float | None, float | None]]
     results: list[CheckResult]
+    suspects: int = 0  # points read as all zeros, or as a float with an empty low word
 
     @property
     def failures(self) -> list[CheckResult]:
@@ -308,13 +332,15 @@ def judge(profile: Profile, first: Snapshot, second: Snapshot, cause: Cause | No
     """Apply every rule to the profile's values decoded from both snapshots (under `cause`)."""
     values: dict[str, tuple[float | None, float | None]] = {}
     results: list[CheckResult] = []
+    suspects = 0
     numeric = [p for p in profile.points if isinstance(p, NumericPoint)]
     for point in numeric:
         a, b = (_read_value(profile, point, s, cause) for s in (first, second))
         values[point.name] = (a.value, b.value)
+        suspects += a.suspect and b.suspect
         results.extend(_point_rules(point, a, b, second.t - first.t))
     results.extend(_cross_rules(numeric, values, second.t - first.t))
-    return Judgement(cause, values, results)
+    return Judgement(cause, values, results, suspects)
 
 
 def _point_rules(point: NumericPoint, a: _Read, b: _Read, dt: float) -> Iterator[CheckResult]:
@@ -572,13 +598,15 @@ class Diagnosis:
 def diagnose(profile: Profile, first: Snapshot, second: Snapshot) -> Diagnosis:
     """Judge the map; when it fails, the hypothesis with the fewest failures that does better than
     the map as written is the likely cause. Ties go to the one with more checks passed, then to the
-    one whose values agree more exactly (in a run of float32 values, reading one register off with
-    the words swapped still gives each value to within 1 %: only exactness tells them apart)."""
+    one that reads fewer gaps (all-zero registers, floats with an empty low word), then to the one
+    whose values agree more exactly. One register off and words swapped look alike on float32
+    values: the high word carries the value to within 1 %, so only what fills the low word (a gap,
+    a neighbour) and the exactness of the cross-checks tell them apart."""
     as_mapped = judge(profile, first, second)
     hypotheses = [judge(profile, first, second, cause) for cause in Cause]
     likely = None
     if as_mapped.failures:
         better = [h for h in hypotheses if len(h.failures) < len(as_mapped.failures) and h.passed > 0]
         if better:
-            likely = min(better, key=lambda h: (len(h.failures), -h.passed, h.deviation))
+            likely = min(better, key=lambda h: (len(h.failures), -h.passed, h.suspects, h.deviation))
     return Diagnosis(as_mapped, hypotheses, likely)

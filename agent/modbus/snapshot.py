@@ -50,8 +50,9 @@ async def read_snapshot(reader: RegisterReader, unit: int, profile: Profile) -> 
     taken = (started + time.monotonic()) / 2
     if blocks and len(errors) == len(blocks) and silent is not None:
         raise silent
-    await _read_extras(reader, unit, blocks, registers)
-    return Snapshot(taken, registers, errors)
+    extra: dict[Function, dict[int, int]] = {Function.HOLDING: {}, Function.INPUT: {}}
+    await _read_extras(reader, unit, blocks, registers, extra)
+    return Snapshot(taken, registers, errors, extra)
 
 
 async def _read_extras(
@@ -59,14 +60,15 @@ async def _read_extras(
     unit: int,
     blocks: list[ReadBlock],
     registers: dict[Function, dict[int, int]],
+    extra: dict[Function, dict[int, int]],
 ) -> None:
     wanted: list[tuple[Function, int, int]] = []
     for block in blocks:
         if not all(a in registers[block.function] for a in range(block.start, block.end)):
-            # the block failed: the device's registers may sit one lower or higher
-            wanted += [
-                (block.function, block.start + d, block.count) for d in (-1, 1) if block.start + d >= 0
-            ]
+            # the device refused the block: read what it has there one register at a time (a map
+            # one off reaches one register past the device's last)
+            first, last = max(0, block.start - 1), min(65535, block.end)
+            wanted += [(block.function, a, 1) for a in range(first, last + 1)]
         if block.start > 0:
             wanted.append((block.function, block.start - 1, 1))
         if block.end <= 65535:
@@ -74,8 +76,8 @@ async def _read_extras(
         wanted.append((_OTHER[block.function], block.start, block.count))
     silent_tables: set[Function] = set()
     for function, address, count in wanted:
-        table = registers[function]
-        if function in silent_tables or all(a in table for a in range(address, address + count)):
+        have = registers[function].keys() | extra[function].keys()
+        if function in silent_tables or all(a in have for a in range(address, address + count)):
             continue
         try:
             words = await reader.read(unit, function, address, count)
@@ -87,7 +89,8 @@ async def _read_extras(
         except DeviceError:
             continue
         for offset, word in enumerate(words):
-            table.setdefault(address + offset, int(word))
+            if address + offset not in registers[function]:
+                extra[function][address + offset] = int(word)
 
 
 async def check_device(reader: RegisterReader, unit: int, profile: Profile, interval_s: float) -> Diagnosis:
