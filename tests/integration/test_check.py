@@ -17,12 +17,15 @@ import yaml
 
 from agent.config.profile import NumericPoint
 from agent.config.registry import ProfileRegistry
-from agent.config.site import TcpBus
+from agent.config.site import RtuOverTcpBus, TcpBus
 from agent.modbus.io import ModbusLink
 from agent.modbus.plausibility import Cause, Diagnosis, quantity_of
 from agent.modbus.snapshot import check_device
+from simulators.clock import FixedClock
 from simulators.generic import GenericDevice
+from simulators.scenario import load_scenario
 from simulators.server import ProfileServer
+from tests.integration.conftest import StartFactory
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +205,23 @@ async def test_an_unknown_device_is_exit_1_naming_the_devices(tmp_path: Path) ->
     assert "Traceback" not in err
     assert "main" in err
     assert "feeder" in err
+
+
+async def test_check_passes_every_device_of_the_physics_simulator(start_factory: StartFactory) -> None:
+    """An independent source of values: the scenario physics, not the generic device's generator."""
+    scenario = load_scenario("tiny")
+    factory = await start_factory(scenario, clock=FixedClock(scenario.start.timestamp() + 86400 + 12 * 3600))
+    endpoints = [e for e in factory.endpoints() if e.transport != "serial"]  # one per kind is on TCP
+    assert {e.profile for e in endpoints} >= {"eastron/sdm630", "generic/compressor_vsd"}
+    for endpoint in endpoints:
+        host, port = endpoint.address.rsplit(":", 1)
+        where = {"host": host, "port": int(port), "timeout_s": 2.0, "retries": 0}
+        bus: TcpBus | RtuOverTcpBus = (
+            TcpBus(type="tcp", name="sim", **where)
+            if endpoint.transport == "tcp"
+            else RtuOverTcpBus(type="rtu_over_tcp", name="sim", **where)
+        )
+        async with ModbusLink(bus) as link:
+            diagnosis = await check_device(link, endpoint.unit_id, REGISTRY.get(endpoint.profile), 0.2)
+        assert diagnosis.passed, (endpoint.device, [str(r) for r in diagnosis.as_mapped.failures])
+        assert diagnosis.as_mapped.passed >= 2
