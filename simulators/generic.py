@@ -228,3 +228,47 @@ def _clamped(point: NumericPoint, value: float) -> float:
     lo, hi = (0, 2**bits - 1) if point.dtype.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
     raw = min(max((value - point.offset) / point.scale, float(lo)), float(hi))
     return raw * point.scale + point.offset
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m simulators.generic [--port N] PROFILE[:FAULT] ...`: serve generic devices on unit
+    ids 1, 2, ... (to practise `energy-agent check`); FAULT is one of the `Cause` values."""
+    import argparse
+    import asyncio
+
+    from agent.config.registry import ProfileRegistry
+    from simulators.server import ProfileServer
+
+    parser = argparse.ArgumentParser(prog="python -m simulators.generic", description=main.__doc__)
+    parser.add_argument("devices", nargs="+", metavar="PROFILE[:FAULT]")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5020)
+    args = parser.parse_args(argv)
+    registry = ProfileRegistry()
+    devices: dict[int, GenericDevice] = {}
+    for unit, spec in enumerate(args.devices, 1):
+        profile_id, _, fault = spec.partition(":")
+        try:
+            devices[unit] = GenericDevice(registry.get(profile_id), Cause(fault) if fault else None)
+        except (KeyError, ValueError) as exc:
+            parser.error(f"{spec}: {exc} (faults: {', '.join(c.value for c in Cause)})")
+
+    async def serve() -> None:
+        async with ProfileServer(devices, host=args.host, port=args.port) as server:
+            for unit, device in devices.items():
+                fault = device.fault.value if device.fault else "none"
+                print(
+                    f"{server.host}:{server.port} unit {unit}: {device.profile.id} (fault {fault})",
+                    flush=True,
+                )
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

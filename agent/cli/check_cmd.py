@@ -126,7 +126,9 @@ def report(profile: Profile, where: str, diagnosis: Diagnosis, interval_s: float
         lines += [f"  {'ok  ' if r.ok else 'FAIL'} {r.rule}: {r.detail}" for r in cross]
     failures = mapped.failures
     lines.append("")
-    if not failures:
+    if not mapped.results:
+        lines.append("PASS: nothing to judge (no point has a rule: codes, words, bits)")
+    elif not failures:
         lines.append(f"PASS: all {len(mapped.results)} checks hold")
         return "\n".join(lines)
     lines.append(f"FAIL: {len(failures)} of {len(mapped.results)} checks fail: the map looks wrong")

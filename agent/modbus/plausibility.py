@@ -74,8 +74,8 @@ _ADVICE = {
     "(ABCD <-> BADC, CDAB <-> DCBA)",
     Cause.SCALE_X10: "scale x10: values read 10x too large; divide each `scale` by 10",
     Cause.SCALE_DIV10: "scale /10: values read 10x too small; multiply each `scale` by 10",
-    Cause.ADDRESS_PLUS_1: "address off by one: the values sit one register higher; add 1 to each "
-    "`address` (a 1-based list read as 0-based the other way round)",
+    Cause.ADDRESS_PLUS_1: "address off by one: the values sit one register higher than the profile "
+    "says; add 1 to each `address`",
     Cause.ADDRESS_MINUS_1: "address off by one: the values sit one register lower; subtract 1 from each "
     "`address` (a 1-based register list entered as protocol addresses)",
     Cause.FUNCTION_CODE: "function code: the values are in the other register table; swap `function` "
