@@ -63,34 +63,62 @@ async def _read_extras(
     extra: dict[Function, dict[int, int]],
 ) -> None:
     wanted: list[tuple[Function, int, int]] = []
+    refused: list[ReadBlock] = []
     for block in blocks:
         if not all(a in registers[block.function] for a in range(block.start, block.end)):
-            # the device refused the block: read what it has there one register at a time (a map
-            # one off reaches one register past the device's last)
-            first, last = max(0, block.start - 1), min(65535, block.end)
-            wanted += [(block.function, a, 1) for a in range(first, last + 1)]
+            # the device refused the block: a map one off may reach one register past its last
+            refused.append(block)
+            lower = (block.start - 1, block.count) if block.start > 0 else (block.start, block.count - 1)
+            wanted += [(block.function, *lower), (block.function, block.start + 1, block.count)]
         if block.start > 0:
             wanted.append((block.function, block.start - 1, 1))
         if block.end <= 65535:
             wanted.append((block.function, block.end, 1))
         wanted.append((_OTHER[block.function], block.start, block.count))
-    silent_tables: set[Function] = set()
+    silent: set[Function] = set()
     for function, address, count in wanted:
-        have = registers[function].keys() | extra[function].keys()
-        if function in silent_tables or all(a in have for a in range(address, address + count)):
-            continue
-        try:
-            words = await reader.read(unit, function, address, count)
-        except Unreachable:
-            raise
-        except DeviceTimeout:
-            silent_tables.add(function)  # a device that ignores this table: do not wait for it again
-            continue
-        except DeviceError:
-            continue
-        for offset, word in enumerate(words):
-            if address + offset not in registers[function]:
-                extra[function][address + offset] = int(word)
+        if count > 0 and address + count <= 65536:
+            await _read_into(reader, unit, (function, address, count), registers, extra, silent)
+    for block in refused:  # still gaps: what the device has there, one register at a time
+        refusals = 0
+        for address in range(max(0, block.start - 1), min(65535, block.end) + 1):
+            got = await _read_into(reader, unit, (block.function, address, 1), registers, extra, silent)
+            refusals = 0 if got else refusals + 1
+            if refusals >= _GIVE_UP_AFTER:  # no such table, or a long hole: enough
+                break
+
+
+_GIVE_UP_AFTER = 4
+
+
+async def _read_into(
+    reader: RegisterReader,
+    unit: int,
+    request: tuple[Function, int, int],
+    registers: dict[Function, dict[int, int]],
+    extra: dict[Function, dict[int, int]],
+    silent: set[Function],
+) -> bool:
+    """Read one extra request into `extra`, unless already known; False when the device refused."""
+    function, address, count = request
+    have = registers[function].keys() | extra[function].keys()
+    if all(a in have for a in range(address, address + count)):
+        return True
+    if function in silent:
+        return False
+    try:
+        words = await reader.read(unit, function, address, count)
+    except Unreachable:
+        raise
+    except DeviceTimeout:
+        silent.add(function)  # a device that ignores this table: do not wait for it again
+        return False
+    except DeviceError:
+        return False
+    for offset, word in enumerate(words):
+        if address + offset not in registers[function]:
+            extra[function][address + offset] = int(word)
+    return True
 
 
 async def check_device(reader: RegisterReader, unit: int, profile: Profile, interval_s: float) -> Diagnosis:
