@@ -12,16 +12,19 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from agent.config.loader import load_config
 from agent.config.profile import Function, Order, Profile
-from agent.config.profile_table import AddressStyle, Notation, dump_profile, export_csv, import_csv
 from agent.config.registry import ProfileRegistry
 from agent.errors import ConfigError, ConfigIssue
 
 __all__ = ["add_parsers"]
 
+# the choices of profile_table's Notation and AddressStyle; the module (csv, fractions) loads only
+# when a table is imported or exported
+_NOTATIONS = ("auto", "plain", "reference")
+_ADDRESS_STYLES = ("zero", "one", "hex", "reference")
 _KINDS = ("power_meter", "compressor", "production_counter", "sensor", "other")
 
 
@@ -52,7 +55,7 @@ def add_parsers(sub: Any) -> None:
     )
     imp.add_argument(
         "--notation",
-        choices=get_args(Notation),
+        choices=_NOTATIONS,
         default="auto",
         help="5/6-digit 3xxxx/4xxxx numbers: reference numbers (auto: when the row's function agrees)",
     )
@@ -64,7 +67,7 @@ def add_parsers(sub: Any) -> None:
     exp.add_argument("profile", help="profile id, e.g. eastron/sdm630")
     exp.add_argument(
         "--addresses",
-        choices=get_args(AddressStyle),
+        choices=_ADDRESS_STYLES,
         default="zero",
         help="zero: 0-based decimal (default); one: 1-based; hex; reference: 3xxxx/4xxxx",
     )
@@ -136,6 +139,8 @@ def _print_profiles(rows: list[dict[str, Any]]) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from agent.config.profile_table import dump_profile, import_csv
+
     try:
         text = args.table.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -169,6 +174,8 @@ def _slug(text: str) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from agent.config.profile_table import export_csv
+
     registry = _registry(args.config)
     try:
         profile = registry.get(args.profile)

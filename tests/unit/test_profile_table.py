@@ -188,3 +188,13 @@ def test_profiles_lists_kind_points_and_source_and_searches() -> None:
     assert found.returncode == 0
     assert "schneider/pm5300" in found.stdout
     assert "eastron/sdm630" not in found.stdout
+
+
+def test_the_commands_offer_exactly_the_tables_notations_and_address_styles() -> None:
+    from typing import get_args
+
+    from agent.cli import profile_cmds
+    from agent.config.profile_table import AddressStyle, Notation
+
+    assert get_args(Notation) == profile_cmds._NOTATIONS
+    assert get_args(AddressStyle) == profile_cmds._ADDRESS_STYLES
