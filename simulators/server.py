@@ -44,10 +44,11 @@ from agent.config.registry import ProfileRegistry
 from agent.modbus.decode import encode_point
 from simulators.clock import Clock, RealClock
 from simulators.faults import Fault, FaultKind, FaultTable
+from simulators.generic import GenericDevice
 from simulators.scenario import Bus, DeviceSpec, Scenario
 from simulators.site import SiteModel
 
-__all__ = ["BusServer", "Endpoint", "RequestRecord", "SimulatedFactory", "wire_seconds"]
+__all__ = ["BusServer", "Endpoint", "ProfileServer", "RequestRecord", "SimulatedFactory", "wire_seconds"]
 
 _CHAR_BITS = 11  # start + 8 data + parity/second stop + stop: the Modbus RTU character
 
@@ -100,16 +101,7 @@ class _DeviceImage:
 
     def refuse(self, function: Function, address: int, count: int) -> ExcCodes | None:
         """The exception a real device of this model gives for the request, if any."""
-        if count > self.profile.max_registers_per_read:
-            return ExcCodes.ILLEGAL_VALUE
-        for forbidden in self.profile.forbidden:
-            if (
-                forbidden.function is function
-                and address <= forbidden.end
-                and forbidden.start < address + count
-            ):
-                return ExcCodes.ILLEGAL_ADDRESS
-        return None
+        return _refusal(self.profile, function, address, count)
 
     def registers(self, function: Function, values: dict[str, float]) -> list[int]:
         words = [0] * self.span(function)
@@ -419,3 +411,89 @@ def _profile(registry: ProfileRegistry, device: DeviceSpec) -> Profile:
         raise KeyError(
             f"device {device.name}: profile {device.profile!r} not found in {registry.dirs}"
         ) from None
+
+
+class ProfileServer:
+    """Generic devices (simulators/generic.py), one per unit id, on one Modbus TCP socket.
+
+    Any profile can be served this way without physics: `energy-agent check` is tested against it
+    for every shipped profile, with and without faults in the map.
+
+        async with ProfileServer({1: GenericDevice(profile)}) as server:
+            ... server.host, server.port
+    """
+
+    def __init__(self, devices: dict[int, GenericDevice], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.devices = devices
+        self.host, self.port = host, port
+        self._server: Any = None
+
+    async def start(self) -> None:
+        sims = [self._sim_device(unit, device) for unit, device in self.devices.items()]
+        coils, discrete, _, _ = _empty_simdata()
+        everything = _register_block(65535)
+        sims.append(SimDevice(0, simdata=(coils, discrete, everything, everything), action=self._absent))
+        self._server = ModbusTcpServer(
+            sims, address=(self.host, self.port), framer=FramerType.SOCKET, ignore_missing_devices=True
+        )
+        await self._server.serve_forever(background=True)
+        self.port = self._server.transport.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.shutdown()
+            self._server = None
+
+    async def __aenter__(self) -> ProfileServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def _sim_device(self, unit: int, device: GenericDevice) -> SimDevice:
+        coils, discrete = (
+            [SimData(0, values=False, count=max(1, device.span(f)), datatype=DataType.BITS)]
+            for f in (Function.COIL, Function.DISCRETE)
+        )
+        holding, inputs = (_register_block(device.span(f)) for f in (Function.HOLDING, Function.INPUT))
+        return SimDevice(
+            unit, simdata=(coils, discrete, holding, inputs), action=partial(self._action, device)
+        )
+
+    async def _absent(self, function: int, *_: Any) -> ExcCodes | None:
+        raise NoSuchIdException("no device with this unit id")
+
+    async def _action(
+        self,
+        device: GenericDevice,
+        function: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: Any,
+    ) -> ExcCodes | None:
+        if function not in (3, 4):
+            return None if function in (1, 2) else ExcCodes.ILLEGAL_FUNCTION
+        table = Function.INPUT if function == 4 else Function.HOLDING
+        refusal = _refusal(device.profile, table, address, count)
+        if refusal is not None:
+            return refusal
+        words = device.registers(table)
+        registers[address - start_address : address - start_address + count] = words[
+            address : address + count
+        ]
+        return None
+
+
+def _refusal(profile: Profile, function: Function, address: int, count: int) -> ExcCodes | None:
+    """The exception a real device of the profile's model gives for a read, if any."""
+    if count > profile.max_registers_per_read:
+        return ExcCodes.ILLEGAL_VALUE
+    for forbidden in profile.forbidden:
+        if forbidden.function is function and address <= forbidden.end and forbidden.start < address + count:
+            return ExcCodes.ILLEGAL_ADDRESS
+    return None

@@ -13,10 +13,12 @@ from typing import Any
 
 from agent import __version__
 from agent.cli import (
+    check_cmd,
     commission,
     config_cmds,
     demo_cmd,
     import_cmd,
+    profile_cmds,
     rating_cmd,
     run,
     savings_cmd,
@@ -32,6 +34,8 @@ __all__ = ["main"]
 COMMAND_MODULES: list[Callable[[Any], None]] = [
     config_cmds.add_parsers,
     commission.add_parsers,
+    check_cmd.add_parsers,
+    profile_cmds.add_parsers,
     run.add_parsers,
     web_cmds.add_parsers,
     rating_cmd.add_parsers,

@@ -10,7 +10,6 @@ from typing import Any
 
 from agent.config.loader import LoadedConfig, issue_lines, load_config
 from agent.config.profile import Profile
-from agent.config.registry import ProfileRegistry
 from agent.config.site import RtuOverTcpBus, SiteConfig
 from agent.errors import ConfigError, ConfigIssue
 
@@ -25,10 +24,6 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("schema", help="print the JSON Schema of the site config (or of a profile)")
     p.add_argument("--profile", action="store_true", help="the device-profile schema instead")
     p.set_defaults(func=cmd_schema)
-
-    p = sub.add_parser("profiles", help="list the shipped device profiles")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_profiles)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -83,31 +78,3 @@ def cmd_schema(args: argparse.Namespace) -> int:
     model: type[Profile] | type[SiteConfig] = Profile if args.profile else SiteConfig
     print(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False))
     return 0
-
-
-def cmd_profiles(args: argparse.Namespace) -> int:
-    registry = ProfileRegistry()
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    for pid in registry.ids():
-        try:
-            prof = registry.get(pid)
-        except ConfigError as exc:
-            bad += 1
-            print(f"{pid}: invalid: {exc.issues[0]}", file=sys.stderr)
-            continue
-        rows.append(
-            {
-                "id": pid,
-                "kind": prof.device_kind,
-                "vendor": prof.vendor,
-                "model": prof.model,
-                "points": len(prof.points),
-            }
-        )
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        for r in rows:
-            print(f"{r['id']:<36} {r['kind']:<20} {r['points']:>4} points  {r['vendor']} {r['model']}")
-    return 1 if bad else 0
