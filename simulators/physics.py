@@ -19,10 +19,14 @@ from datetime import datetime
 import numpy as np
 
 from simulators.environment import (
+    DayEffects,
     FloatArray,
+    day_effects,
     day_rng,
+    line_states,
     local_days,
     outdoor_temperature_c,
+    output_share,
     production_level,
 )
 from simulators.scenario import AirSystem, CompressorSpec, LoadSpec, Scenario
@@ -65,7 +69,7 @@ class DaySteps:
     t0: float
     step_s: int
     temperature_c: FloatArray
-    level: FloatArray
+    level: FloatArray  # production level achieved: the plan x the share of lines running
     units: FloatArray  # units produced per step
     rejects: FloatArray
     load_kw: dict[str, FloatArray]
@@ -106,15 +110,23 @@ def compute_day(scenario: Scenario, day_index: int, *, retrofit: bool) -> DaySte
     hours = np.mod(local, 1.0) * 24.0
     day = datetime.fromtimestamp(t0 + 43200, scenario.tz).date()
     level = production_level(scenario, day, day_index, hours)
+    lines = line_states(scenario, day, day_index, hours)
+    effects = day_effects(scenario, day_index)
+    output = level * output_share(lines)  # what the plant makes: the running lines' share of the plan
     temperature = outdoor_temperature_c(scenario.weather, scenario.seed, local)
     rng = day_rng(scenario.seed, day_index, 2)
-    units = scenario.production_units_per_h * level * scenario.step_s / 3600.0
+    units = scenario.production_units_per_h * output * scenario.step_s / 3600.0
     units = units * np.clip(rng.normal(1.0, 0.05, n), 0.5, 1.5)
     rejects = units * np.clip(rng.normal(scenario.reject_fraction, scenario.reject_fraction / 4, n), 0, 1)
     load_kw, load_kvar = {}, {}
     efficient = retrofit and _retrofit_active(scenario, t)
+    line_index = {name: i for i, name in enumerate(scenario.variation.lines)}
     for index, load in enumerate(scenario.loads):
-        kw = _load_kw(load, level, temperature, day_rng(scenario.seed, day_index, 100 + index))
+        # A line draws its production power only while it runs, times the day's product mix; the rest
+        # of the plant (lighting, utilities) follows the plan whatever the lines do.
+        line = line_index.get(load.name)
+        drive = level if line is None else level * lines[line] * effects.mix
+        kw = _load_kw(load, drive, temperature, day_rng(scenario.seed, day_index, 100 + index), effects)
         if efficient and scenario.retrofit is not None:
             kw = kw * (1.0 - scenario.retrofit.load_savings.get(load.name, 0.0))
         load_kw[load.name] = kw
@@ -122,7 +134,8 @@ def compute_day(scenario: Scenario, day_index: int, *, retrofit: bool) -> DaySte
     compressors = {}
     if scenario.air is not None:
         active = np.full(n, retrofit and _retrofit_active(scenario, t))
-        compressors = _air_system(scenario, level, active, day_rng(scenario.seed, day_index, 3))
+        air_level = output * effects.mix  # process air follows the output and its mix
+        compressors = _air_system(scenario, air_level, active, day_rng(scenario.seed, day_index, 3))
     grid = day_rng(scenario.seed, day_index, 4)
     voltage = scenario.voltage_ln_v * (
         1 + 0.015 * np.sin(2 * np.pi * (hours - 4) / 24) + grid.normal(0, 0.003, n)
@@ -132,7 +145,7 @@ def compute_day(scenario: Scenario, day_index: int, *, retrofit: bool) -> DaySte
         t0,
         scenario.step_s,
         temperature,
-        level,
+        output,
         units,
         rejects,
         load_kw,
@@ -152,11 +165,17 @@ def _retrofit_active(scenario: Scenario, t: FloatArray) -> bool:
 
 
 def _load_kw(
-    load: LoadSpec, level: FloatArray, temperature: FloatArray, rng: np.random.Generator
+    load: LoadSpec,
+    level: FloatArray,
+    temperature: FloatArray,
+    rng: np.random.Generator,
+    effects: DayEffects | None = None,
 ) -> FloatArray:
     cooling = load.cooling_kw_per_c * np.maximum(0.0, temperature - load.cooling_balance_c)
     heating = load.heating_kw_per_c * np.maximum(0.0, load.heating_balance_c - temperature)
-    kw = load.base_kw + load.production_kw * level + cooling + heating
+    effects = effects or DayEffects(1.0, 1.0, 1.0)
+    weather = (cooling + heating) * effects.weather
+    kw = load.base_kw * effects.base + load.production_kw * level + weather
     return np.maximum(0.0, kw * (1 + rng.normal(0.0, load.noise, len(level))))
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Retrofit",
     "Scenario",
     "Shift",
+    "Variation",
     "Weather",
     "load_scenario",
     "scenario_path",
@@ -70,6 +71,39 @@ class Weather(_Strict):
     daily_amplitude_c: float = Field(default=3.5, ge=0)
     hottest_hour: float = Field(default=15.0, ge=0, lt=24)
     day_to_day_sd_c: float = Field(default=2.0, ge=0)
+
+
+class Variation(_Strict):
+    """Day-to-day realism: what a real site's daily baseline (production + temperature) cannot explain.
+
+    All zero (the default) is the regular site of old, whose daily baseline fits almost exactly. Every
+    effect is drawn per day from the scenario's seed, so the counterfactual (no retrofit) sees it too.
+    """
+
+    lines: tuple[str, ...] = Field(
+        default=(), description="Loads that are production lines: they stop on their own (below)."
+    )
+    line_stop_prob: float = Field(
+        default=0.0, ge=0, le=1, description="Per line and working day: chance of a stop of half a shift."
+    )
+    line_day_prob: float = Field(
+        default=0.0, ge=0, le=1, description="Per line and working day: chance it stands all day."
+    )
+    mix_sd: float = Field(
+        default=0.0, ge=0, le=0.3, description="Product mix: day-to-day relative sd of energy per unit."
+    )
+    base_day_sd: float = Field(
+        default=0.0, ge=0, le=0.3, description="Unmodelled day-to-day relative sd of always-on loads."
+    )
+    base_drift_sd: float = Field(
+        default=0.0, ge=0, le=0.3, description="Slow (weeks) unmodelled relative drift of always-on loads."
+    )
+    weather_day_sd: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="Unmodelled weather (humidity, sun): day-to-day relative sd of cooling/heating power.",
+    )
 
 
 class LoadSpec(_Strict):
@@ -191,6 +225,7 @@ class Scenario(_Strict):
     loads: tuple[LoadSpec, ...] = ()
     air: AirSystem | None = None
     retrofit: Retrofit | None = None
+    variation: Variation = Variation()
     buses: tuple[Bus, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -206,6 +241,9 @@ class Scenario(_Strict):
             for name, share in self.retrofit.load_savings.items():
                 if name not in loads or not 0 <= share <= 0.9:
                     raise ValueError(f"retrofit.load_savings: {name!r}={share} needs a known load and 0..0.9")
+        unknown_lines = [name for name in self.variation.lines if name not in {x.name for x in self.loads}]
+        if unknown_lines:
+            raise ValueError(f"variation.lines: unknown loads {unknown_lines}")
         self._check_devices()
         return self
 

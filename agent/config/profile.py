@@ -9,7 +9,7 @@ illegal combinations (a float on a coil, a string without a length) impossible t
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -184,6 +184,19 @@ class _PointBase(_Strict):
     address: int = Field(ge=0, le=65535, description="Protocol address (0-based).")
     description: str = Field(default="", description="Human description, e.g. from the data sheet.")
     unit: str = Field(default="", max_length=16, description="Engineering unit after scaling.")
+    writable: bool = Field(
+        default=False,
+        description="The device accepts writes to this point (holding registers and coils only). "
+        "Documentation of the device's control surface: the agent itself never writes.",
+    )
+
+    @model_validator(mode="after")
+    def _check_writable(self) -> Self:
+        if self.writable and self.function not in (Function.HOLDING, Function.COIL):
+            raise ValueError(
+                f"writable: {self.function} points cannot be written (only holding registers and coils)"
+            )
+        return self
 
 
 class NumericPoint(_PointBase, RoleFields):

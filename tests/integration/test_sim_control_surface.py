@@ -1,0 +1,192 @@
+"""The simulated compressor controllers' Modbus control surface, written by a real pymodbus client.
+
+Functions 6 and 16 on the `writable` holding registers (docs/profiles.md, "Control surface"): accepted
+while the panel key is at remote and visible in the read-back; exception 04 with the key at local;
+exception 02 for unknown or read-only registers; exception 03 for values the point rejects; every
+request counted per device; a heartbeat that stops changing hands the machine back to local control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.framer import FramerType
+
+from agent.config.registry import ProfileRegistry, builtin_profiles_dir
+from simulators.clock import AcceleratedClock, FixedClock
+from simulators.scenario import load_scenario
+from simulators.server import SimulatedFactory, WriteCounts
+from tests.integration.conftest import StartFactory
+
+pytestmark = pytest.mark.integration
+
+TINY = load_scenario("tiny")
+NOON_DAY_2 = TINY.start.timestamp() + 86400 + 12 * 3600 + 7.5
+C1, C2 = 10, 11  # unit ids of the load/unload and the VSD machine on the compressors bus
+
+
+async def _client(factory: SimulatedFactory) -> AsyncModbusTcpClient:
+    bus = factory.bus("compressors")
+    client = AsyncModbusTcpClient(bus.host, port=bus.port, framer=FramerType.RTU, timeout=1, retries=0)
+    await client.connect()
+    return client
+
+
+@pytest.fixture
+async def tiny(start_factory: StartFactory) -> SimulatedFactory:
+    return await start_factory(TINY, clock=FixedClock(NOON_DAY_2))
+
+
+@pytest.fixture
+async def client(tiny: SimulatedFactory) -> AsyncIterator[AsyncModbusTcpClient]:
+    client = await _client(tiny)
+    yield client
+    client.close()
+
+
+async def _holding(client: AsyncModbusTcpClient, unit: int, address: int, count: int) -> list[int]:
+    response = await client.read_holding_registers(address, count=count, device_id=unit)
+    assert not response.isError(), response
+    return list(response.registers)
+
+
+async def _inputs(client: AsyncModbusTcpClient, unit: int, address: int, count: int) -> list[int]:
+    response = await client.read_input_registers(address, count=count, device_id=unit)
+    assert not response.isError(), response
+    return list(response.registers)
+
+
+async def test_a_write_with_remote_enabled_is_accepted_and_read_back(
+    tiny: SimulatedFactory, client: AsyncModbusTcpClient
+) -> None:
+    assert await _inputs(client, C1, 30, 3) == [1, 0, 0]  # remote key, local control, no starts counted
+    physics_band = await _holding(client, C1, 0, 2)
+    assert physics_band == [680, 760]  # tiny's band before the retrofit: 6.8 .. 7.6 bar
+    response = await client.write_register(1, 705, device_id=C1)  # unload at 7.05 bar
+    assert not response.isError(), response
+    response = await client.write_registers(10, [1, 0, 17, 45], device_id=C1)  # run, unload, beat, 45 s
+    assert not response.isError(), response
+    assert await _holding(client, C1, 0, 2) == [680, 705]
+    assert await _holding(client, C1, 10, 4) == [1, 0, 17, 45]
+    assert await _inputs(client, C1, 31, 1) == [1]  # the heartbeat changed: remote control
+    assert tiny.write_counts("c1") == WriteCounts(accepted=2, refused=0)
+    assert tiny.write_counts("c2") == WriteCounts()  # counted per device
+    response = await client.write_register(2, 690, device_id=C2)  # the VSD's target pressure
+    assert not response.isError(), response
+    assert (await _holding(client, C2, 2, 1)) == [690]
+
+
+async def test_a_write_with_remote_disabled_is_refused_with_04_and_changes_nothing(
+    tiny: SimulatedFactory, client: AsyncModbusTcpClient
+) -> None:
+    tiny.set_remote_enabled("c1", False)
+    assert await _inputs(client, C1, 30, 1) == [0]
+    before = await _holding(client, C1, 0, 14)
+    for write in (
+        client.write_register(1, 705, device_id=C1),
+        client.write_registers(10, [0, 0], device_id=C1),
+    ):
+        response = await write
+        assert response.isError()
+        assert response.exception_code == 4
+    assert await _holding(client, C1, 0, 14) == before
+    assert tiny.write_counts("c1") == WriteCounts(accepted=0, refused=2)
+    tiny.set_remote_enabled("c1", True)
+    response = await client.write_register(10, 0, device_id=C1)
+    assert not response.isError(), response
+    assert tiny.write_counts("c1") == WriteCounts(accepted=1, refused=2)
+
+
+@pytest.mark.parametrize(
+    ("address", "values", "code"),
+    [
+        (5, [1], 2),  # a register the map does not have
+        (2, [690], 2),  # the VSD's target setpoint: the load/unload machine has none
+        (13, [30, 1], 2),  # the last writable register and one past the map
+        (300, [1], 2),  # far outside the map
+        (10, [2], 3),  # run_command is 0 or 1
+    ],
+)
+async def test_writes_outside_the_control_surface_are_refused_and_counted(
+    tiny: SimulatedFactory, client: AsyncModbusTcpClient, address: int, values: list[int], code: int
+) -> None:
+    before = await _holding(client, C1, 0, 14)
+    response = await client.write_registers(address, values, device_id=C1)
+    assert response.isError()
+    assert response.exception_code == code
+    assert await _holding(client, C1, 0, 14) == before
+    assert tiny.write_counts("c1") == WriteCounts(accepted=0, refused=1)
+
+
+async def test_a_write_to_a_read_only_holding_register_is_refused_with_02(
+    start_factory: StartFactory, tmp_path: Path
+) -> None:
+    # A controller whose setpoints can be read but not written (writable removed from one point).
+    shipped = builtin_profiles_dir() / "generic" / "compressor_load_unload.yaml"
+    text = shipped.read_text(encoding="utf-8")
+    read_only = text.replace("address: 1, dtype: uint16, writable: true,", "address: 1, dtype: uint16,")
+    assert read_only != text
+    (tmp_path / "generic").mkdir()
+    (tmp_path / "generic" / "compressor_load_unload.yaml").write_text(read_only, encoding="utf-8")
+    factory = await start_factory(TINY, clock=FixedClock(NOON_DAY_2), registry=ProfileRegistry([tmp_path]))
+    client = await _client(factory)
+    try:
+        response = await client.write_register(1, 705, device_id=C1)
+        assert response.isError()
+        assert response.exception_code == 2
+        assert await _holding(client, C1, 1, 1) == [760]
+        response = await client.write_register(0, 650, device_id=C1)  # still writable
+        assert not response.isError(), response
+        assert factory.write_counts("c1") == WriteCounts(accepted=1, refused=1)
+    finally:
+        client.close()
+
+
+async def test_reads_past_the_holding_map_are_still_refused(client: AsyncModbusTcpClient) -> None:
+    response = await client.read_holding_registers(10, count=10, device_id=C1)
+    assert response.isError()
+    assert response.exception_code == 2
+
+
+async def test_a_tripped_machine_reports_its_fault(
+    tiny: SimulatedFactory, client: AsyncModbusTcpClient
+) -> None:
+    tiny.trip("c1")
+    state, alarm = await _inputs(client, C1, 0, 2)
+    assert (state, alarm & 1) == (3, 1)
+    assert await _inputs(client, C1, 4, 2) == [0, 0]  # no power
+    with pytest.raises(KeyError, match="not a compressor"):
+        tiny.trip("main_meter")
+
+
+async def test_a_heartbeat_that_stops_changing_hands_the_machine_back_to_local_control(
+    start_factory: StartFactory,
+) -> None:
+    # 60 simulated seconds per real second: a 10 s heartbeat timeout passes in about 0.2 s.
+    clock = AcceleratedClock(NOON_DAY_2, factor=60.0)
+    factory = await start_factory(TINY, clock=clock)
+    client = await _client(factory)
+    try:
+        assert await _inputs(client, C1, 31, 1) == [0]  # no master yet: local
+        response = await client.write_registers(12, [1, 10], device_id=C1)  # heartbeat 1, timeout 10 s
+        assert not response.isError(), response
+        response = await client.write_register(10, 0, device_id=C1)  # a stop command
+        assert not response.isError(), response
+        for beat in range(2, 6):  # the master keeps beating: remote control holds
+            await asyncio.sleep(0.05)
+            response = await client.write_register(12, beat, device_id=C1)
+            assert not response.isError(), response
+            assert await _inputs(client, C1, 31, 1) == [1]
+        beat_stopped = clock.now()
+        await asyncio.sleep(12.0 / clock.factor)  # 12 simulated seconds without a heartbeat change
+        assert clock.now() - beat_stopped >= 12.0
+        assert await _inputs(client, C1, 30, 2) == [1, 2]  # remote key still on, local fallback
+        response = await client.write_register(12, 6, device_id=C1)  # the master is back
+        assert not response.isError(), response
+        assert await _inputs(client, C1, 31, 1) == [1]
+    finally:
+        client.close()
