@@ -6,6 +6,8 @@ air-room engine (`simulators.airroom`, contract section 1). The server (`simulat
 write, checks it against the map, and hands it to a `ControlSink`:
 
 - the air-room engine, which acts on it (pressure band, run/stop, load/unload, heartbeat fallback), or
+- `EngineControls`, a live air room (`AirRoom`, B = 1) stepped to the clock's time on every request,
+  whose machines' gauges (state, pressure, power, air) and control registers it reports, or
 - `PanelControls`, a plain engine-free panel that only keeps the written values, the heartbeat timing
   and the remote key, for scenarios without an air room and for tests of the Modbus path itself.
 
@@ -16,8 +18,13 @@ and the read-back of every writable point through `control_values`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import numpy as np
+
+from simulators.airroom import LOADED, OFF, STARTING, TRIPPED, UNLOADED, AirRoom
 
 __all__ = [
     "CONTROL_OF_POINT",
@@ -25,6 +32,7 @@ __all__ = [
     "LOCAL_FALLBACK",
     "REMOTE",
     "ControlSink",
+    "EngineControls",
     "PanelControls",
     "WriteOutcome",
 ]
@@ -135,4 +143,72 @@ class PanelControls:
             "control_source": float(self.control_source(device, t)),
             "starts_last_hour": 0.0,
             "tripped": 1.0 if panel.tripped else 0.0,
+        }
+
+
+# Engine mode -> the controller's `state` register (0 stopped, 1 running unloaded, 2 loaded, 3 fault).
+_STATE_OF_MODE = {OFF: 0.0, STARTING: 1.0, UNLOADED: 1.0, LOADED: 2.0, TRIPPED: 3.0}
+
+
+@dataclass
+class EngineControls:
+    """The live compressor room behind the controllers' Modbus surface.
+
+    `room` (B = 1) is stepped by its `dt_s` up to the time of each request, with the process demand
+    `demand_m3min(t)` (e.g. from `simulators.airdemand`), so a write acts from the moment it is made
+    and a heartbeat that stops changing hands the machine back to its own band after the timeout.
+    `devices` maps device names to the room's machine names (default: the same names). What it
+    reports replaces the site model's gauges of those machines; counters stay the site model's."""
+
+    room: AirRoom
+    demand_m3min: Callable[[float], float]
+    devices: dict[str, str] = field(default_factory=dict)
+
+    def _machine(self, device: str) -> str:
+        return self.devices.get(device, device)
+
+    def advance(self, t: float) -> None:
+        room = self.room
+        while room.t + room.dt_s <= t:
+            room.step(np.array([self.demand_m3min(room.t)]))
+
+    def remote_enabled(self, device: str, t: float) -> bool:
+        self.advance(t)
+        index = self.room.machines.index(self._machine(device))
+        return bool(self.room.controls.remote_enabled[0, index])
+
+    def write(self, device: str, control: str, value: float, t: float) -> WriteOutcome:
+        self.advance(t)
+        result = self.room.write(self._machine(device), control, value)
+        return WriteOutcome(result.accepted, result.reason)
+
+    def set_remote_enabled(self, device: str, enabled: bool, t: float) -> None:
+        self.advance(t)
+        self.room.set_remote_enabled(self._machine(device), enabled)
+
+    def trip(self, device: str, t: float) -> None:
+        self.advance(t)
+        self.room.trip(self._machine(device))
+
+    def control_values(self, device: str, t: float) -> dict[str, float]:
+        self.advance(t)
+        room, m = self.room, self.room.machines.index(self._machine(device))
+        c = room.controls
+        mode = int(room.mode[0, m])
+        return {
+            "state": _STATE_OF_MODE[mode],
+            "tripped": 1.0 if mode == TRIPPED else 0.0,
+            "discharge_pressure_bar": float(room.p[0]),
+            "active_power_kw": float(room.power_kw()[0, m]),
+            "fad_m3_min": float(room.flow_m3min()[0, m]),
+            "remote_enabled": 1.0 if c.remote_enabled[0, m] else 0.0,
+            "control_source": float(room.control_source()[0, m]),
+            "starts_last_hour": float(room.starts_last_hour()[0, m]),
+            "run_command": 1.0 if c.run_request[0, m] else 0.0,
+            "load_command": 1.0 if c.load_enable[0, m] else 0.0,
+            "load_pressure_setpoint_bar": float(c.load_bar[0, m]),
+            "unload_pressure_setpoint_bar": float(c.unload_bar[0, m]),
+            "target_pressure_setpoint_bar": float(c.target_bar[0, m]),
+            "heartbeat": float(c.heartbeat[0, m]),
+            "heartbeat_timeout_s": float(c.heartbeat_timeout_s[0, m]),
         }

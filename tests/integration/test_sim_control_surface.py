@@ -12,12 +12,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.framer import FramerType
 
 from agent.config.registry import ProfileRegistry, builtin_profiles_dir
+from simulators.airroom import AirRoom, MachineParams
 from simulators.clock import AcceleratedClock, FixedClock
+from simulators.controls import EngineControls
 from simulators.scenario import load_scenario
 from simulators.server import SimulatedFactory, WriteCounts
 from tests.integration.conftest import StartFactory
@@ -188,5 +191,85 @@ async def test_a_heartbeat_that_stops_changing_hands_the_machine_back_to_local_c
         response = await client.write_register(12, 6, device_id=C1)  # the master is back
         assert not response.isError(), response
         assert await _inputs(client, C1, 31, 1) == [1]
+    finally:
+        client.close()
+
+
+def _tiny_room(t0: float) -> AirRoom:
+    """Tiny's two machines in a small receiver (1 m3): c1 load/unload, band 6.8 .. 7.6 bar; c2 a VSD
+    holding 7.2 bar but too small for the demand alone, so c1 has to load now and then."""
+    two = np.ones(2)
+    machines = MachineParams(
+        names=("c1", "c2"),
+        is_vsd=np.array([False, True]),
+        rated_kw=np.array([37.0, 37.0]),
+        fad_m3min=np.array([6.2, 6.5]),
+        rated_bar=7.5 * two,
+        unload_fraction=0.22 * two,
+        min_speed=np.array([1.0, 0.3]),
+        vsd_fixed_fraction=np.array([0.0, 0.12]),
+        run_on_s=300.0 * two,
+        min_run_s=60.0 * two,
+        max_starts_per_h=np.array([6, 6]),
+        start_s=5.0 * two,
+        sump_fill_s=2.0 * two,
+        stop_delay_s=10.0 * two,
+        remote_default=np.array([True, True]),
+    )
+    return AirRoom(
+        machines,
+        volume_m3=1.0,
+        leak_ref_m3min=np.array([0.5]),
+        leak_ref_bar=7.2,
+        power_per_bar=0.07,
+        local_load_bar=np.array([6.8, 6.8]),
+        local_unload_bar=np.array([7.6, 7.6]),
+        local_target_bar=np.array([7.2, 7.2]),
+        start_pressure_bar=np.array([7.2]),
+        t0=t0,
+    )
+
+
+async def _gauges(client: AsyncModbusTcpClient) -> tuple[int, float, int]:
+    """c1's state, the header pressure it reads (bar) and its control source."""
+    state, _, pressure = await _inputs(client, C1, 0, 3)
+    (source,) = await _inputs(client, C1, 31, 1)
+    return state, pressure / 100, source
+
+
+async def test_after_heartbeat_loss_the_engine_runs_the_machine_on_its_own_band(
+    start_factory: StartFactory,
+) -> None:
+    clock = AcceleratedClock(NOON_DAY_2, factor=100.0)  # 100 simulated seconds per real second
+    engine = EngineControls(_tiny_room(NOON_DAY_2), demand_m3min=lambda t: 9.0)
+    factory = await start_factory(TINY, clock=clock, controls=engine)
+    client = await _client(factory)
+    try:
+        # A master takes c1: heartbeat with a 20 s timeout, then "never load".
+        for address, value in ((13, 20), (12, 1), (11, 0)):
+            response = await client.write_register(address, value, device_id=C1)
+            assert not response.isError(), response
+        beat, taken = 1, clock.now()
+        remote = []
+        while clock.now() < taken + 60:  # one simulated minute under remote control
+            beat += 1
+            assert not (await client.write_register(12, beat, device_id=C1)).isError()
+            remote.append((clock.now() - taken, *await _gauges(client)))
+            await asyncio.sleep(0.02)
+        # the command acts within a few engine steps: from then on c1 stays unloaded
+        assert all(source == 1 for _, _, _, source in remote), remote
+        assert all(state != 2 for t, state, _, _ in remote if t > 3), remote
+        assert remote[-1][2] < 6.5  # c1 never loads: pressure sinks below its own band
+        # The master falls silent: after 20 s c1 is back on local control and refills the header.
+        await asyncio.sleep(0.4)  # 40 simulated seconds
+        local = []
+        while clock.now() < taken + 220:
+            local.append(await _gauges(client))
+            await asyncio.sleep(0.02)
+        assert {source for _, _, source in local} == {2}
+        assert any(state == 2 for state, _, _ in local)  # c1 loads again ...
+        assert max(pressure for _, pressure, _ in local) >= 7.4  # ... up to its unload pressure
+        assert await _holding(client, C1, 11, 1) == [0]  # the master's last command is still shown
+        assert factory.write_counts("c1").accepted == beat + 2
     finally:
         client.close()
