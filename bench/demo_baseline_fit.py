@@ -76,7 +76,8 @@ def main() -> int:
     print(
         f"\nOption B, ten compressors: {model.kind}, R2 {s.r2:.4f}, CV(RMSE) {100 * s.cv_rmse:.2f} %, "
         f"savings {result.savings_kwh:,.0f} kWh (true {true_kwh:,.0f}), "
-        f"90 % band +/- {result.band(0.90).absolute_kwh:,.0f} kWh"
+        f"90 % band +/- {result.band(0.90).absolute_kwh:,.0f} kWh, F {100 * result.fraction:.2f} % "
+        f"(true {100 * true_kwh / float(reporting['counterfactual_compressor_kwh'].sum()):.2f} %)"
     )
     site = truth.loc[str(retrofit) : str(TODAY)]
     print(f"site true savings {site['savings_kwh'].sum():,.0f} kWh over {len(site)} reporting days")
