@@ -20,11 +20,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from simulators.airroom import LOADED, OFF, STARTING, TRIPPED, UNLOADED, AirRoom
+from simulators.scenario import Scenario
 
 __all__ = [
     "CONTROL_OF_POINT",
@@ -163,6 +166,34 @@ class EngineControls:
     room: AirRoom
     demand_m3min: Callable[[float], float]
     devices: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_scenario(cls, scenario: Scenario, t: float) -> EngineControls:
+        """The scenario's own room behind its controllers, from epoch time `t`: built as a day of the
+        offline history is (`physics.build_room`; the retrofit's sequencer and band in force if `t` is
+        on or after its date: the room is not rebuilt when a clock crosses it), fed with the process
+        demand of `simulators.airdemand` second by second; device names are the machines' names."""
+        from simulators.airdemand import day_process_demand
+        from simulators.physics import build_room
+
+        if scenario.air is None:
+            raise ValueError(f"scenario {scenario.name}: no air system to put behind the controllers")
+        fix = scenario.retrofit
+        active = fix is not None and t >= datetime.combine(fix.date, time(0, 0), scenario.tz).timestamp()
+        room = build_room(scenario, np.array([active]))
+        room.t = t
+        start = scenario.start.timestamp()
+        days: dict[int, npt.NDArray[np.float64]] = {}
+
+        def demand(at: float) -> float:
+            index, second = divmod(int(at - start), 86400)
+            if index not in days:
+                days.clear()  # one day at a time: 86,400 values
+                days[index] = day_process_demand(scenario, index)
+            return float(days[index][second])
+
+        names = {d.name: str(d.compressor) for d in scenario.devices if d.kind == "compressor"}
+        return cls(room, demand, names)
 
     def _machine(self, device: str) -> str:
         return self.devices.get(device, device)

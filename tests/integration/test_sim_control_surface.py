@@ -273,3 +273,28 @@ async def test_after_heartbeat_loss_the_engine_runs_the_machine_on_its_own_band(
         assert factory.write_counts("c1").accepted == beat + 2
     finally:
         client.close()
+
+
+async def test_the_scenarios_own_room_behind_the_controllers(start_factory: StartFactory) -> None:
+    clock = FixedClock(NOON_DAY_2)
+    engine = EngineControls.for_scenario(TINY, clock.now())
+    factory = await start_factory(TINY, clock=clock, controls=engine)
+    client = await _client(factory)
+    try:
+        pressures = []
+        for _ in range(20):  # ten simulated minutes, read every 30 s
+            clock.advance(30.0)
+            state, pressure, source = await _gauges(client)
+            assert state in (0, 1, 2)
+            assert source == 0
+            pressures.append(pressure)
+        assert 5.5 < min(pressures) < max(pressures) < 8.0  # the room's pressure moves, near its band
+        assert TINY.air is not None
+        assert not TINY.air.compressors[0].remote_enabled  # the scenario's panel key is at local ...
+        assert (await client.write_register(1, 740, device_id=C1)).exception_code == 4
+        factory.set_remote_enabled("c1", True)  # ... until someone turns it
+        assert not (await client.write_register(1, 740, device_id=C1)).isError()
+        assert await _holding(client, C1, 1, 1) == [740]
+        assert engine.room.controls.unload_bar[0, 0] == pytest.approx(7.40)
+    finally:
+        client.close()
