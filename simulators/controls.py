@@ -98,7 +98,7 @@ class PanelControls:
     `heartbeat_timeout_s`, 2 (local fallback) once a heartbeat that had been changing stops, else 0.
     Setpoints read back as written; until then the physics' own band shows (not in control_values)."""
 
-    remote_default: bool = True
+    remote: dict[str, bool] = field(default_factory=dict)  # device -> panel key at start (else local)
     _panels: dict[str, _Panel] = field(default_factory=dict)
 
     def _panel(self, device: str) -> _Panel:
@@ -106,7 +106,7 @@ class PanelControls:
         if panel is None:
             values = {"run_request": 1.0, "load_enable": 1.0, "heartbeat": 0.0}
             values["heartbeat_timeout_s"] = DEFAULT_HEARTBEAT_TIMEOUT_S
-            panel = self._panels[device] = _Panel(self.remote_default, values)
+            panel = self._panels[device] = _Panel(self.remote.get(device, False), values)
         return panel
 
     def remote_enabled(self, device: str, t: float) -> bool:

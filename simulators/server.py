@@ -462,7 +462,7 @@ class SimulatedFactory:
         self.scenario = scenario
         self.clock = clock or RealClock()
         self.model = SiteModel(scenario, retrofit=True)
-        self.controls: ControlSink = controls or PanelControls()
+        self.controls: ControlSink = controls or PanelControls(remote=_panel_keys(scenario))
         registry = registry or ProfileRegistry()
         self.buses: dict[str, BusServer] = {}
         for bus in scenario.buses:
@@ -554,3 +554,11 @@ def _profile(registry: ProfileRegistry, device: DeviceSpec) -> Profile:
         raise KeyError(
             f"device {device.name}: profile {device.profile!r} not found in {registry.dirs}"
         ) from None
+
+
+def _panel_keys(scenario: Scenario) -> dict[str, bool]:
+    """Each compressor device's panel key when the simulator starts (the scenario's, default local)."""
+    machines = {c.name: c.remote_enabled for c in scenario.air.compressors} if scenario.air else {}
+    return {
+        d.name: machines.get(str(d.compressor), False) for d in scenario.devices if d.kind == "compressor"
+    }

@@ -41,7 +41,10 @@ async def _client(factory: SimulatedFactory) -> AsyncModbusTcpClient:
 
 @pytest.fixture
 async def tiny(start_factory: StartFactory) -> SimulatedFactory:
-    return await start_factory(TINY, clock=FixedClock(NOON_DAY_2))
+    factory = await start_factory(TINY, clock=FixedClock(NOON_DAY_2))
+    for machine in ("c1", "c2"):  # tiny's panel keys start at local; a technician turns them
+        factory.set_remote_enabled(machine, True)
+    return factory
 
 
 @pytest.fixture
@@ -138,6 +141,8 @@ async def test_a_write_to_a_read_only_holding_register_is_refused_with_02(
     factory = await start_factory(TINY, clock=FixedClock(NOON_DAY_2), registry=ProfileRegistry([tmp_path]))
     client = await _client(factory)
     try:
+        assert await _inputs(client, C1, 30, 1) == [0]  # the scenario's key: local
+        factory.set_remote_enabled("c1", True)
         response = await client.write_register(1, 705, device_id=C1)
         assert response.isError()
         assert response.exception_code == 2
@@ -172,6 +177,7 @@ async def test_a_heartbeat_that_stops_changing_hands_the_machine_back_to_local_c
     # 60 simulated seconds per real second: a 10 s heartbeat timeout passes in about 0.2 s.
     clock = AcceleratedClock(NOON_DAY_2, factor=60.0)
     factory = await start_factory(TINY, clock=clock)
+    factory.set_remote_enabled("c1", True)
     client = await _client(factory)
     try:
         assert await _inputs(client, C1, 31, 1) == [0]  # no master yet: local
