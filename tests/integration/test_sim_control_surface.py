@@ -107,25 +107,25 @@ async def test_a_write_with_remote_disabled_is_refused_with_04_and_changes_nothi
     assert tiny.write_counts("c1") == WriteCounts(accepted=1, refused=2)
 
 
-@pytest.mark.parametrize(
-    ("address", "values", "code"),
-    [
-        (5, [1], 2),  # a register the map does not have
-        (2, [690], 2),  # the VSD's target setpoint: the load/unload machine has none
-        (13, [30, 1], 2),  # the last writable register and one past the map
-        (300, [1], 2),  # far outside the map
-        (10, [2], 3),  # run_command is 0 or 1
-    ],
-)
+REFUSED = [
+    (5, [1], 2),  # a register the map does not have
+    (2, [690], 2),  # the VSD's target setpoint: the load/unload machine has none
+    (13, [30, 1], 2),  # the last writable register and one past the map
+    (300, [1], 2),  # far outside the map
+    (10, [2], 3),  # run_command is 0 or 1
+]
+
+
 async def test_writes_outside_the_control_surface_are_refused_and_counted(
-    tiny: SimulatedFactory, client: AsyncModbusTcpClient, address: int, values: list[int], code: int
+    tiny: SimulatedFactory, client: AsyncModbusTcpClient
 ) -> None:
     before = await _holding(client, C1, 0, 14)
-    response = await client.write_registers(address, values, device_id=C1)
-    assert response.isError()
-    assert response.exception_code == code
-    assert await _holding(client, C1, 0, 14) == before
-    assert tiny.write_counts("c1") == WriteCounts(accepted=0, refused=1)
+    for refused, (address, values, code) in enumerate(REFUSED, start=1):
+        response = await client.write_registers(address, values, device_id=C1)
+        assert response.isError(), address
+        assert response.exception_code == code, address
+        assert await _holding(client, C1, 0, 14) == before
+        assert tiny.write_counts("c1") == WriteCounts(accepted=0, refused=refused)
 
 
 async def test_a_write_to_a_read_only_holding_register_is_refused_with_02(
