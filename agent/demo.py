@@ -238,15 +238,38 @@ def _demo_analytics(scenario: Any) -> dict[str, Any]:
         "baseline": {"period_start": str(scenario.start.date()), "period_end": str(scenario.retrofit.date)},
         "rating": {"site_file": str(demo_rating_path())},
         "compressors": [
-            {
-                "device": d.name,
-                "rated_power_kw": specs[d.compressor].rated_kw,
-                "rated_fad_m3_min": specs[d.compressor].fad_m3min,
-            }
-            for d in scenario.devices
-            if d.kind == "compressor"
+            _demo_compressor(d.name, specs[d.compressor]) for d in scenario.devices if d.kind == "compressor"
         ],
+        "compressed_air": _demo_compressed_air(scenario),
     }
+
+
+def _demo_compressor(device: str, spec: Any) -> dict[str, Any]:
+    """What the machine's data sheet says: rated power and FAD, unloaded power, and for a VSD its
+    power-to-flow points (CAGI style) at rated pressure, here the simulated machine's own curve."""
+    entry: dict[str, Any] = {
+        "device": device,
+        "rated_power_kw": spec.rated_kw,
+        "rated_fad_m3_min": spec.fad_m3min,
+        "control": spec.kind,
+        "unloaded_power_kw": round(spec.rated_kw * spec.unload_fraction, 2),
+    }
+    if spec.kind == "vsd":
+        fixed = spec.vsd_fixed_fraction
+        speeds = sorted({spec.min_speed, 0.5, 0.75, 1.0})
+        entry["flow_curve"] = [
+            [round(spec.rated_kw * (fixed + (1 - fixed) * s), 2), round(spec.fad_m3min * s, 3)]
+            for s in speeds
+        ]
+        entry["flow_curve_bar"] = spec.rated_bar
+    return entry
+
+
+def _demo_compressed_air(scenario: Any) -> dict[str, Any]:
+    """The declared base demand (air used around the clock by the process) and today's pressure band."""
+    air, fix = scenario.air, scenario.retrofit
+    band = fix.pressure_band_bar if fix is not None and fix.pressure_band_bar else air.pressure_band_bar
+    return {"base_demand_m3_min": air.base_demand_m3min, "pressure_band_bar": list(band)}
 
 
 def free_port() -> int:

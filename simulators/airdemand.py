@@ -83,7 +83,8 @@ def air_demand_of(scenario: Scenario) -> AirDemand:
 def _group_weights(groups: int) -> FloatArray:
     # Unequal groups (a big coating pan and a few small presses): weights 1, 2, .., n, normalised.
     weights = np.arange(1, groups + 1, dtype=np.float64)
-    return weights / weights.sum()
+    normalised: FloatArray = weights / weights.sum()
+    return normalised
 
 
 def _group_states(demand: AirDemand, rng: np.random.Generator) -> FloatArray:
@@ -148,4 +149,5 @@ def day_process_demand(
         day_rng(scenario.seed, day_index, _STREAM_GROUPS),
         day_rng(scenario.seed, day_index, _STREAM_NOISE),
     )
-    return per_second.reshape(-1, step_s).mean(axis=1)
+    per_step: FloatArray = per_second.reshape(-1, step_s).mean(axis=1)
+    return per_step

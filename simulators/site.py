@@ -263,6 +263,12 @@ class SiteModel:
         values["total_kvah"] = counters["kvah"]
         values["total_export_kwh"] = 0.0
         values["total_export_kvarh"] = 0.0
+        # Per-phase energies (SDM630 V2 30347..30363): the import counter split by the fixed phase
+        # shares, so each phase counter only grows and the three add up to the total.
+        for phase, share in enumerate(self._phase_shares[device.name], start=1):
+            values[f"import_l{phase}_kwh"] = counters["import_kwh"] * float(share)
+            values[f"export_l{phase}_kwh"] = 0.0
+            values[f"total_l{phase}_kwh"] = counters["import_kwh"] * float(share)
         return values
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "AnalyticsConfig",
     "BaselineOptions",
     "Carrier",
+    "CompressedAirConfig",
+    "CompressorControl",
     "CompressorSpec",
     "ConversionFactor",
     "CriticalPeak",
@@ -40,6 +42,7 @@ __all__ = [
     "TariffConfig",
     "TariffPeriod",
     "TariffSeason",
+    "check_flow_curve",
     "chongqing_industrial_tou",
     "default_conversion_factors",
     "default_shifts",
@@ -472,6 +475,24 @@ class GradeLimits(_Strict):
         return self
 
 
+CompressorControl = Literal["load_unload", "vsd", "modulating", "fixed_speed"]
+
+
+def check_flow_curve(curve: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    """A power-to-flow curve: >= 3 points, power and flow both strictly increasing, none negative."""
+    if len(curve) < 3:
+        raise ValueError(f"a flow curve needs at least 3 points [kW, m3/min], got {len(curve)}")
+    for i, (power, flow) in enumerate(curve):
+        if power < 0 or flow < 0:
+            raise ValueError(f"flow curve point {i} [{power}, {flow}] is negative")
+        if i and (power <= curve[i - 1][0] or flow <= curve[i - 1][1]):
+            raise ValueError(
+                f"flow curve point {i} [{power}, {flow}] does not increase in both power and flow over "
+                f"point {i - 1} {list(curve[i - 1])}"
+            )
+    return curve
+
+
 class CompressorSpec(_Strict):
     """Nameplate and site data of one air compressor."""
 
@@ -486,6 +507,69 @@ class CompressorSpec(_Strict):
     )
     grade_limits: GradeLimits | None = Field(default=None, description="GB 19153-2019 limits, if entered.")
     setpoint_bar: float | None = Field(default=None, gt=0, le=40, description="Discharge setpoint, bar(g).")
+    control: CompressorControl | None = Field(
+        default=None,
+        description="How the machine follows demand: load_unload, vsd, modulating or fixed_speed; default: "
+        "the device profile's `datasheet.control`, else load_unload (flagged).",
+    )
+    flow_curve: tuple[tuple[float, float], ...] | None = Field(
+        default=None,
+        description="Data-sheet (CAGI) points [[package kW, m3/min], ...] of a VSD/modulating machine, "
+        ">= 3, both increasing; air is read off it at each interval's mean loaded power when there is no "
+        "flow meter. Default: the profile's `datasheet.flow_curve` scaled by the rated values.",
+    )
+    flow_curve_bar: float | None = Field(
+        default=None,
+        gt=0,
+        le=40,
+        description="Discharge pressure the flow curve was measured at, bar(g); with a pressure series, "
+        "the loaded power is brought to it (7 % per bar, compressed-air practice) before the curve is read.",
+    )
+
+    @field_validator("flow_curve")
+    @classmethod
+    def _curve(cls, curve: tuple[tuple[float, float], ...] | None) -> tuple[tuple[float, float], ...] | None:
+        return None if curve is None else check_flow_curve(curve)
+
+    @model_validator(mode="after")
+    def _curve_needs_speed_control(self) -> CompressorSpec:
+        if self.flow_curve is not None and self.control in ("load_unload", "fixed_speed"):
+            raise ValueError(
+                f"flow_curve is for vsd or modulating machines; {self.device} is {self.control} "
+                "(its air is loaded hours x rated FAD)"
+            )
+        return self
+
+
+class CompressedAirConfig(_Strict):
+    """The compressed-air system as a whole (the room's leak and pressure figures)."""
+
+    base_demand_m3_min: float | None = Field(
+        default=None,
+        ge=0,
+        le=10000,
+        description="Process air the site uses when nothing is produced (purges, instruments, dryers), "
+        "m3/min; the leak is the non-production flow net of it. Absent: the leak is reported as "
+        "'leak + base demand'.",
+    )
+    pressure_band_bar: tuple[float, float] | None = Field(
+        default=None, description="The room's [low, high] pressure band, bar(g), shown with the pressure."
+    )
+    minimum_pressure_bar: float | None = Field(
+        default=None,
+        gt=0,
+        le=40,
+        description="Lowest pressure the end uses need at the room, bar(g) (default: required_pressure_bar).",
+    )
+
+    @field_validator("pressure_band_bar")
+    @classmethod
+    def _band(cls, band: tuple[float, float] | None) -> tuple[float, float] | None:
+        if band is not None and not 0 < band[0] < band[1] <= 40:
+            raise ValueError(
+                f"pressure_band_bar must be [low, high] with 0 < low < high <= 40, got {list(band)}"
+            )
+        return band
 
 
 # ---------------------------------------------------------------- all
@@ -510,6 +594,9 @@ class AnalyticsConfig(_Strict):
     compressors: tuple[CompressorSpec, ...] = Field(default=(), description="Air compressors.")
     required_pressure_bar: float | None = Field(
         default=None, gt=0, le=40, description="Pressure the end uses need at the compressor room, bar(g)."
+    )
+    compressed_air: CompressedAirConfig = Field(
+        default_factory=CompressedAirConfig, description="Base demand and pressure band of the air system."
     )
     temperature: PointSource | None = Field(
         default=None,

@@ -78,6 +78,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
     )
     _check_references(loaded, data, registry)
     _check_analytics(loaded, data)
+    _apply_datasheets(data, registry)
     _check_web(loaded, data, env)
     for where, message in coercion_issues(SiteConfig, data):
         loaded.issue(where, message)
@@ -161,6 +162,32 @@ def _check_analytics(loaded: LoadedYaml, data: dict[str, Any]) -> None:
                 ("analytics", "compressors", i, "device"),
                 f"no device {name!r} in this file (devices: {_names(devices)})",
             )
+
+
+def _apply_datasheets(data: dict[str, Any], registry: ProfileRegistry) -> None:
+    """A compressor entry without `control` / `flow_curve` takes them from its device's profile
+    `datasheet` (the curve scaled by the entry's rated power and FAD); the entry's own values win."""
+    analytics = data.get("analytics")
+    if not isinstance(analytics, dict):
+        return
+    profiles = {_text(d.get("name")): _text(d.get("profile")) for _, d in _items(data, "devices")}
+    for _, spec in _items(analytics, "compressors"):
+        profile_id = profiles.get(_text(spec.get("device")))
+        try:
+            sheet = registry.get(profile_id).datasheet if profile_id else None
+        except (KeyError, ConfigError):
+            continue  # reported at the device's profile
+        if sheet is None:
+            continue
+        spec.setdefault("control", sheet.control)
+        power, fad = spec.get("rated_power_kw"), spec.get("rated_fad_m3_min")
+        if not isinstance(power, int | float) or not isinstance(fad, int | float):
+            continue  # the entry's own fields report it
+        if sheet.flow_curve is None or "flow_curve" in spec or spec["control"] != sheet.control:
+            continue
+        spec["flow_curve"] = [[p * power, f * fad] for p, f in sheet.flow_curve]
+        if sheet.curve_bar is not None:
+            spec.setdefault("flow_curve_bar", sheet.curve_bar)
 
 
 def _check_web(loaded: LoadedYaml, data: dict[str, Any], env: Mapping[str, str]) -> None:

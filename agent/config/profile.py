@@ -11,13 +11,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from agent.config.analytics import CompressorControl, check_flow_curve
 from agent.config.strict import StrictModel as _Strict  # one base for every config model
 
 __all__ = [
     "BitPoint",
     "BoolPoint",
+    "CompressorDatasheet",
     "CounterSpec",
     "CrossCheck",
     "Function",
@@ -328,6 +330,37 @@ class CrossCheck(_Strict):
     points: tuple[str, ...] = Field(min_length=1, description="Names of the points that source confirms.")
 
 
+class CompressorDatasheet(_Strict):
+    """What a compressor model's data sheet says about following demand; the analytics use it for a
+    device with this profile unless `analytics.compressors[]` sets `control` / `flow_curve` itself."""
+
+    control: CompressorControl = Field(description="load_unload, vsd, modulating or fixed_speed.")
+    flow_curve: tuple[tuple[float, float], ...] | None = Field(
+        default=None,
+        description="Power-to-flow points relative to rated, [[package power / rated power, FAD / rated "
+        "FAD], ...] (CAGI data sheet), >= 3, both increasing, each share in 0..1.2; the analytics scale "
+        "them by the machine's rated_power_kw and rated_fad_m3_min.",
+    )
+    curve_bar: float | None = Field(
+        default=None, gt=0, le=40, description="Discharge pressure the curve was measured at, bar(g)."
+    )
+
+    @field_validator("flow_curve")
+    @classmethod
+    def _curve(cls, curve: tuple[tuple[float, float], ...] | None) -> tuple[tuple[float, float], ...] | None:
+        if curve is None:
+            return None
+        if any(not 0 <= share <= 1.2 for point in curve for share in point):
+            raise ValueError("flow_curve points are shares of the rated power and FAD: each within 0..1.2")
+        return check_flow_curve(curve)
+
+    @model_validator(mode="after")
+    def _curve_needs_speed_control(self) -> CompressorDatasheet:
+        if self.flow_curve is not None and self.control in ("load_unload", "fixed_speed"):
+            raise ValueError(f"flow_curve is for vsd or modulating machines, not {self.control}")
+        return self
+
+
 class Profile(_Strict):
     """The register map of one device model."""
 
@@ -357,6 +390,9 @@ class Profile(_Strict):
     cross_checked: tuple[CrossCheck, ...] = Field(
         default=(),
         description="Points a second public source confirms, per source (the maker's document: `source`).",
+    )
+    datasheet: CompressorDatasheet | None = Field(
+        default=None, description="Compressors only: control kind and power-to-flow curve of the model."
     )
 
     @model_validator(mode="after")
@@ -391,6 +427,16 @@ class Profile(_Strict):
                 raise ValueError(f"duplicate point name {p.name!r}")
             seen.add(p.name)
         return self
+
+    @field_validator("datasheet")
+    @classmethod
+    def _datasheet_of_a_compressor(
+        cls, sheet: CompressorDatasheet | None, info: ValidationInfo
+    ) -> CompressorDatasheet | None:
+        kind = info.data.get("device_kind")
+        if sheet is not None and kind is not None and kind != "compressor":
+            raise ValueError(f"datasheet is for compressors; this profile is a {kind}")
+        return sheet
 
     @model_validator(mode="after")
     def _one_point_per_role(self) -> Profile:

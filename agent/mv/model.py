@@ -21,17 +21,19 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from agent.analytics.baseline import accept, fit, verdict
+from agent.analytics.compressors import RoomKpis, room_kpis
 from agent.analytics.errors import InsufficientData
 from agent.analytics.intervals import daily_frame
 from agent.analytics.savings import NonRoutineAdjustment, savings, value_savings
 from agent.analytics.tariff import effective_price
 from agent.analytics.windows import baseline_days, local_day_bounds
+from agent.config.analytics import AnalyticsConfig
 from agent.history.store import HistoryStore
 from agent.mv.results import AppliedAdjustment, Baseline, PeriodFigures, Savings, Verdict
 from agent.mv.series import COMPRESSOR_FIELDS
 from agent.mv.site import MvSite
 
-__all__ = ["MvModel"]
+__all__ = ["MvModel", "compressed_air_room"]
 
 T = TypeVar("T")
 REPORTING_MIN_COVERAGE = 0.9  # a reporting day with less interval coverage is left out of savings
@@ -120,6 +122,15 @@ class MvModel:
             energy = store.energy([spec.device], start, end)[spec.device].rename("kwh")
             machines[spec.device] = series.join(energy, how="outer").dropna(axis=1, how="all")
         return machines
+
+    def compressed_air(
+        self, store: HistoryStore, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> RoomKpis:
+        """The compressor room's figures over UTC [start, end) (`compressed_air_room`); raises
+        InsufficientData with the reason when there are none."""
+        return compressed_air_room(
+            self.site.analytics, self.compressor_frames(store, start, end), self.production(store, start, end)
+        )
 
     def has_energy(self) -> bool:
         if not self.history_path.is_file():
@@ -267,3 +278,31 @@ class MvModel:
                 )
             )
         return tuple(applied), per_day
+
+
+_NEEDED = ["kwh", "loaded_h", "running_h"]
+
+
+def compressed_air_room(
+    analytics: AnalyticsConfig, frames: dict[str, pd.DataFrame], production: pd.Series | None
+) -> RoomKpis:
+    """The one definition of the compressed-air figures (dashboard, report, rating, CLI): the
+    configured machines with energy and hours, idle = intervals where the production series is 0,
+    the declared base demand and required pressure of `analytics`."""
+    if not analytics.compressors:
+        raise InsufficientData("no compressors configured (analytics.compressors)")
+    machines = {
+        device: frame.dropna(subset=_NEEDED)
+        for device, frame in frames.items()
+        if set(_NEEDED) <= set(frame.columns) and frame[_NEEDED].notna().all(axis=1).any()
+    }
+    if not machines:
+        raise InsufficientData("no compressor data (energy, loaded_h, running_h) in the window")
+    air = analytics.compressed_air
+    return room_kpis(
+        machines,
+        [s for s in analytics.compressors if s.device in machines],
+        no_production=None if production is None else production <= 0,
+        required_pressure_bar=analytics.required_pressure_bar or air.minimum_pressure_bar,
+        base_demand_m3_min=air.base_demand_m3_min,
+    )

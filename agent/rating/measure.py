@@ -24,18 +24,17 @@ Conventions (stated again in each value's method text):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from agent.analytics.compressors import room_kpis
 from agent.analytics.errors import AnalyticsError, InsufficientData
 from agent.analytics.eui import output_value_10k_yuan
 from agent.analytics.factors import FactorUsed, co2_from_electricity, comprehensive_energy
 from agent.config.analytics import Carrier as FactorCarrier
 from agent.config.site import SiteConfig
+from agent.mv.model import compressed_air_room
 from agent.mv.results import PeriodFigures, Savings
 from agent.mv.site import electricity_tree
 from agent.rating.values import IndicatorValue, measured
@@ -85,6 +84,8 @@ class PeriodData:
     """Why `savings` is None."""
     compressors: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     """Per compressor: kwh, loaded_h, running_h and optionally air_m3 per interval."""
+    production: pd.Series | None = None
+    """Production per interval (the idle intervals of the compressed-air leak figure)."""
 
 
 @dataclass(frozen=True)
@@ -283,26 +284,15 @@ def _met(share: float, target: float) -> float:
 
 
 def _compressed_air_specific_power(c: _Context) -> IndicatorValue:
-    specs = c.analytics.compressors
-    if not specs:
-        raise InsufficientData("no compressors configured (analytics.compressors)")
-    needed = {"kwh", "loaded_h", "running_h"}
-    machines = {
-        d: frame.dropna(subset=sorted(needed))
-        for d, frame in c.data.compressors.items()
-        if needed <= set(frame.columns) and frame[sorted(needed)].notna().all(axis=1).any()
-    }
-    if not machines:
-        raise InsufficientData("no compressor data (kwh, loaded_h, running_h) in the period")
-    room = room_kpis(machines, [s for s in specs if s.device in machines])
-    if not math.isfinite(room.specific_power):
+    room = compressed_air_room(c.analytics, dict(c.data.compressors), c.data.production)
+    if room.specific_power is None:
         raise InsufficientData("the compressors delivered no air in the period")
-    air = sorted({m.air_method for m in room.machines})
+    machines = sorted(k.device for k in room.machines)
     method = (
-        f"compressor room {', '.join(sorted(machines))}: 60 x {room.energy_kwh:.1f} kWh / "
-        f"{room.air_m3:.1f} m3 free air ({'; '.join(air)})"
+        f"compressor room {', '.join(machines)}: 60 x {room.energy_kwh:.1f} kWh / "
+        f"{room.air_m3:.1f} m3 free air ({'; '.join(room.air_methods)})"
     )
-    share = min(len(m) / c.expected for m in machines.values())
+    share = min(len(c.data.compressors[d].dropna(subset=["kwh"])) / c.expected for d in machines)
     return measured(room.specific_power, "kW/(m3/min)", method, min(1.0, share))
 
 

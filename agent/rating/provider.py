@@ -162,6 +162,7 @@ def read_period(model: MvModel, period: RatingPeriod, now: pd.Timestamp) -> Peri
         savings=savings,
         savings_reason=reason,
         compressors=compressors,
+        production=production,
     )
 
 

@@ -143,6 +143,7 @@ def render_html(source: DashboardSource, period: str, start: date, end: date) ->
         if sv.get("available")
         else f"<h2>Savings</h2><p class='note'>{_e(sv.get('reason'))}</p>",
         _tree_section(energy, source),
+        _air_section(source.compressors(first=start, last=end)),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -422,3 +423,52 @@ def _tree_section(energy: dict[str, Any], source: DashboardSource) -> str:
     ]
     headers = ["Meter", "kWh", "Sub-meters, kWh", "Unaccounted, kWh", "Share"]
     return "<h2>Meter tree balance</h2>" + _table(headers, rows) if rows else ""
+
+
+def _air_section(air: dict[str, Any]) -> str:
+    """The compressed-air figures of the period (the dashboard's, `compressed_air_room`)."""
+    if not air.get("available"):
+        return (
+            ""
+            if str(air.get("reason")).startswith("no compressors configured")
+            else (f"<h2>Compressed air</h2><p class='note'>{_e(air.get('reason'))}</p>")
+        )
+    room = air["room"]
+    leak = room["leak"]
+    if leak["m3_min"] is None:
+        leak_text = f"not computed: {_e(leak['reason'])}"
+    else:
+        low, high = leak["ci90_m3_min"]
+        leak_text = (
+            f"{_n(leak['m3_min'], 2)} m³/min ({_e(leak['method'])}; 90 % {_n(low, 2)}-{_n(high, 2)}, "
+            f"{leak['intervals_used']} non-production intervals), {_pct(leak['share'])} of the air"
+        )
+    summary = _table(
+        ["Figure", "Value"],
+        [
+            [
+                "Room specific power",
+                f"{_n(room['specific_power'], 2)} kW/(m³/min) ({_e(', '.join(room['air_methods']))})",
+            ],
+            ["Leak", leak_text],
+        ],
+    )
+    rows = [
+        [
+            _e(m["device"]),
+            _e(m["control"]),
+            " / ".join(_pct(m["state_shares"][k], 0) for k in ("off", "unloaded", "loaded")),
+            _e(m["air_method"]),
+            _n(m["specific_power"], 2) if m["specific_power"] is not None else _e(m["specific_power_note"]),
+            _e(m["grade"]) if m["grade"] is not None else _e(m["grade_note"]),
+        ]
+        for m in room["machines"]
+    ]
+    headers = ["Machine", "Control", "Off / unloaded / loaded", "Air", "kW/(m³/min)", "GB 19153 grade"]
+    advice = "".join(f"<li>{_e(a['message'])}</li>" for a in room["advice"])
+    return (
+        "<h2>Compressed air</h2>"
+        + summary
+        + _table(headers, rows)
+        + (f"<p>Advice:</p><ul>{advice}</ul>" if advice else "")
+    )

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTex
 
 from agent.config.site import WEB_TOKEN_ENV, is_loopback
 from agent.errors import ConfigError, ConfigIssue
+from agent.web.air_trace import MAX_HOURS
 from agent.web.jsonable import jsonable
 from agent.web.metrics import render_metrics
 from agent.web.source import DashboardSource
@@ -212,6 +213,15 @@ def _add_api(app: FastAPI, source: DashboardSource) -> None:
     )
     def compressors(days: int = Query(7, ge=1, le=366)) -> JSONResponse:
         return JSONResponse(jsonable(source.compressors(days)))
+
+    @app.get(
+        "/api/compressors/trace",
+        summary="Compressed air over time: header pressure, band, per machine load/unload/off and pressure",
+    )
+    def compressor_trace(
+        hours: int = Query(24, ge=1, le=MAX_HOURS, description=f"Window before now, 1..{MAX_HOURS} h"),
+    ) -> JSONResponse:
+        return JSONResponse(jsonable(source.compressor_trace(hours)))
 
     @app.get(
         "/api/savings",

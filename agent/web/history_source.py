@@ -25,14 +25,16 @@ from agent.analytics import (
     absolute_uncertainty,
     aggregate,
     cost,
-    room_kpis,
 )
+from agent.analytics.compressors import CompressorKpis, machine_air, specific_power_note
 from agent.analytics.errors import AnalyticsError
 from agent.analytics.intervals import period_keys
+from agent.analytics.windows import local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
-from agent.mv.model import MvModel
+from agent.mv.model import MvModel, compressed_air_room
 from agent.mv.results import Baseline, PeriodFigures, Savings
+from agent.web.air_trace import PressureBand, compressor_trace
 from agent.web.jsonable import jsonable_dict
 from agent.web.source import DashboardSettings, JsonDict, LiveState, MetricSample, RatingProvider
 
@@ -315,54 +317,115 @@ class HistorySource:
 
     # ------------------------------------------------------------ compressed air
 
-    def compressors(self, days: int = 7) -> JsonDict:
-        specs = self.settings.analytics.compressors
-        if not specs:
+    def compressors(self, days: int = 7, first: date | None = None, last: date | None = None) -> JsonDict:
+        """The room's figures (`agent.mv.model.compressed_air_room`, the one definition) in
+        `room`, and per machine a time view (state, shares, daily specific power, hourly pressure),
+        over the `days` before now, or the local days `first`..`last` (the report's period)."""
+        analytics = self.settings.analytics
+        if not analytics.compressors:
             return {"available": False, "reason": "no compressors configured (analytics.compressors)"}
         with self._store() as store:
-            now = self.now(store)
-            t0 = now - pd.Timedelta(days=days)
-            machines = self.model.compressor_frames(store, t0, now)
-            production = self._named(store, self.settings.mv.production_series, t0, now)
-        usable = {d: m for d, m in machines.items() if {"kwh", "loaded_h", "running_h"} <= set(m.columns)}
-        if not usable:
-            return {
-                "available": False,
-                "reason": "no compressor data (energy, loaded_h, running_h) in the window",
-            }
-        idle = None if production is None else production.fillna(0.0) <= 0
+            if first is not None and last is not None:
+                t0, t1 = local_day_bounds(first, last, self._tz)
+                days = (last - first).days + 1
+            else:
+                t1 = self.now(store)
+                t0 = t1 - pd.Timedelta(days=days)
+            frames = self.model.compressor_frames(store, t0, t1)
+            production = self.model.production(store, t0, t1)
         try:
-            room = room_kpis(
-                {d: m.dropna(subset=["kwh", "loaded_h", "running_h"]) for d, m in usable.items()},
-                [s for s in specs if s.device in usable],
-                no_production=idle,
-                required_pressure_bar=self.settings.analytics.required_pressure_bar,
-            )
+            room = compressed_air_room(analytics, frames, production)
         except AnalyticsError as exc:
             return {"available": False, "reason": str(exc)}
-        by_spec = {s.device: s for s in specs}
+        by_spec = {s.device: s for s in analytics.compressors}
+        figures = {k.device: k for k in room.machines}
+        band = analytics.compressed_air.pressure_band_bar
         return jsonable_dict(
             {
                 "available": True,
                 "window_days": days,
-                "room": room.to_dict(),
-                "machines": {d: self._machine_view(m, by_spec[d]) for d, m in usable.items()},
+                "room": {
+                    **room.to_dict(),
+                    "pressure_band_bar": None if band is None else list(band),
+                    "minimum_pressure_bar": analytics.compressed_air.minimum_pressure_bar
+                    or analytics.required_pressure_bar,
+                },
+                "machines": {
+                    d: self._machine_view(
+                        frames[d].dropna(subset=["kwh", "loaded_h", "running_h"]), by_spec[d], k
+                    )
+                    for d, k in figures.items()
+                },
             }
         )
+
+    def compressor_trace(self, hours: int = 24) -> JsonDict:
+        """Header pressure with its band and per machine per interval the load / unload / off
+        shares and discharge pressure, over the `hours` before now (agent/web/air_trace.py)."""
+        specs = self.settings.analytics.compressors
+        if not specs:
+            return {"available": False, "reason": "no compressors configured (analytics.compressors)"}
+        band, band_source = self._pressure_band()
+        minimum, minimum_source = self._minimum_pressure()
+        with self._store() as store:
+            now = self.now(store)
+            trace = compressor_trace(
+                store,
+                [s.device for s in specs],
+                now=now,
+                hours=hours,
+                interval_min=self._interval_min,
+                timezone=self._tz,
+                band=band,
+                band_source=band_source,
+                minimum_bar=minimum,
+                minimum_source=minimum_source,
+            )
+        if not trace["available"]:
+            trace["reason"] = f"no compressor or header pressure data in the last {hours} h"
+        return jsonable_dict(trace)
+
+    def _pressure_band(self) -> tuple[PressureBand, str]:
+        band = self.settings.analytics.compressed_air.pressure_band_bar
+        if band is not None:
+            return (float(band[0]), float(band[1])), "analytics.compressed_air.pressure_band_bar"
+        return None, "not configured (analytics.compressed_air.pressure_band_bar)"
+
+    def _minimum_pressure(self) -> tuple[float | None, str]:
+        minimum = self.settings.analytics.compressed_air.minimum_pressure_bar
+        if minimum is not None:
+            return minimum, "analytics.compressed_air.minimum_pressure_bar"
+        required = self.settings.analytics.required_pressure_bar
+        if required is not None:
+            return required, "analytics.required_pressure_bar"
+        return None, "not configured (analytics.compressed_air.minimum_pressure_bar)"
 
     def _hourly_mean(self, values: pd.Series) -> pd.Series:
         # A mean over the intervals present: dividing a sum by the intervals an hour should hold would
         # pull the current (unfinished) hour and any hour with a gap towards zero bar.
         return values.groupby(period_keys(values.index, "hour", self._tz)).mean()
 
-    def _machine_view(self, frame: pd.DataFrame, spec: CompressorSpec) -> JsonDict:
-        last = frame.dropna(subset=["running_h"]).iloc[-1] if frame["running_h"].notna().any() else None
+    def _machine_view(self, frame: pd.DataFrame, spec: CompressorSpec, kpis: CompressorKpis) -> JsonDict:
+        last = frame.iloc[-1] if len(frame) else None
         running, loaded = float(frame["running_h"].sum()), float(frame["loaded_h"].sum())
         hours = len(frame) * self._interval_min / 60.0
-        air = (
-            frame["air_m3"] if "air_m3" in frame.columns else frame["loaded_h"] * 60.0 * spec.rated_fad_m3_min
+        air = machine_air(frame, spec, kpis.unloaded_kw).m3
+        parts = {
+            "kwh": frame["kwh"],
+            "air": air,
+            "running_h": frame["running_h"],
+            "loaded_h": frame["loaded_h"],
+        }
+        daily = aggregate(pd.DataFrame(parts), "day", self._tz)
+        # a day's figure only where that day passes the same rule as the period's
+        meaningful = pd.Series(
+            [
+                specific_power_note(float(r), float(lo), float(a), spec) is None
+                for r, lo, a in zip(daily["running_h"], daily["loaded_h"], daily["air"], strict=True)
+            ],
+            index=daily.index,
+            dtype=bool,
         )
-        daily = aggregate(pd.DataFrame({"kwh": frame["kwh"], "air": air}), "day", self._tz)
         pressure = self._hourly_mean(frame["pressure_bar"]) if "pressure_bar" in frame.columns else None
         return {
             "state": _machine_state(last),
@@ -371,10 +434,19 @@ class HistorySource:
                 "unloaded": (running - loaded) / hours if hours else None,
                 "off": 1 - running / hours if hours else None,
             },
+            "state_shares": asdict(kpis.state_shares),
+            "control": kpis.control,
+            "air_method": kpis.air_method,
+            "specific_power_value": kpis.specific_power,
+            "specific_power_note": kpis.specific_power_note,
+            "grade": kpis.grade,
+            "grade_note": kpis.grade_note,
+            "flags": list(kpis.flags),
             "specific_power": {
                 "x": [t.isoformat() for t in daily.index],
-                "kw_per_m3_min": (60.0 * daily["kwh"] / daily["air"].where(daily["air"] > 0)).tolist(),
+                "kw_per_m3_min": (60.0 * daily["kwh"] / daily["air"].where(meaningful)).tolist(),
                 "nameplate": spec.nameplate_specific_power,
+                "meaningful": kpis.specific_power is not None,
             },
             "pressure": None
             if pressure is None
@@ -491,6 +563,9 @@ def _count_states(states: Mapping[str, JsonDict]) -> dict[str, int]:
     for state in states.values():
         counts[str(state.get("state"))] = counts.get(str(state.get("state")), 0) + 1
     return counts
+
+
+_NEEDED = ["kwh", "loaded_h", "running_h"]
 
 
 def _machine_state(last: pd.Series | None) -> str:

@@ -4,7 +4,9 @@ Baseline 2025-01-01 .. 2025-07-19 (200 days), then every meter uses exactly 10 %
 same model predicts (a retrofit with known true savings), up to NOW = 2025-10-15 14:00 local.
 Daily site energy = 2000 + 0.5 x production + 30 x CDD(22 degC) kWh, with 2 % noise; sub-meters
 take fixed shares of the site (line-1 60 %, air-room 30 %; 10 % unaccounted); two compressors
-hang below air-room with known load/unload hours.
+hang below air-room with known load/unload hours. A header pressure transmitter records a pressure
+that cycles inside 6.6 .. 7.1 bar (mean) with its interval minimum 0.15 bar lower, inside the declared
+band 6.5 .. 7.2 bar, minimum 6.3 bar (optional: `build_site(..., header=False)` is a room without one).
 """
 
 from __future__ import annotations
@@ -16,12 +18,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agent.config.analytics import AnalyticsConfig, CompressorSpec
+from agent.config.analytics import AnalyticsConfig, CompressedAirConfig, CompressorSpec
 from agent.history.store import HistoryStore
 from agent.mv.site import MvSite
 from agent.web.source import DashboardSettings
 
-__all__ = ["NOW", "REPORTING_START", "SyntheticSite", "build_site"]
+__all__ = [
+    "HEADER_HIGH_BAR",
+    "HEADER_LOW_BAR",
+    "HEADER_MIN_DROP_BAR",
+    "NOW",
+    "REPORTING_START",
+    "TZ",
+    "SyntheticSite",
+    "build_site",
+    "settings",
+]
 
 TZ = "Asia/Shanghai"
 FIRST_DAY = date(2025, 1, 1)
@@ -73,6 +85,20 @@ def _intervals(days: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# header pressure: a load/unload cycle of 7 intervals between these bounds (bar(g))
+HEADER_LOW_BAR, HEADER_HIGH_BAR = 6.6, 7.1
+HEADER_MIN_DROP_BAR = 0.15
+
+
+def _header(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    phase = np.arange(len(frame)) % 7 / 6.0  # 0 .. 1 within each cycle
+    mean = HEADER_LOW_BAR + (HEADER_HIGH_BAR - HEADER_LOW_BAR) * np.abs(2 * phase - 1)
+    return {
+        "air.header_pressure_bar": pd.Series(mean, index=frame.index),
+        "air.header_pressure_min_bar": pd.Series(mean - HEADER_MIN_DROP_BAR, index=frame.index),
+    }
+
+
 def _compressors(frame: pd.DataFrame) -> dict[str, pd.Series]:
     local_hour = frame.index.tz_convert(TZ).hour
     day = (local_hour >= 8) & (local_hour < 20)
@@ -83,6 +109,8 @@ def _compressors(frame: pd.DataFrame) -> dict[str, pd.Series]:
         "comp-2.running_h": pd.Series(np.where(day, 0.25, 0.0), index=frame.index),
         "comp-2.loaded_h": pd.Series(np.where(day, 0.10, 0.0), index=frame.index),
         "comp-2.pressure_bar": pd.Series(np.where(day, 7.0, np.nan), index=frame.index),
+        "comp-1.pressure_min_bar": pd.Series(np.where(day, 6.9, 7.3), index=frame.index),
+        "comp-2.pressure_min_bar": pd.Series(np.where(day, 6.8, np.nan), index=frame.index),
     }
     return series
 
@@ -90,6 +118,7 @@ def _compressors(frame: pd.DataFrame) -> dict[str, pd.Series]:
 def settings(**overrides: object) -> DashboardSettings:
     analytics = AnalyticsConfig(
         timezone=TZ,
+        compressed_air=CompressedAirConfig(pressure_band_bar=(6.5, 7.2), minimum_pressure_bar=6.3),
         compressors=(
             CompressorSpec(
                 device="comp-1", rated_power_kw=37, rated_fad_m3_min=6.0, nameplate_specific_power=6.2
@@ -108,7 +137,7 @@ def settings(**overrides: object) -> DashboardSettings:
     return DashboardSettings(MvSite.of_tree("synthetic-plant", parents, **values))
 
 
-def build_site(path: Path, seed: int = 1) -> SyntheticSite:
+def build_site(path: Path, seed: int = 1, *, header: bool = True) -> SyntheticSite:
     rng = np.random.default_rng(seed)
     frame = _intervals(_days(rng))
     energy = pd.DataFrame(
@@ -124,6 +153,7 @@ def build_site(path: Path, seed: int = 1) -> SyntheticSite:
         store.write_energy_frame(energy, 900, method="counter")
         store.write_series("production", frame["production"])
         store.write_series("temperature_c", frame["temperature_c"])
-        for name, values in _compressors(frame).items():
+        series = _compressors(frame) | (_header(frame) if header else {})
+        for name, values in series.items():
             store.write_series(name, values)
     return SyntheticSite(path, settings(), energy, frame["production"])

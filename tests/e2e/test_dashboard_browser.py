@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from agent.analytics.compressors import compressor_kpis, leak_estimate
+from agent.config.analytics import CompressorSpec, GradeLimits
 from agent.web import HistorySource, create_app
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, serve_in_thread
 from tests.e2e.synthetic import NOW, build_site
@@ -157,3 +161,163 @@ def test_other_pages_render_without_errors(page: Page, base_url: str, tmp_path: 
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
     assert errors == []
     page.screenshot(path=str(_shots(tmp_path) / f"{path.strip('/')}.png"), full_page=True)
+
+
+# Per chart: each trace's non-null points, the vertices of the lines plotly drew (SVG path commands),
+# the y-axis titles and x tick labels as rendered in the SVG.
+AIR_CHARTS_JS = """
+(ids) => ids.map((id) => {
+  const d = document.getElementById(id);
+  const svg = Array.from(d.querySelectorAll(
+    '.scatterlayer .trace path.js-line, .scatterlayer .trace path.js-fill'));
+  return {
+    id: id,
+    points: (d.data || []).map((t) => (t.y || []).filter((v) => v !== null).length),
+    drawn: svg.map((p) => ((p.getAttribute('d') || '').match(/[MLHV]/g) || []).length),
+    ytitles: Array.from(d.querySelectorAll('.g-ytitle text, [class^="g-y"][class$="title"] text'))
+      .map((n) => n.textContent),
+    xticks: Array.from(d.querySelectorAll('.xtick text')).map((n) => n.textContent),
+    legend: Array.from(d.querySelectorAll('.legendtext')).map((n) => n.textContent),
+    notes: Array.from(d.querySelectorAll('.annotation-text')).map((n) => n.textContent),
+  };
+})
+"""
+AIR_CHART_IDS = ["chart-header", "chart-states", "chart-pressure", "chart-sp"]
+# What may stay in Latin letters on the Chinese page: units, standards, device ids.
+LATIN_ALLOWED = re.compile(r"kWh?|m³(/min)?|bar|GB 19153(-2019)?|comp-\d|[a-z]+(?:[._][a-z0-9]+)+")
+
+
+def _air_charts(page: Page) -> dict[str, dict[str, Any]]:
+    page.wait_for_selector("#content[data-ready]")
+    page.wait_for_function(
+        "(ids) => ids.every((id) => { const d = document.getElementById(id);"
+        " return d && d.data && d.data.length && d.querySelector('.scatterlayer .trace'); })",
+        arg=AIR_CHART_IDS,
+    )
+    charts: list[dict[str, Any]] = page.evaluate(AIR_CHARTS_JS, AIR_CHART_IDS)
+    return {c["id"]: c for c in charts}
+
+
+def _assert_air_charts_carry_data(charts: dict[str, dict[str, Any]]) -> None:
+    header, states, pressure = charts["chart-header"], charts["chart-states"], charts["chart-pressure"]
+    assert header["points"][:2] == [96, 96]  # mean and minimum, every 15 min over 24 h
+    # the mean line as drawn turns at each top and bottom of its 7-interval cycle (plotly drops the
+    # collinear vertices in between): 96 / 7 cycles x 2 turns
+    assert max(header["drawn"]) >= 2 * 96 // 7
+    assert states["points"] == [96] * 6  # 2 machines x loaded / unloaded / off
+    assert all(n > 0 for n in states["drawn"])
+    assert states["notes"] == ["comp-1", "comp-2"]
+    assert sorted(pressure["points"]) == [48, 96]  # comp-2 runs only 08:00-20:00
+    assert min(charts["chart-sp"]["points"]) > 0
+
+
+def test_air_page_draws_pressure_timeline_and_units_in_both_languages(
+    page: Page, base_url: str, tmp_path: Path
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base_url + "/air")
+    charts = _air_charts(page)
+    _assert_air_charts_carry_data(charts)
+    assert charts["chart-header"]["ytitles"] == ["Pressure (bar)"]
+    assert charts["chart-pressure"]["ytitles"] == ["Pressure (bar)"]
+    assert charts["chart-states"]["ytitles"] == ["%", "%"]
+    assert charts["chart-sp"]["ytitles"] == ["kW/(m³/min)"]
+    assert {"minimum required", "band low", "band high"} <= set(charts["chart-header"]["legend"])
+    assert any("Oct" in tick for tick in charts["chart-header"]["xticks"])
+    note = page.locator("#air-header-note").inner_text()
+    assert note == "header pressure transmitter · pressure band 6.50 – 7.20 bar"
+    assert page.locator("#kpi-leak .value").inner_text().endswith("m³/min")
+    leak = page.locator("#kpi-leak .sub").inner_text()
+    assert "m³/min (90 %)" in leak
+    assert "method: leak + base demand (no base demand declared)" in leak
+    assert page.locator("td:nth-child(7)").first.inner_text().startswith("no grade data")
+    states = page.locator("td .pill").evaluate_all("(ns) => ns.map((n) => n.dataset.state)")
+    assert states == ["loaded", "unloaded"]
+    grey = page.evaluate(
+        "() => { const n = document.createElement('span'); n.className = 'pill air-off';"
+        " document.body.append(n); const c = getComputedStyle(n).color; n.remove(); return c; }"
+    )
+    assert grey == "rgb(107, 119, 133)"  # a stopped machine is muted grey, not the red of a fault
+    page.screenshot(path=str(_shots(tmp_path) / "air-en.png"), full_page=True)
+
+    page.click("#lang-toggle")
+    charts = _air_charts(page)
+    _assert_air_charts_carry_data(charts)
+    assert charts["chart-header"]["ytitles"] == ["压力（bar）"]
+    assert charts["chart-states"]["ytitles"] == ["%", "%"]
+    assert "最低需求压力" in charts["chart-header"]["legend"]
+    ticks = charts["chart-header"]["xticks"]
+    assert ticks
+    assert all("月" in tick or ":" in tick for tick in ticks), ticks  # no "Oct 15" on the Chinese page
+    texts: list[str] = page.locator(
+        "#content h2, #content h3, #content th, #content td, #content .sub, #content li, #content option,"
+        " #content label, #content .value, #content .legendtext, #content .g-ytitle, #content .xtick"
+    ).evaluate_all("(nodes) => nodes.map((n) => n.textContent)")  # SVG text has no innerText
+    english = [text for text in texts if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", text))]
+    assert english == [], f"untranslated on the Chinese air page: {english}"
+    assert page.locator("#air-header-note").inner_text() == "总管压力变送器 · 压力带 6.50 – 7.20 bar"
+    assert "方法：泄漏 + 基础用气" in page.locator("#kpi-leak .sub").inner_text()
+    assert page.locator("td:nth-child(7)").first.inner_text().startswith("无能效等级数据")
+    page.screenshot(path=str(_shots(tmp_path) / "air-zh.png"), full_page=True)
+    page.click("#lang-toggle")  # leave English for the next test
+    assert errors == []
+
+
+def _analytics_phrases() -> list[str]:
+    """What the compressed-air analytics say about machines and the leak, produced by the analytics."""
+    index = pd.date_range("2025-10-01", periods=96, freq="15min", tz="UTC")
+
+    def machine(loaded: float, running: float, kwh: float, air: float | None = None) -> pd.DataFrame:
+        columns = {"kwh": kwh, "loaded_h": loaded, "running_h": running}
+        return pd.DataFrame(columns | ({} if air is None else {"air_m3": air}), index=index)
+
+    plain = CompressorSpec(device="c1", rated_power_kw=37, rated_fad_m3_min=6.0)
+    limits = GradeLimits(grade_1=5.0, grade_2=6.0, grade_3=7.0, source="GB 19153-2019 表 2")
+    graded = plain.model_copy(update={"grade_limits": limits})
+    vsd = CompressorSpec(
+        device="c2",
+        rated_power_kw=37,
+        rated_fad_m3_min=6.0,
+        control="vsd",
+        flow_curve=((10.0, 1.5), (20.0, 3.5), (37.0, 6.0)),
+    )
+    phrases: list[str | None] = []
+    for data, spec in (
+        (machine(0.0, 0.0, 0.0), plain),  # did not run
+        (machine(0.01, 0.25, 2.0), plain),  # loaded 4 % of its running time
+        (machine(0.2, 0.25, 8.0, air=1.0), graded),  # delivered little air: not graded
+        (machine(0.2, 0.25, 8.0), graded),  # graded
+        (machine(0.2, 0.25, 6.0), vsd),  # air from the power-to-flow curve
+    ):
+        kpis = compressor_kpis(data, spec)
+        phrases += [kpis.specific_power_note, kpis.grade_note, kpis.air_method]
+    air = pd.Series(60.0, index=index)
+    for idle, base, flows in (
+        (None, None, air),
+        (pd.Series(False, index=index), 1.0, air),
+        (pd.Series(index.hour == 0, index=index) & (index.minute < 30), None, air),
+        (pd.Series(True, index=index), None, air * 0),
+        (pd.Series(True, index=index), None, air),
+    ):
+        leak = leak_estimate(flows, idle, base_demand_m3_min=base, interval_h=0.25)
+        phrases += [leak.reason, leak.method]
+    return sorted({p for p in phrases if p})
+
+
+def test_the_analytics_phrases_read_in_chinese(page: Page, base_url: str) -> None:
+    phrases = _analytics_phrases()
+    assert len(phrases) >= 10  # every kind of note, reason and method above
+    page.goto(base_url + "/static/i18n.js")  # the page's own strings, without drawing a page
+    page.add_script_tag(url=base_url + "/static/i18n.js")
+    chinese: list[str] = page.evaluate(
+        "(xs) => { I18N.lang = 'zh-CN'; const out = xs.map((x) => I18N.phrase(x));"
+        " I18N.lang = 'en'; return out; }",
+        phrases,
+    )
+    untranslated = [
+        (en, zh)
+        for en, zh in zip(phrases, chinese, strict=True)
+        if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", zh))
+    ]
+    assert untranslated == []

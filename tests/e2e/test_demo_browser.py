@@ -34,7 +34,7 @@ from tests.e2e.synthetic import NOW, build_site
 PAGES = {
     "overview": ("/", ["chart-power", "chart-energy"]),
     "devices": ("/devices", ["chart-devices"]),
-    "air": ("/air", ["chart-sp", "chart-pressure"]),
+    "air": ("/air", ["chart-header", "chart-states", "chart-pressure", "chart-sp"]),
     "savings": ("/savings", ["chart-baseline", "chart-cumulative"]),
     "rating": ("/rating", []),
 }

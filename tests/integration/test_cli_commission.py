@@ -50,7 +50,10 @@ async def test_read_decodes_a_meter_through_its_profile(tiny: SimulatedFactory) 
     assert code == 0, err
     got = {p["point"]: p for p in json.loads(out)["points"]}
     expected = tiny.model.values("main_meter", NOON_DAY_2)
-    assert len(got) == 51
+    assert len(got) == 60
+    assert sum(got[f"import_l{n}_kwh"]["value"] for n in (1, 2, 3)) == pytest.approx(
+        got["total_import_kwh"]["value"], rel=1e-5
+    )
     for name in (
         "voltage_l1_n_v",
         "current_l2_a",

@@ -7,7 +7,6 @@ import json
 import signal
 import socket
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,18 @@ def demo_args(workdir: Path, web: int, mqtt: int, broker: str) -> list[str]:
     ]  # fmt: skip
 
 
-async def refused(args: list[str]) -> tuple[int, list[str], float]:
-    """Run a demo that must refuse: its exit code, stderr lines and how long it took."""
-    began = time.monotonic()
+async def refused(args: list[str]) -> tuple[int, list[str]]:
+    """Run a demo that must refuse: its exit code and stderr lines (how fast: bench/bench_demo_refusal.py).
+
+    That it refuses before doing any work is shown by what it leaves behind: nothing.
+    """
     process = await asyncio.create_subprocess_exec(
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(process.communicate(), 30)
-    took = time.monotonic() - began
     assert process.returncode is not None
     assert out == b""  # no "preparing" or "running" banner
-    return process.returncode, err.decode().splitlines(), took
+    return process.returncode, err.decode().splitlines()
 
 
 def files_outside_the_store(workdir: Path) -> dict[str, bytes]:
@@ -95,14 +95,12 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
     assert code == 0
     assert f"http://127.0.0.1:{web}/" in banner
     assert after == before  # byte for byte: config, generated history, lock
-    exit_code, lines, took = second
+    exit_code, lines = second
     assert (exit_code, len(lines)) == (1, 1), lines
     assert "a demo is already running in" in lines[0]
-    assert took < 2.0
-    exit_code, lines, took = elsewhere
+    exit_code, lines = elsewhere
     assert (exit_code, len(lines)) == (1, 1), lines
     assert f"port {web} on 127.0.0.1 for the dashboard (--port) is in use" in lines[0]
-    assert took < 2.0
     assert not (tmp_path / "other").exists()
     assert telemetry["points"]["active_power_total_kw"]["q"] == "good"
     assert overview["power"]["kw"] > 0
@@ -121,9 +119,8 @@ async def test_a_demo_whose_port_is_taken_refuses_at_once_writing_nothing(tmp_pa
         holder.listen()
         port = holder.getsockname()[1]
         web, mqtt = (port, free_port()) if taken == "web" else (free_port(), port)
-        code, lines, took = await refused(demo_args(tmp_path / "demo", web, mqtt, "embedded"))
+        code, lines = await refused(demo_args(tmp_path / "demo", web, mqtt, "embedded"))
     assert (code, len(lines)) == (1, 1), lines
     what = "the dashboard (--port)" if taken == "web" else "the MQTT broker (--mqtt-port)"
     assert lines[0].startswith(f"error: port {port} on 127.0.0.1 for {what} is in use"), lines
-    assert took < 2.0
     assert not (tmp_path / "demo").exists()  # no history generated, no config written

@@ -35,8 +35,8 @@ def machine(days: int = 2, busy_load: float = 0.7, idle_load: float = 0.2) -> tu
 
 
 def test_specific_power_load_share_and_unloaded_energy() -> None:
-    data, idle = machine()
-    kpis = compressor_kpis(data, spec(), no_production=idle)
+    data, _ = machine()
+    kpis = compressor_kpis(data, spec())
     assert kpis.unloaded_kw == pytest.approx(UNLOADED_KW)
     assert kpis.unloaded_kw_method.startswith("estimated")
     assert kpis.load_share == pytest.approx(0.45)
@@ -47,16 +47,12 @@ def test_specific_power_load_share_and_unloaded_energy() -> None:
     assert kpis.unloaded_energy_share == pytest.approx(unloaded_kwh / data["kwh"].sum())
 
 
-def test_leak_share_from_no_production_periods() -> None:
-    data, idle = machine()
-    assert compressor_kpis(data, spec(), no_production=idle).leak_share_of_capacity == pytest.approx(0.2)
-
-
 def test_measured_air_flow_is_preferred() -> None:
     data, _ = machine()
     data["air_m3"] = data["loaded_h"] * 60 * FAD * 0.9  # the machine delivers 10 % below its data sheet
     kpis = compressor_kpis(data, spec(unloaded_power_kw=UNLOADED_KW))
-    assert kpis.air_method == "measured flow"
+    assert kpis.air_method == "flow meter"
+    assert "flow_meter" in kpis.flags
     assert kpis.loaded_specific_power == pytest.approx(LOADED_KW / FAD / 0.9)
 
 
@@ -89,7 +85,9 @@ def test_room_level_kpis_and_advice() -> None:
                      no_production=idle, required_pressure_bar=7.0)  # fmt: skip
     assert room.specific_power == pytest.approx(compressor_kpis(first, spec()).specific_power)
     assert room.leak_m3_min == pytest.approx(2 * 0.2 * FAD)
-    assert room.leak_share_of_demand == pytest.approx(0.2 / 0.7)
+    # the leak runs all the time: its share is leak x period minutes / air delivered (mean load 0.45)
+    assert room.leak_share_of_demand == pytest.approx(0.2 / 0.45)
+    assert room.leak.method == "leak + base demand"
     codes = {a.code for a in room.advice}
     assert codes == {"sequencing", "leaks", "pressure"}
 

@@ -297,3 +297,44 @@ def test_the_demo_factory_site_matches_what_the_simulator_serves() -> None:
     shipped = yaml.safe_load((REPO / "edge_configs/sites/demo_factory.yaml").read_text(encoding="utf-8"))
     assert shipped["buses"] == expected["buses"]
     assert shipped["devices"] == expected["devices"]
+    # the compressors' data sheets (control kinds, VSD power-to-flow curves) and the base demand
+    assert shipped["analytics"]["compressors"] == expected["analytics"]["compressors"]
+    assert shipped["analytics"]["compressed_air"] == expected["analytics"]["compressed_air"]
+
+
+COMPRESSOR_PROFILE = """\
+id: acme/vsd37
+vendor: Acme
+model: VSD37
+device_kind: compressor
+datasheet:
+  control: vsd
+  flow_curve: [[0.4, 0.3], [0.7, 0.65], [1.0, 1.0]]
+  curve_bar: 7.0
+points:
+  - {name: p_kw, function: input, address: 0, dtype: float32, unit: kW}
+"""
+
+
+def test_a_compressor_takes_control_and_curve_from_its_profile_datasheet(tmp_path: Path) -> None:
+    (tmp_path / "profiles" / "acme").mkdir(parents=True)
+    (tmp_path / "profiles" / "acme" / "vsd37.yaml").write_text(COMPRESSOR_PROFILE, encoding="utf-8")
+    machines = "".join(
+        f"  - {{name: air{u}, bus: tcp1, unit_id: {u + 4}, profile: acme/vsd37}}\n" for u in (1, 2)
+    )
+    text = GOOD.replace("    parent: main\n", "    parent: main\n" + machines)
+    text = "profiles_dirs: [profiles]\n" + text + textwrap.dedent("""\
+        analytics:
+          compressors:
+            - {device: air1, rated_power_kw: 40, rated_fad_m3_min: 6}
+            - {device: air2, rated_power_kw: 40, rated_fad_m3_min: 6, control: modulating}
+        """)  # fmt: skip
+    specs = load_config(write(tmp_path, text), env={"TEST_MQTT_PASSWORD": "x"}).config.analytics.compressors
+    assert specs[0].control == "vsd"
+    assert specs[0].flow_curve is not None
+    assert [list(p) for p in specs[0].flow_curve] == [
+        pytest.approx(p) for p in ([16, 1.8], [28, 3.9], [40, 6])
+    ]
+    assert specs[0].flow_curve_bar == 7.0
+    assert specs[1].control == "modulating"  # the entry's own kind wins, and the vsd curve is not its
+    assert specs[1].flow_curve is None

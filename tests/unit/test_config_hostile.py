@@ -252,6 +252,62 @@ SITE_CASES = [
         "no device 'ghost'",
     ),
     Hostile(
+        "flow curve that does not increase",
+        append(
+            "analytics:\n  compressors:\n    - device: main\n      rated_power_kw: 37\n"
+            "      rated_fad_m3_min: 6\n      control: vsd\n"
+            "      flow_curve: [[10, 1.5], [25, 4.0], [20, 6.0]]\n"
+        ),
+        37,
+        "analytics.compressors[0].flow_curve",
+        "does not increase in both power and flow",
+    ),
+    Hostile(
+        "flow curve of two points",
+        append(
+            "analytics:\n  compressors:\n    - device: main\n      rated_power_kw: 37\n"
+            "      rated_fad_m3_min: 6\n      control: vsd\n      flow_curve: [[10, 1.5], [37, 6.0]]\n"
+        ),
+        37,
+        "analytics.compressors[0].flow_curve",
+        "at least 3 points",
+    ),
+    Hostile(
+        "flow curve on a load/unload machine",
+        append(
+            "analytics:\n  compressors:\n    - device: main\n      rated_power_kw: 37\n"
+            "      rated_fad_m3_min: 6\n      control: load_unload\n"
+            "      flow_curve: [[10, 1.5], [25, 4.0], [37, 6.0]]\n"
+        ),
+        33,
+        "analytics.compressors[0]",
+        "flow_curve is for vsd or modulating machines",
+    ),
+    Hostile(
+        "unknown control kind",
+        append(
+            "analytics:\n  compressors:\n    - device: main\n      rated_power_kw: 37\n"
+            "      rated_fad_m3_min: 6\n      control: turbo\n"
+        ),
+        36,
+        "analytics.compressors[0].control",
+        "load_unload",
+    ),
+    Hostile(
+        "negative base demand",
+        append("analytics:\n  compressed_air:\n    base_demand_m3_min: -2\n"),
+        33,
+        "analytics.compressed_air.base_demand_m3_min",
+        "greater than or equal to 0",
+    ),
+    Hostile(
+        "reversed pressure band",
+        append("analytics:\n  compressed_air:\n    pressure_band_bar: [7.5, 6.5]\n"),
+        33,
+        "analytics.compressed_air.pressure_band_bar",
+        "0 < low < high",
+    ),
+    Hostile(
         "dashboard on all interfaces without a token",
         append("web:\n  host: 0.0.0.0\n"),
         32,
@@ -339,6 +395,22 @@ PROFILE_CASES = [
         8,
         "points[0]",
         "writable: input points cannot be written",
+    ),
+    Hostile(
+        "datasheet on a power meter",
+        PROFILE.replace("points:", "datasheet: {control: vsd}\npoints:"),
+        7,
+        "datasheet",
+        "datasheet is for compressors",
+    ),
+    Hostile(
+        "datasheet curve in kW instead of shares of rated",
+        PROFILE.replace("device_kind: power_meter", "device_kind: compressor").replace(
+            "points:", "datasheet:\n  control: vsd\n  flow_curve: [[30, 5], [60, 10], [90, 15]]\npoints:"
+        ),
+        9,
+        "datasheet.flow_curve",
+        "shares of the rated power and FAD",
     ),
     Hostile(
         "address is a boolean",

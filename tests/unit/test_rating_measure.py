@@ -310,6 +310,28 @@ def test_compressor_room_specific_power_from_its_series(tmp_path: Path) -> None:
     assert item["value_unit"] == "kW/(m3/min)"
 
 
+def test_a_vsd_without_a_flow_meter_is_rated_on_its_power_to_flow_curve(tmp_path: Path) -> None:
+    site = make_site(
+        tmp_path,
+        """\
+        production: {unit: t}
+        compressors:
+          - {device: comp-1, rated_power_kw: 75, rated_fad_m3_min: 10, control: vsd,
+             flow_curve: [[20, 2], [50, 7], [75, 10]]}
+        """,
+        extra_devices="  - {name: comp-1, bus: tcp, unit_id: 9, profile: eastron/sdm630, parent: line-1}\n",
+    )
+    index = write_days(site.history, date(2026, 10, 1), 31)
+    with HistoryStore(site.history) as store:
+        # loaded all the time at 50 kW: the curve says 7 m3/min (rated FAD would say 10)
+        store.write_energy_frame(pd.DataFrame({"comp-1": 12.5}, index=index), 900)
+        for name in ("loaded_h", "running_h"):
+            store.write_series(f"comp-1.{name}", pd.Series(0.25, index=index))
+    item = indicator(package(site), "compressed_air_specific_power")
+    assert item["value"] == pytest.approx(50.0 / 7.0)
+    assert "power-to-flow curve" in item["method"]
+
+
 def test_without_compressors_specific_power_is_not_measured(october: Site) -> None:
     assert "analytics.compressors" in not_measured(package(october), "compressed_air_specific_power")
 

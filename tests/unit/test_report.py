@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,19 @@ def test_report_embeds_its_charts(report_html: str) -> None:
 def test_report_balances_the_meter_tree_over_the_period(report_html: str) -> None:
     assert "Meter tree balance" in report_html
     assert "10.0 %" in report_html  # main: 10 % not metered below it
+
+
+def test_report_shows_the_dashboards_compressed_air_figures_of_the_period(
+    site: SyntheticSite, report_html: str
+) -> None:
+    source = HistorySource(site.path, site.settings, clock=lambda: NOW)
+    room = source.compressors(first=date(2025, 9, 1), last=date(2025, 9, 30))["room"]
+    leak = room["leak"]
+    assert leak["m3_min"] == pytest.approx(0.3 * 6.0)  # comp-1 alone at night, loaded 30 % at 6 m3/min
+    assert "<h2>Compressed air</h2>" in report_html
+    assert f"{leak['m3_min']:.2f} m³/min ({leak['method']}; 90 %" in report_html
+    assert f"{room['specific_power']:.2f} kW/(m³/min)" in report_html
+    assert "no grade data" in report_html  # the synthetic site enters no GB 19153 limits
 
 
 @pytest.mark.parametrize("text", ["2025-13", "25-01", "2025-1", "last month"])

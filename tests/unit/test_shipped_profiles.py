@@ -23,6 +23,7 @@ from agent.config.profile import (
     Profile,
     register_count,
 )
+from agent.modbus.plan import plan_for_profile
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "edge_configs" / "profiles"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
@@ -104,7 +105,21 @@ class TestEveryProfile:
         assert all(p.unit for p in counters if p.name != "load_cycles")
 
 
-@pytest.mark.parametrize("profile_id", ["eastron/sdm630", "acrel/adw300", "schneider/pm5300"])
+METERS = [
+    "eastron/sdm630",
+    "acrel/adw300",
+    "schneider/pm5300",
+    "chint/dtsu666",
+    "chint/ddsu666",
+    "eastron/sdm120",
+    "eastron/sdm230",
+    "eastron/sdm72d-m",
+    "eastron/sdm72d-m-v2",
+    "hiking/dds238-2",
+]
+
+
+@pytest.mark.parametrize("profile_id", METERS)
 def test_power_meters_share_the_names_analytics_read(profile_id: str) -> None:
     profile = profile_by_id(profile_id)
     assert profile.device_kind == "power_meter"
@@ -243,3 +258,108 @@ def test_vsd_live_block_straddles_a_forbidden_range() -> None:
 def test_every_generic_register_is_documented(path: Path) -> None:
     docs = DOCS.read_text(encoding="utf-8")
     assert [p.name for p in load(path).points if f"`{p.name}`" not in docs] == []
+
+
+# --- the meter library (issue 21): spot checks against each maker's table ----------------------
+# One row per (profile, point): table, protocol address, encoding and the factor that turns the raw
+# value into the point's unit. The addresses are the ones cross-checked against a second public
+# source (see the comment block at the top of each profile and docs/profiles.md).
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "name", "function", "address", "dtype", "scale"),
+    [
+        # CHINT DTSU666: 2006H Ua 0.1 V, 200CH Ia 0.001 A, 2012H Pt 0.1 W, 2044H 0.01 Hz, 101EH kWh
+        ("chint/dtsu666", "ct_ratio", Function.HOLDING, 0x0006, "uint16", 1.0),
+        ("chint/dtsu666", "vt_ratio", Function.HOLDING, 0x0007, "uint16", 0.1),
+        ("chint/dtsu666", "voltage_l1_n_v", Function.HOLDING, 0x2006, "float32", 0.1),
+        ("chint/dtsu666", "current_l1_a", Function.HOLDING, 0x200C, "float32", 0.001),
+        ("chint/dtsu666", "active_power_total_kw", Function.HOLDING, 0x2012, "float32", 0.0001),
+        ("chint/dtsu666", "power_factor_total", Function.HOLDING, 0x202A, "float32", 0.001),
+        ("chint/dtsu666", "frequency_hz", Function.HOLDING, 0x2044, "float32", 0.01),
+        ("chint/dtsu666", "total_import_kwh", Function.HOLDING, 0x101E, "float32", 1.0),
+        ("chint/dtsu666", "total_export_kwh", Function.HOLDING, 0x1028, "float32", 1.0),
+        # CHINT DDSU666: engineering units, kW already
+        ("chint/ddsu666", "voltage_l1_n_v", Function.HOLDING, 0x2000, "float32", 1.0),
+        ("chint/ddsu666", "active_power_total_kw", Function.HOLDING, 0x2004, "float32", 1.0),
+        ("chint/ddsu666", "frequency_hz", Function.HOLDING, 0x200E, "float32", 1.0),
+        ("chint/ddsu666", "total_import_kwh", Function.HOLDING, 0x4000, "float32", 1.0),
+        ("chint/ddsu666", "total_export_kwh", Function.HOLDING, 0x400A, "float32", 1.0),
+        # Eastron single phase: 30001, 30013 (W), 30071, 30073, 30343
+        ("eastron/sdm120", "voltage_l1_n_v", Function.INPUT, 0, "float32", 1.0),
+        ("eastron/sdm120", "active_power_total_kw", Function.INPUT, 12, "float32", 0.001),
+        ("eastron/sdm120", "frequency_hz", Function.INPUT, 70, "float32", 1.0),
+        ("eastron/sdm120", "total_import_kwh", Function.INPUT, 72, "float32", 1.0),
+        ("eastron/sdm120", "total_kwh", Function.INPUT, 342, "float32", 1.0),
+        ("eastron/sdm230", "current_l1_a", Function.INPUT, 6, "float32", 1.0),
+        ("eastron/sdm230", "power_factor_total", Function.INPUT, 30, "float32", 1.0),
+        ("eastron/sdm230", "total_export_kwh", Function.INPUT, 74, "float32", 1.0),
+        ("eastron/sdm230", "total_kwh", Function.INPUT, 342, "float32", 1.0),
+        # Eastron SDM72D-M (totals only) and SDM72D-M-2
+        ("eastron/sdm72d-m", "active_power_total_kw", Function.INPUT, 52, "float32", 0.001),
+        ("eastron/sdm72d-m", "total_import_kwh", Function.INPUT, 72, "float32", 1.0),
+        ("eastron/sdm72d-m", "total_kwh", Function.INPUT, 342, "float32", 1.0),
+        ("eastron/sdm72d-m", "import_power_total_kw", Function.INPUT, 1280, "float32", 0.001),
+        ("eastron/sdm72d-m-v2", "voltage_l1_n_v", Function.INPUT, 0, "float32", 1.0),
+        ("eastron/sdm72d-m-v2", "active_power_total_kw", Function.INPUT, 52, "float32", 0.001),
+        ("eastron/sdm72d-m-v2", "frequency_hz", Function.INPUT, 70, "float32", 1.0),
+        ("eastron/sdm72d-m-v2", "total_import_kwh", Function.INPUT, 72, "float32", 1.0),
+        ("eastron/sdm72d-m-v2", "voltage_l1_l2_v", Function.INPUT, 200, "float32", 1.0),
+        # Eastron SDM630 V2 per-phase energies 30347 / 30353 / 30359
+        ("eastron/sdm630", "import_l1_kwh", Function.INPUT, 346, "float32", 1.0),
+        ("eastron/sdm630", "export_l1_kwh", Function.INPUT, 352, "float32", 1.0),
+        ("eastron/sdm630", "total_l3_kwh", Function.INPUT, 362, "float32", 1.0),
+        # Hiking DDS238-2 ZN/S: integers with fixed decimals
+        ("hiking/dds238-2", "total_kwh", Function.HOLDING, 0x00, "uint32", 0.01),
+        ("hiking/dds238-2", "total_import_kwh", Function.HOLDING, 0x0A, "uint32", 0.01),
+        ("hiking/dds238-2", "voltage_l1_n_v", Function.HOLDING, 0x0C, "uint16", 0.1),
+        ("hiking/dds238-2", "current_l1_a", Function.HOLDING, 0x0D, "uint16", 0.01),
+        ("hiking/dds238-2", "active_power_total_kw", Function.HOLDING, 0x0E, "int16", 0.001),
+        ("hiking/dds238-2", "frequency_hz", Function.HOLDING, 0x11, "uint16", 0.01),
+    ],
+)
+def test_meter_library_matches_the_makers_tables(
+    profile_id: str, name: str, function: Function, address: int, dtype: str, scale: float
+) -> None:
+    point = numeric(profile_by_id(profile_id), name)
+    assert (point.function, point.address, point.dtype) == (function, address, dtype)
+    assert point.scale == pytest.approx(scale)
+
+
+@pytest.mark.parametrize("profile_id", METERS)
+def test_energy_counters_of_every_meter_are_counters_in_kwh(profile_id: str) -> None:
+    """A kWh/kvarh register that only grows is a counter; resettable and net registers stay gauges."""
+    for p in profile_by_id(profile_id).points:
+        if not isinstance(p, NumericPoint) or p.unit not in ("kWh", "kvarh", "kVAh"):
+            continue
+        resettable = p.name.startswith(("resettable_", "net_"))
+        assert (p.kind is PointKind.COUNTER) is not resettable, p.name
+
+
+@pytest.mark.parametrize("profile_id", METERS)
+def test_every_meter_reads_within_its_published_request_limit(profile_id: str) -> None:
+    """Eastron answers an exception beyond 30 (SDM72) / 40 (SDM630) parameters per request."""
+    profile = profile_by_id(profile_id)
+    if profile_id.startswith("eastron/sdm72") or profile_id in ("eastron/sdm120", "eastron/sdm230"):
+        assert profile.max_registers_per_read <= 60
+    if profile_id == "eastron/sdm630":
+        assert profile.max_registers_per_read <= 80
+
+
+def test_every_shipped_profile_is_listed_in_the_docs_with_its_source() -> None:
+    docs = DOCS.read_text(encoding="utf-8")
+    table = docs.split("## Shipped profiles", 1)[1]
+    ids = [str(p.relative_to(PROFILES_DIR).with_suffix("")).replace("\\", "/") for p in PROFILE_FILES]
+    assert [i for i in ids if f"| `{i}` |" not in table] == []
+
+
+@pytest.mark.parametrize("profile_id", METERS)
+def test_every_meter_plans_into_reads_the_meter_accepts(profile_id: str) -> None:
+    """Every point is read, by blocks no larger than the meter's limit."""
+    profile = profile_by_id(profile_id)
+    blocks = plan_for_profile(profile)
+    assert sorted(n for b in blocks for n in b.points) == sorted(p.name for p in profile.points)
+    assert all(b.count <= profile.max_registers_per_read for b in blocks)
+    for block in blocks:
+        for name in block.points:
+            block.offset_of(profile.point(name))  # raises when a point is not inside its block

@@ -92,7 +92,12 @@ def test_compressor_room_reports_load_shares_and_night_leaks(client: TestClient)
     body = client.get("/api/compressors", params={"days": 7}).json()
     machines = {m["device"]: m for m in body["room"]["machines"]}
     assert machines["comp-1"]["loaded_h"] == pytest.approx(7 * (12 * 0.8 + 12 * 0.3))
-    assert machines["comp-1"]["leak_share_of_capacity"] == pytest.approx(0.3)
+    leak = body["room"]["leak"]  # at night comp-1 alone runs, loaded 30 % of the time at 6 m3/min
+    assert leak["m3_min"] == pytest.approx(0.3 * 6.0)
+    assert leak["method"] == "leak + base demand"  # the synthetic site declares no base demand
+    assert leak["intervals_used"] > 0
+    assert leak["ci90_m3_min"][0] <= leak["m3_min"] <= leak["ci90_m3_min"][1]
+    assert machines["comp-1"]["state_shares"]["off"] == pytest.approx(0.0)
     assert body["machines"]["comp-1"]["state"] == "loaded"  # 14:00 is inside the working day
     assert body["machines"]["comp-2"]["shares"]["off"] == pytest.approx(0.5)
 

@@ -25,6 +25,7 @@ ROUTES = [
     "/api/devices",
     "/api/energy",
     "/api/compressors",
+    "/api/compressors/trace",
     "/api/savings",
     "/api/rating",
     "/api/rating/package",

@@ -54,9 +54,26 @@ function plot(id, traces, layout) {
   const base = {
     uirevision: id, margin: { l: 60, r: 20, t: 10, b: 40 }, hovermode: "x unified",
     legend: { orientation: "h", y: -0.2 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
-    xaxis: { type: "date" }, font: { family: "system-ui, 'Noto Sans CJK SC', sans-serif" },
+    font: { family: "system-ui, 'Noto Sans CJK SC', sans-serif" },
   };
-  Plotly.react(node, traces, Object.assign(base, layout || {}), { responsive: true, displaylogo: false });
+  const merged = Object.assign(base, layout || {});
+  merged.xaxis = Object.assign(dateAxis(), (layout || {}).xaxis || {});
+  Plotly.react(node, traces, merged, { responsive: true, displaylogo: false });
+}
+
+// plotly.js names months in English ("Oct 15"); a Chinese reader gets numeric dates with 年/月/日.
+function dateAxis() {
+  if (!I18N.zh()) return { type: "date" };
+  return {
+    type: "date", hoverformat: "%Y年%-m月%-d日 %H:%M",
+    tickformatstops: [
+      { dtickrange: [null, 60000], value: "%H:%M:%S" },
+      { dtickrange: [60000, 86399999], value: "%H:%M\n%-m月%-d日" },
+      { dtickrange: [86400000, "M1"], value: "%-m月%-d日" },
+      { dtickrange: ["M1", "M12"], value: "%Y年%-m月" },
+      { dtickrange: ["M12", null], value: "%Y年" },
+    ],
+  };
 }
 
 // plotly.js 3 dropped the `title: "text"` shorthand: a plain string would silently hide the unit.
@@ -199,45 +216,213 @@ const devices = {
 
 // ---------------------------------------------------------------- compressed air
 
+// Window of the time charts; the select on the page changes it (remembered like the language).
+const AIR_HOURS = [24, 72, 168];
+let airHours = Number(window.localStorage.getItem("ea-air-hours")) || 24;
+const AIR_COLORS = { loaded: "#0b6e4f", unloaded: "#e3a33b", off: "#b8c1ca" };
+// The analytics explain themselves in English; the page shows their phrases in the reader's language
+// (I18N.phrase: exact phrases and patterns in i18n.js); a phrase without a translation is shown as given.
+function airPhrase(text) {
+  if (text === null || text === undefined || text === "") return null;
+  return I18N.phrase(text);
+}
+
+// Advice: the analytics' own message in English; in Chinese a translation by its code (unknown codes
+// keep the message).
+function adviceText(a, room, leak) {
+  const key = "air.advice." + a.code;
+  if (!I18N.zh() || I18N.t(key) === key) return a.message;
+  const machine = (room.machines || []).find((m) => m.device === a.device) || {};
+  const what = leak.method === "net of declared base demand" ? t("air.leaks") : t("air.leaks_gross");
+  return I18N.t(key).replace("{pct}", I18N.pct(a.value, 0)).replace("{kwh}", I18N.kwh(a.value))
+    .replace("{device}", a.device || "").replace("{ratio}", I18N.num(a.value, 2))
+    .replace("{sp}", I18N.num(machine.specific_power, 2)).replace("{what}", what)
+    .replace("{m3_min}", I18N.num(leak.m3_min, 1));
+}
+
+// The room's leak: the contract's `leak` object, or the older flat fields.
+function roomLeak(room) {
+  if (room.leak && typeof room.leak === "object") return room.leak;
+  return { m3_min: room.leak_m3_min, share: room.leak_share_of_demand, method: null, ci90_m3_min: null };
+}
+
+function leakInterval(ci) {
+  if (ci === null || ci === undefined) return null;
+  if (Array.isArray(ci)) return I18N.num(ci[0], 2) + " – " + I18N.num(ci[1], 2) + " m³/min (90 %)";
+  return "± " + I18N.num(ci, 2) + " m³/min (90 %)";
+}
+
+// Flags whose meaning another column already shows (air from, specific power, grade) stay there.
+const SHOWN_ELSEWHERE = new Set(["flow_meter", "power_to_flow_curve", "specific_power_not_meaningful", "no_grade_data"]);
+
+function stateBadge(state) {
+  // A stopped machine is in a state, not in trouble: grey, never the red of a fault.
+  const known = ["loaded", "unloaded", "off", "stopped", "starting", "tripped", "unknown"];
+  const s = known.includes(state) ? state : "unknown";
+  return el("span", { class: "pill air-" + s, "data-state": s }, t("air.state." + s));
+}
+
+function shareBar(sh) {
+  return el("div", { class: "bar", title: ["loaded", "unloaded", "off"].map((k) => t("air." + k) + " " + I18N.pct(sh[k])).join(" · ") },
+    ["loaded", "unloaded", "off"].map((k) => el("span", { style: "width:" + (100 * (sh[k] || 0)) + "%;background:" + AIR_COLORS[k] })));
+}
+
+function specificPowerCell(m) {
+  if (m.specific_power === null || m.specific_power === undefined || Number.isNaN(m.specific_power)) {
+    return el("span", { class: "muted" }, airPhrase(m.specific_power_note) || t("common.none"));
+  }
+  return I18N.num(m.specific_power, 2) + " kW/(m³/min)";
+}
+
+function machineRow(m, view) {
+  const shares = m.state_shares || view.shares || {};
+  const flags = (m.flags || view.flags || []).filter((f) => !SHOWN_ELSEWHERE.has(f))
+    .map((f) => el("div", { class: "flag", "data-flag": f }, t("air.flag." + f) === "air.flag." + f ? f : t("air.flag." + f)));
+  const control = m.control ? t("air.control." + m.control) : null;
+  return [el("div", {}, m.device, control ? el("div", { class: "sub" }, control) : null), stateBadge(view.state),
+    el("div", {}, shareBar(shares), el("div", { class: "sub" }, I18N.pct(shares.loaded, 0) + " / " +
+      I18N.pct(shares.unloaded, 0) + " / " + I18N.pct(shares.off, 0))),
+    I18N.kwh(m.energy_kwh), airPhrase(m.air_method) || t("common.none"), specificPowerCell(m),
+    m.grade ? m.grade : el("span", { class: "muted" }, airPhrase(m.grade_note) || t("common.none")),
+    flags.length ? el("div", {}, flags) : t("common.none")];
+}
+
+function lastValue(list) {
+  for (let i = (list || []).length - 1; i >= 0; i--) if (list[i] !== null) return list[i];
+  return null;
+}
+
+// The trace changes once per interval and reads every series of the window: it is fetched again
+// after a minute or a change of window, not on every 5 s poll.
+const AIR_TRACE_MS = 60000;
+let airTrace = { hours: null, at: 0, body: null };
+
 const air = {
-  async load() { return { ca: await api("/api/compressors") }; },
-  render({ ca }) {
-    if (!ca.available) return unavailable(ca.reason);
+  async load() {
+    const fresh = airTrace.hours === airHours && Date.now() - airTrace.at < AIR_TRACE_MS;
+    const [ca, trace] = await Promise.all([api("/api/compressors"),
+      fresh ? airTrace.body : api("/api/compressors/trace?hours=" + airHours)]);
+    if (!fresh) airTrace = { hours: airHours, at: Date.now(), body: trace };
+    return { ca, trace };
+  },
+  render({ ca, trace }) {
+    if (!ca.available) return unavailable(airPhrase(ca.reason));
     const room = ca.room;
-    const cards = room.machines.map((m) => {
-      const view = ca.machines[m.device];
-      const sh = view.shares;
-      return el("div", { class: "card", id: "machine-" + m.device },
-        el("h3", {}, m.device), pill(view.state),
-        el("div", { class: "bar" },
-          el("span", { style: "width:" + (100 * (sh.loaded || 0)) + "%;background:#0b6e4f" }),
-          el("span", { style: "width:" + (100 * (sh.unloaded || 0)) + "%;background:#e3a33b" }),
-          el("span", { style: "width:" + (100 * (sh.off || 0)) + "%;background:#c5ccd3" })),
-        el("div", { class: "sub" }, t("air.loaded") + " " + I18N.pct(sh.loaded) + " · " + t("air.unloaded") + " " +
-          I18N.pct(sh.unloaded) + " · " + t("air.off") + " " + I18N.pct(sh.off)),
-        el("div", { class: "sub" }, t("air.energy") + " " + I18N.kwh(m.energy_kwh) + " · " + I18N.num(m.specific_power, 2) + " kW/(m³/min)"),
-        el("div", { class: "sub" }, t("air.grade") + ": " + (m.grade || t("common.none"))));
+    const leak = roomLeak(room);
+    const leakSub = [
+      leak.share === null || leak.share === undefined ? null : I18N.pct(leak.share) + " " + t("air.leak_share"),
+      leakInterval(leak.ci90_m3_min),
+      leak.method ? t("air.method") + (I18N.zh() ? "：" : ": ") + airPhrase(leak.method) : null,
+      leak.m3_min === null || leak.m3_min === undefined ? airPhrase(leak.reason) : null,
+    ].filter((s) => s).join(" · ");
+    const header = trace.available ? trace.header : null;
+    const headerNow = header ? lastValue(header.bar) : null;
+    const select = el("select", { id: "air-hours" }, AIR_HOURS.map((h) => {
+      const option = el("option", { value: String(h) }, t("air.hours." + h));
+      if (h === airHours) option.selected = true;
+      return option;
+    }));
+    select.addEventListener("change", () => {
+      airHours = Number(select.value);
+      window.localStorage.setItem("ea-air-hours", String(airHours));
+      refresh(true);
     });
-    const advice = room.advice.length ? el("ul", {}, room.advice.map((a) => el("li", {}, a.message)))
-      : el("p", { class: "muted" }, t("air.no_advice"));
+    const rows = room.machines.map((m) => machineRow(m, ca.machines[m.device] || {}));
+    const advice = room.advice.length ? el("ul", { id: "air-advice" }, room.advice.map((a) => el("li", {}, adviceText(a, room, leak))))
+      : el("p", { class: "muted", id: "air-advice" }, t("air.no_advice"));
+    const headerNote = !header ? (airPhrase(trace.reason) || "") : header.source === "header" ? t("air.header_source.header")
+      : header.source === "discharge" ? t("air.header_source.discharge") : t("air.header_source.none");
+    const band = trace.band || {};
+    const bandNote = band.low_bar !== null && band.low_bar !== undefined
+      ? t("air.band") + " " + I18N.num(band.low_bar, 2) + " – " + I18N.num(band.high_bar, 2) + " bar"
+      : t("air.band_none");
+    const devices = room.machines.map((m) => m.device);
     return el("div", {},
+      el("div", { class: "toolbar" }, el("label", { for: "air-hours" }, t("air.window") + " "), select),
       el("div", { class: "grid" },
-        kpi("kpi-room-sp", t("air.room_sp"), I18N.num(room.specific_power, 2) + " kW/(m³/min)", room.specific_power),
-        kpi("kpi-leak", t("air.leak"), room.leak_m3_min === null ? t("common.none") : I18N.num(room.leak_m3_min, 2) + " m³/min",
-          room.leak_m3_min, room.leak_share_of_demand === null ? null : I18N.pct(room.leak_share_of_demand) + " " + t("air.leak_share")),
-        kpi("kpi-air", t("air.air"), I18N.num(room.air_m3, 0) + " m³", room.air_m3),
-        ...cards,
-        chartBox("chart-sp", t("air.sp_chart")),
+        kpi("kpi-room-sp", t("air.room_sp"), room.specific_power === null || room.specific_power === undefined
+          ? t("common.none") : I18N.num(room.specific_power, 2) + " kW/(m³/min)", room.specific_power),
+        kpi("kpi-leak", t("air.leak"), leak.m3_min === null || leak.m3_min === undefined ? t("common.none")
+          : I18N.num(leak.m3_min, 2) + " m³/min", leak.m3_min, leakSub || t("air.leak_unknown")),
+        kpi("kpi-air", t("air.air"), I18N.num(room.air_m3, 0) + " m³", room.air_m3, t("air.days").replace("{n}", String(ca.window_days))),
+        kpi("kpi-header", t("air.header_now"), headerNow === null ? t("common.none") : I18N.num(headerNow, 2) + " bar",
+          headerNow, headerNote),
+        el("div", { class: "card wide" }, el("h3", {}, t("air.header_chart")),
+          el("div", { class: "sub", id: "air-header-note" }, headerNote + " · " + bandNote),
+          el("div", { class: "chart", id: "chart-header" })),
+        el("div", { class: "card wide" }, el("h3", {}, t("air.states_chart")),
+          el("div", { class: "chart", id: "chart-states", style: "height:" + (90 + 48 * devices.length) + "px" })),
         chartBox("chart-pressure", t("air.pressure_chart"))),
+      el("h2", {}, t("air.machines")),
+      table([t("air.machine"), t("air.state"), t("air.shares"), t("air.energy"), t("air.air_method"), t("air.sp"),
+        t("air.grade"), t("air.flags")], rows, [3, 5]),
+      el("div", { class: "grid spaced" }, chartBox("chart-sp", t("air.sp_chart"))),
       el("h2", {}, t("air.advice")), advice);
   },
-  charts({ ca }) {
+  charts({ ca, trace }) {
     if (!ca.available) return;
     const machines = Object.entries(ca.machines);
     plot("chart-sp", machines.map(([d, v]) => ({ x: v.specific_power.x, y: v.specific_power.kw_per_m3_min, name: d,
-      type: "scatter", mode: "lines+markers" })), yUnit("kW/(m³/min)"));
-    plot("chart-pressure", machines.filter(([, v]) => v.pressure).map(([d, v]) => ({ x: v.pressure.x, y: v.pressure.bar,
-      name: d, type: "scatter", mode: "lines" })), yUnit("bar"));
+      type: "scatter", mode: "lines+markers" })), yUnit(t("air.axis_sp")));
+    if (!trace.available) return;
+    const x = trace.x;
+    const header = trace.header;
+    const shapes = [];
+    const band = trace.band || {};
+    if (band.low_bar !== null && band.low_bar !== undefined) {
+      shapes.push({ type: "rect", xref: "paper", x0: 0, x1: 1, y0: band.low_bar, y1: band.high_bar, layer: "below",
+        fillcolor: "rgba(11,110,79,0.10)", line: { width: 0 } });
+    }
+    const minimum = trace.minimum || {};
+    const traces = [
+      { x, y: header.bar, name: t("air.header_mean"), type: "scatter", mode: "lines", line: { color: "#12303f", width: 1.5 } },
+      { x, y: header.min_bar, name: t("air.header_min"), type: "scatter", mode: "lines",
+        line: { color: "#b35c00", width: 1, dash: "dot" } },
+    ];
+    if (band.low_bar !== null && band.low_bar !== undefined) {
+      // The band as lines too, so it has a legend entry and a hover value.
+      for (const [value, key] of [[band.low_bar, "air.band_low"], [band.high_bar, "air.band_high"]]) {
+        traces.push({ x: [x[0], x[x.length - 1]], y: [value, value], name: t(key), type: "scatter", mode: "lines",
+          line: { color: "#0b6e4f", width: 1, dash: "dash" }, hoverinfo: "skip" });
+      }
+    }
+    if (minimum.bar !== null && minimum.bar !== undefined) {
+      traces.push({ x: [x[0], x[x.length - 1]], y: [minimum.bar, minimum.bar], name: t("air.minimum"), type: "scatter",
+        mode: "lines", line: { color: "#b3261e", width: 1, dash: "dash" }, hoverinfo: "skip" });
+    }
+    plot("chart-header", traces, Object.assign({ shapes }, yUnit(t("air.axis_pressure"))));
+    plot("chart-pressure", Object.entries(trace.machines).filter(([, m]) => m.pressure.bar.some((v) => v !== null))
+      .map(([d, m]) => ({ x, y: m.pressure.bar, name: d, type: "scatter", mode: "lines", connectgaps: false })),
+      yUnit(t("air.axis_pressure")));
+    this.states(trace);
+  },
+  // One strip per machine: the loaded, unloaded and off shares of each interval stacked to 100 %.
+  states(trace) {
+    const devices = Object.keys(trace.machines);
+    const n = devices.length;
+    const traces = [];
+    // One shared time axis drawn under the last strip.
+    const layout = { showlegend: true, legend: { orientation: "h", y: 1.0, yanchor: "bottom", x: 0 },
+      margin: { l: 150, r: 20, t: 30, b: 40 }, annotations: [], hovermode: "closest",
+      xaxis: { anchor: n > 1 ? "y" + n : "y" } };
+    devices.forEach((device, i) => {
+      const axis = i === 0 ? "y" : "y" + (i + 1);
+      const top = 1 - i / n;
+      const bottom = 1 - (i + 1) / n;
+      layout[i === 0 ? "yaxis" : "yaxis" + (i + 1)] = {
+        domain: [bottom + 0.2 / n, top - 0.04 / n], range: [0, 1], fixedrange: true,
+        tickvals: [0, 1], ticktext: ["0", "100"], title: { text: "%", standoff: 2 }, tickfont: { size: 10 },
+        showgrid: false,
+      };
+      layout.annotations.push({ xref: "paper", yref: "paper", x: 0, y: (top + bottom) / 2, xanchor: "right", xshift: -44,
+        text: device, showarrow: false, font: { size: 12 } });
+      for (const state of ["loaded", "unloaded", "off"]) {
+        traces.push({ x: trace.x, y: trace.machines[device].shares[state], yaxis: axis, stackgroup: "s" + i,
+          name: t("air." + state), legendgroup: state, showlegend: i === 0, type: "scatter", mode: "lines",
+          line: { width: 0, shape: "hv" }, fillcolor: AIR_COLORS[state], hovertemplate: device + " " + t("air." + state) + " %{y:.0%}<extra></extra>" });
+      }
+    });
+    plot("chart-states", traces, layout);
   },
 };
 
