@@ -261,6 +261,8 @@ class AirRoom:
         self._dirty = True
         self._expiry = math.inf
         self.remote_active = np.zeros((b, m.count), np.bool_)
+        self.last_power = np.zeros((b, m.count))
+        self.last_flow = np.zeros((b, m.count))
         self._refresh_controls()
 
     # ------------------------------------------------------------------ control inputs
@@ -342,6 +344,13 @@ class AirRoom:
 
     # ------------------------------------------------------------------ physics
 
+    def reset_counters(self) -> None:
+        """Zero every counter (after a warm-up), keeping the state and the starts of the last hour."""
+        for array in self.counters.values():
+            array[:] = 0.0
+        self.leak_m3[:] = 0.0
+        self.process_m3[:] = 0.0
+
     def trip(self, machine: str | int, room: int = 0) -> None:
         """A machine trips (a fault): it stops at once and stays stopped until `reset_trip`."""
         m = self.machines.index(machine)
@@ -396,6 +405,7 @@ class AirRoom:
         supply = flow.sum(axis=1)
         p_new = p + (supply - demand_m3min - leak) * self._dp_per_m3min
         self.p = p_new
+        self.last_power, self.last_flow = power, flow
         # Counters over the step just simulated (state held during the step).
         c = self.counters
         c["energy_kwh"] += power * (dt / 3600.0)
@@ -456,32 +466,42 @@ class AirRoom:
         *,
         trace: bool = False,
         on_step: Callable[[AirRoom], None] | None = None,
+        demand_per_record: int = 1,
     ) -> RoomRecord:
-        """Run len(demand) record steps of `steps_per_record` dt each; demand [B, K] is held constant
-        within a record step. Returns counters at each record boundary; with `trace` (B = 1), the
-        state at the start of every dt step (what a gauge read during that step shows)."""
-        b, k = demand_m3min.shape
+        """Run K record steps of `steps_per_record` dt each; demand [B, K x demand_per_record] is held
+        constant within each of its columns. Returns the counters at each record boundary and, with
+        `trace`, what every dt step did ([B, n] pressure at its start, [B, n, M] mode, power, air)."""
+        b, columns = demand_m3min.shape
+        k = columns // demand_per_record
+        per_demand = steps_per_record // demand_per_record
+        if per_demand * demand_per_record != steps_per_record or k * demand_per_record != columns:
+            raise ValueError("demand columns must divide the record steps evenly")
         if b != self.batch:
             raise ValueError(f"demand has {b} rooms, the room batch has {self.batch}")
         snap = {name: np.empty((b, k + 1, self.machines.count)) for name in self._COUNTERS}
         room = {name: np.empty((b, k + 1)) for name in ("leak_m3", "process_m3")}
         p_mean, p_min, p_max = np.empty((b, k)), np.empty((b, k)), np.empty((b, k))
         n = k * steps_per_record
-        fine: dict[str, npt.NDArray[np.generic]] | None = None
-        if trace:
-            fine = _trace_buffers(n, self.machines.count)
+        fine = _trace_buffers(b, n, self.machines.count) if trace else None
         self._snapshot(snap, room, 0)
         i = 0
         for record in range(k):
-            demand = np.ascontiguousarray(demand_m3min[:, record])
             total = np.zeros(b)
             low = self.p.copy()
             high = self.p.copy()
-            for _ in range(steps_per_record):
-                if fine is not None:
-                    _fill_trace(fine, i, self)
+            for sub in range(steps_per_record):
+                if sub % per_demand == 0:
+                    demand = np.ascontiguousarray(
+                        demand_m3min[:, record * demand_per_record + sub // per_demand]
+                    )
                 total += self.p
+                if fine is not None:
+                    fine["pressure_bar"][:, i] = self.p
+                    fine["mode"][:, i] = self.mode
                 self.step(demand)
+                if fine is not None:
+                    fine["power_kw"][:, i] = self.last_power
+                    fine["flow_m3min"][:, i] = self.last_flow
                 if on_step is not None:
                     on_step(self)
                 np.minimum(low, self.p, out=low)
@@ -507,22 +527,14 @@ class AirRoom:
         room["process_m3"][:, index] = self.process_m3
 
 
-def _trace_buffers(n: int, machines: int) -> dict[str, npt.NDArray[np.generic]]:
+def _trace_buffers(batch: int, n: int, machines: int) -> dict[str, npt.NDArray[np.generic]]:
+    # float32 keeps a traced day small; counters come from the engine's float64 sums.
     return {
-        "pressure_bar": np.empty(n, np.float64),
-        "mode": np.empty((n, machines), np.int8),
-        "power_kw": np.empty((n, machines), np.float64),
-        "flow_m3min": np.empty((n, machines), np.float64),
-        "speed": np.empty((n, machines), np.float32),
+        "pressure_bar": np.empty((batch, n), np.float32),
+        "mode": np.empty((batch, n, machines), np.int8),
+        "power_kw": np.empty((batch, n, machines), np.float32),
+        "flow_m3min": np.empty((batch, n, machines), np.float32),
     }
-
-
-def _fill_trace(fine: dict[str, npt.NDArray[np.generic]], i: int, room: AirRoom) -> None:
-    fine["pressure_bar"][i] = room.p[0]
-    fine["mode"][i] = room.mode[0]
-    fine["power_kw"][i] = room.power_kw()[0]
-    fine["flow_m3min"][i] = room.flow_m3min()[0]
-    fine["speed"][i] = room.speed[0]
 
 
 class Sequencer:
@@ -578,12 +590,13 @@ class Sequencer:
         low = room.p < p.target_bar - 0.15
         self.low_since = np.where(low, np.minimum(self.low_since, t), math.inf)
         vsd_running = m.is_vsd & (room.mode == LOADED)
-        vsd_flow = (room.flow_m3min() * m.is_vsd).sum(axis=1)
+        flow = room.last_flow
+        vsd_flow = (flow * m.is_vsd).sum(axis=1)
         vsd_cap = (vsd_running * m.fad_m3min).sum(axis=1)
         last = self.order[np.clip(self.staged - 1, 0, m.count - 1)]
         last_fad = m.fad_m3min[last]
         last_vsd = m.is_vsd[last]
-        last_flow = np.take_along_axis(room.flow_m3min(), last[:, None], axis=1)[:, 0]
+        last_flow = np.take_along_axis(flow, last[:, None], axis=1)[:, 0]
         need = vsd_flow + np.where(last_vsd, 0.0, last_flow)
         cap_after = vsd_cap - np.where(last_vsd & vsd_running[np.arange(len(last)), last], last_fad, 0.0)
         slack = (need <= 0.85 * cap_after) & (room.p > p.target_bar - 0.05) & (self.staged > 1)

@@ -97,18 +97,38 @@ class CompressorSpec(_Strict):
     vsd_fixed_fraction: float = Field(
         default=0.12, ge=0, lt=1, description="VSD: power at zero flow as a share of rated (curve intercept)."
     )
+    run_on_s: float = Field(default=300.0, ge=0, description="Unloaded run before the machine stops itself.")
+    min_run_s: float = Field(default=300.0, ge=0, description="Minimum run time after a start.")
+    max_starts_per_h: int = Field(default=6, ge=1, le=60, description="Motor starts allowed in any hour.")
+    start_s: float = Field(default=10.0, ge=0, description="Star-delta / soft start: motor runs, no air.")
+    sump_fill_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="Loaded power without air after each load: refilling the sump vented "
+        "on unload (the blow-down loss).",
+    )
+    stop_delay_s: float = Field(default=30.0, ge=0, description="Unloaded run before a commanded stop.")
+    remote_enabled: bool = Field(
+        default=False, description="Panel key at 'remote' when the simulator starts."
+    )
 
 
 class AirSystem(_Strict):
     receiver_m3: float = Field(gt=0, description="Receiver + pipework volume; sets the load/unload cycle.")
-    pressure_band_bar: tuple[float, float] = Field(description="Unload at the high, load at the low value.")
+    pressure_band_bar: tuple[float, float] = Field(
+        description="The first machine's band: it unloads at the high, loads at the low value."
+    )
+    cascade_step_bar: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="Local cascade: each machine's band this much below the previous.",
+    )
+    dt_s: float = Field(default=1.0, gt=0, le=10, description="Time step of the compressor-room physics.")
     demand_m3min: float = Field(ge=0, description="Process air demand at production level 1.")
     base_demand_m3min: float = Field(default=0.0, ge=0, description="Process air needed around the clock.")
     leak_m3min: float = Field(ge=0, description="Leak flow at the middle of the pressure band.")
     compressors: tuple[CompressorSpec, ...] = Field(min_length=1)
-    spare_running: int = Field(
-        default=1, ge=0, description="Uncontrolled cascade: machines idling unloaded beyond the need."
-    )
     power_per_bar: float = Field(default=0.07, ge=0, le=0.2, description="Power increase per bar.")
 
     @model_validator(mode="after")
@@ -116,6 +136,8 @@ class AirSystem(_Strict):
         low, high = self.pressure_band_bar
         if not 0 < low < high:
             raise ValueError(f"pressure_band_bar must be [low, high] with 0 < low < high, got {low}, {high}")
+        if not (60 / self.dt_s).is_integer():
+            raise ValueError(f"dt_s {self.dt_s} must divide a minute")
         return self
 
 
@@ -124,7 +146,10 @@ class Retrofit(_Strict):
     efficiency measure that cuts named loads' power by a fixed share (lighting, HVAC, motors)."""
 
     date: date
-    sequencing: bool = Field(default=True, description="Master controller: base load + VSD trim.")
+    sequencing: bool = Field(
+        default=True,
+        description="Master controller: VSDs trim, fixed-speed machines base load, staged on/off.",
+    )
     load_savings: dict[str, float] = Field(
         default_factory=dict, description="Load name -> share of its power saved (0-0.9), e.g. {hvac: 0.15}."
     )
@@ -199,6 +224,8 @@ class Scenario(_Strict):
             raise ValueError("start must carry a UTC offset, e.g. 2024-01-01T00:00:00+08:00")
         if 86400 % self.step_s:
             raise ValueError(f"step_s {self.step_s} does not divide a day")
+        if self.air is not None and not (self.step_s / self.air.dt_s).is_integer():
+            raise ValueError(f"step_s {self.step_s} must be a multiple of air.dt_s {self.air.dt_s}")
         if self.retrofit is not None and self.air is None and not self.retrofit.load_savings:
             raise ValueError("a retrofit needs an air system or load_savings")
         if self.retrofit is not None:
