@@ -28,7 +28,12 @@ import yaml
 from agent.config.site import SiteConfig
 from agent.history.importer import import_csv
 from agent.history.store import HistoryStore
-from agent.mv.series import TEMPERATURE_SERIES, compressor_series
+from agent.mv.series import (
+    HEADER_PRESSURE_MIN_SERIES,
+    HEADER_PRESSURE_SERIES,
+    TEMPERATURE_SERIES,
+    compressor_series,
+)
 
 __all__ = [
     "DemoPlan",
@@ -132,6 +137,10 @@ def import_format(scenario: Any, generated: pd.DataFrame) -> pd.DataFrame:
         out[compressor_series(device, "running_h")] = (loaded + unloaded) / 3600
         out[compressor_series(device, "air_m3")] = generated[f"{device}_fad_m3"]
         out[compressor_series(device, "pressure_bar")] = generated[f"{device}_pressure_bar"]
+        out[compressor_series(device, "pressure_min_bar")] = generated[f"{device}_pressure_min_bar"]
+    if "air_header_pressure_bar" in generated.columns:  # what the header transmitter would have logged
+        out[HEADER_PRESSURE_SERIES] = generated["air_header_pressure_bar"]
+        out[HEADER_PRESSURE_MIN_SERIES] = generated["air_header_pressure_min_bar"]
     return out
 
 

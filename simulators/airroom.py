@@ -134,16 +134,14 @@ class Controls:
 
 @dataclass(frozen=True)
 class SequencerParams:
-    """A master controller: one pressure band for the room, machines staged in `order`."""
+    """A master controller: one narrow pressure band for the room, machines called on in `order`."""
 
-    order: tuple[int, ...]  # machine indexes, first staged first (VSD trim first)
+    order: tuple[int, ...]  # machine indexes, first called on first (the trim VSD first)
     low_bar: float
     high_bar: float
+    step_bar: float = 0.05  # each machine in the order loads this much lower than the one before
     period_s: float = 5.0
-    stage_up_after_s: float = 10.0
-    stage_down_after_s: float = 60.0
-    lockout_s: float = 20.0
-    heartbeat_period_s: float = 5.0
+    stop_unloaded_s: float = 300.0
 
     @property
     def target_bar(self) -> float:
@@ -540,72 +538,50 @@ def _trace_buffers(batch: int, n: int, machines: int) -> dict[str, npt.NDArray[n
 class Sequencer:
     """The retrofit's master controller for the rooms of a batch where `active` is set ([B]).
 
-    Machines are staged in `params.order`; staged machines run with the room band as setpoints (VSDs
-    to the band's middle), the others are commanded to stop. It stages up when pressure stays below
-    the target band for `stage_up_after_s`, and down when the running VSDs could take over the last
-    staged machine's air with margin for `stage_down_after_s`. It writes through the control inputs,
-    keeping its heartbeat alive, as a real master does over the bus.
+    It writes every machine's setpoints into one narrow band in `params.order`: the first VSD trims
+    at the band's middle, each following machine loads a little lower (`step_bar`), so a machine only
+    comes in when those before it cannot hold the pressure. A machine that has run unloaded for
+    `stop_unloaded_s` is commanded to stop (instead of idling through its own long run-on), and is
+    allowed to start again once stopped. It writes through the control inputs, keeping its heartbeat
+    alive, as a real master does on the bus.
     """
 
     def __init__(self, params: SequencerParams, active: BoolArray, machines: MachineParams) -> None:
-        self.params = params
-        self.active = np.asarray(active, np.bool_)
-        order = np.asarray(params.order, np.int64)
         if sorted(params.order) != list(range(machines.count)):
             raise ValueError(f"sequencer order {params.order} must name every machine once")
-        self.rank = np.empty(machines.count, np.int64)
-        self.rank[order] = np.arange(machines.count)
-        self.order = order
-        b = len(self.active)
-        self.staged = np.ones(b, np.int64)
-        self.low_since = np.full(b, math.inf)
-        self.slack_since = np.full(b, math.inf)
-        self.changed_at = np.full(b, -math.inf)
+        self.params = params
+        self.active = np.asarray(active, np.bool_)
+        rank = np.empty(machines.count, np.int64)
+        rank[np.asarray(params.order, np.int64)] = np.arange(machines.count)
+        target = params.target_bar
+        below = np.maximum(rank, 1) - 1
+        load = np.where(rank == 0, params.low_bar, target - params.step_bar * (below + 1))
+        self.load_bar = np.maximum(load, params.low_bar)
+        self.unload_bar = np.where(
+            rank == 0, params.high_bar, np.minimum(self.load_bar + 0.3, params.high_bar)
+        )
+        self.target_bar = np.where(rank == 0, target, (self.load_bar + self.unload_bar) / 2)
+        self._machines = machines
         self._next_at = -math.inf
         self._beat = 0
-        self._machines = machines
 
     def control(self, room: AirRoom) -> None:
         if room.t < self._next_at or not self.active.any():
             return
         p = self.params
         self._next_at = room.t + p.period_s
-        self._stage(room)
         c = room.controls
         act = self.active[:, None]
-        staged = self.rank[None, :] < self.staged[:, None]
+        idle_s = self._machines.run_on_s - room.runon_left
+        stop = (room.mode == UNLOADED) & (idle_s >= p.stop_unloaded_s) & c.run_request
+        run = np.where(room.mode == OFF, True, c.run_request & ~stop)
         c.remote_enabled = np.where(act, True, c.remote_enabled)
-        c.run_request = np.where(act, staged, c.run_request)
+        c.run_request = np.where(act, run, c.run_request)
         c.load_enable = np.where(act, True, c.load_enable)
-        c.load_bar = np.where(act, p.low_bar, c.load_bar)
-        c.unload_bar = np.where(act, p.high_bar, c.unload_bar)
-        c.target_bar = np.where(act, p.target_bar, c.target_bar)
+        c.load_bar = np.where(act, self.load_bar, c.load_bar)
+        c.unload_bar = np.where(act, self.unload_bar, c.unload_bar)
+        c.target_bar = np.where(act, self.target_bar, c.target_bar)
         self._beat += 1
         c.heartbeat = np.where(act, self._beat, c.heartbeat)
         c.heartbeat_changed_at = np.where(act, room.t, c.heartbeat_changed_at)
         room._dirty = True
-
-    def _stage(self, room: AirRoom) -> None:
-        p, m, t = self.params, self._machines, room.t
-        low = room.p < p.target_bar - 0.15
-        self.low_since = np.where(low, np.minimum(self.low_since, t), math.inf)
-        vsd_running = m.is_vsd & (room.mode == LOADED)
-        flow = room.last_flow
-        vsd_flow = (flow * m.is_vsd).sum(axis=1)
-        vsd_cap = (vsd_running * m.fad_m3min).sum(axis=1)
-        last = self.order[np.clip(self.staged - 1, 0, m.count - 1)]
-        last_fad = m.fad_m3min[last]
-        last_vsd = m.is_vsd[last]
-        last_flow = np.take_along_axis(flow, last[:, None], axis=1)[:, 0]
-        need = vsd_flow + np.where(last_vsd, 0.0, last_flow)
-        cap_after = vsd_cap - np.where(last_vsd & vsd_running[np.arange(len(last)), last], last_fad, 0.0)
-        slack = (need <= 0.85 * cap_after) & (room.p > p.target_bar - 0.05) & (self.staged > 1)
-        self.slack_since = np.where(slack, np.minimum(self.slack_since, t), math.inf)
-        free = t - self.changed_at >= p.lockout_s
-        up = free & (t - self.low_since >= p.stage_up_after_s) & (self.staged < m.count)
-        down = free & ~up & (t - self.slack_since >= p.stage_down_after_s)
-        self.staged = self.staged + up - down
-        changed = up | down
-        self.changed_at = np.where(changed, t, self.changed_at)
-        self.low_since = np.where(changed, math.inf, self.low_since)
-        self.slack_since = np.where(changed, math.inf, self.slack_since)

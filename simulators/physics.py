@@ -307,13 +307,16 @@ def _bands(scenario: Scenario, active: npt.NDArray[np.bool_]) -> tuple[FloatArra
 
 
 def sequencer_params(scenario: Scenario) -> SequencerParams:
-    """The retrofit's master controller: VSDs first (largest first) as trim, then fixed-speed
-    machines, largest first, as base load, in the retrofit's band (or the original one)."""
+    """The retrofit's master controller: VSDs first (the largest trims, the others run flat out),
+    then fixed-speed machines, smallest first (steps the trim can cover), in the retrofit's band."""
     air, fix = scenario.air, scenario.retrofit
     assert air is not None
     band = fix.pressure_band_bar if fix and fix.pressure_band_bar else air.pressure_band_bar
     indexed = list(enumerate(air.compressors))
-    order = sorted(indexed, key=lambda item: (item[1].kind != "vsd", -item[1].fad_m3min, item[0]))
+    order = sorted(
+        indexed,
+        key=lambda item: (item[1].kind != "vsd", (-1 if item[1].kind == "vsd" else 1) * item[1].fad_m3min),
+    )
     return SequencerParams(order=tuple(i for i, _ in order), low_bar=band[0], high_bar=band[1])
 
 

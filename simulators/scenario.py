@@ -174,7 +174,8 @@ class DeviceSpec(_Strict):
     unit_id: int = Field(ge=1, le=247)
     profile: str = Field(description="Profile id 'vendor/model' under edge_configs/profiles.")
     kind: Literal["meter", "compressor", "production_counter", "sensor"] = Field(
-        description="sensor: an outdoor temperature / humidity transmitter serving the scenario's weather."
+        description="sensor: a transmitter serving the scenario's weather (outdoor temperature, humidity) "
+        "and the compressor room's header pressure, whichever its profile has."
     )
     measures: tuple[str, ...] = Field(
         default=(),
