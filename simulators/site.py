@@ -373,6 +373,9 @@ def _compressor_values(
     pressure, _ = _header_pressure(air, day.step_s, step, into)
     loaded, running = mode == 3, 1 <= mode <= 3
     share = flow / spec.fad_m3min
+    # Starts in the last hour (of this day: each day's room starts from the canonical state).
+    recent = trace["mode"][max(0, i - round(3600 / air.dt_s)) : i + 1, m]
+    starts_last_hour = int(((recent[1:] == 1) & (recent[:-1] == 0)).sum())
     pf = 0.87 if loaded else 0.45
     if spec.kind == "vsd":
         speed_pct = 100 * (share if loaded else spec.min_speed) if running else 0.0
@@ -405,4 +408,5 @@ def _compressor_values(
         "target_pressure_setpoint_bar": float(air.target_bar[m]),
         "remote_enabled": 1.0 if air.sequenced or spec.remote_enabled else 0.0,
         "control_source": 1.0 if air.sequenced else 0.0,
+        "starts_last_hour": float(starts_last_hour),
     }
