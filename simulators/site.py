@@ -155,8 +155,11 @@ class SiteModel:
             pair = [(index, self.retrofit), (index + 1, self.retrofit)]
             batch = compute_days(self.scenario, pair, trace=True)
             steps = batch.day(0)
-            _remember(self.scenario, self.retrofit, index + 1, batch.day(1))
+            following = batch.day(1)
+            _remember(self.scenario, self.retrofit, index + 1, following)
             _remember(self.scenario, self.retrofit, index, steps)
+            for day, simulated in ((index, steps), (index + 1, following)):
+                remember_day_totals(self.scenario, self.retrofit, day, day_totals(self.scenario, simulated))
         self._days[index] = steps
         if len(self._days) > _CACHE_DAYS:
             self._days.popitem(last=False)
