@@ -383,6 +383,9 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
     if plan.broker == "mosquitto" and mosquitto is None:
         raise OSError("--broker mosquitto: mosquitto is not installed (apt-get install mosquitto)")
     async with start_broker(plan.mqtt_port, mosquitto, enabled=plan.broker != "none") as broker:
+        # The history first: generating it leaves each day's counter totals in the process, so the
+        # factory's live counters start from them instead of simulating the past year again.
+        history = await asyncio.to_thread(prepare_history, scenario, plan.workdir, plan.history_days)
         await factory.start()
         try:
             config = demo_site_config(
@@ -391,9 +394,6 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
             config["web"] = {"host": plan.web_host, "port": plan.web_port}
             path = write_config(config, plan.workdir / "demo_site.yaml")
             loaded = load_config(path)
-            history = await asyncio.to_thread(
-                prepare_history, scenario, plan.workdir, plan.history_days, site=loaded.config
-            )
             endpoints = {
                 "dashboard": f"http://{plan.web_host}:{plan.web_port}/",
                 "mqtt": f"{broker}, topics energy/demo-factory/#" if broker else "off (no broker available)",

@@ -23,7 +23,7 @@ import pandas as pd
 from simulators.environment import FloatArray
 from simulators.physics import DaySteps, compute_days
 from simulators.scenario import Scenario
-from simulators.site import device_step_increments
+from simulators.site import day_totals, device_step_increments, remember_day_totals
 
 __all__ = ["CHUNK_DAYS", "TRUTH_COLUMNS", "HistoryResult", "generate_history"]
 
@@ -119,6 +119,8 @@ def generate_history(
             actual = batch.day(position)
             counterfactual = batch.day(len(chunk) + twice.index(index)) if index in twice else actual
             columns = _day_columns(scenario, actual, steps)
+            # A live server of the same scenario in this process starts from these (the demo's).
+            remember_day_totals(scenario, True, index, day_totals(scenario, actual))
             starts = actual.t0 + np.arange(86400 // interval_s) * interval_s
             frame = pd.DataFrame(columns)
             frame.insert(0, "timestamp", pd.to_datetime(starts, unit="s", utc=True).tz_convert(scenario.tz))

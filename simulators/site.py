@@ -19,7 +19,7 @@ from simulators.environment import FloatArray
 from simulators.physics import AirDay, DaySteps, compute_days
 from simulators.scenario import DeviceSpec, Scenario
 
-__all__ = ["COUNTERS", "SiteModel", "device_step_increments"]
+__all__ = ["COUNTERS", "SiteModel", "day_totals", "device_step_increments", "remember_day_totals"]
 
 # The true counters of each device kind, in engineering units.
 COUNTERS: dict[str, tuple[str, ...]] = {
@@ -34,6 +34,34 @@ _CACHE_DAYS = 4
 # Keyed by the scenario's id; the entry holds the scenario so that the id stays its own.
 _TRACED: OrderedDict[tuple[int, bool, int], tuple[Scenario, DaySteps]] = OrderedDict()
 _TRACED_DAYS = 8
+
+
+# What each device's counters grew by over a day, for every day simulated in this process (the
+# history generator leaves them here, so a live server of the same scenario object need not simulate
+# the past again). Keyed like _TRACED.
+_DAY_TOTALS: dict[tuple[int, bool, int], tuple[Scenario, dict[str, dict[str, float]]]] = {}
+_DAY_TOTALS_MAX = 3000
+
+
+def day_totals(scenario: Scenario, steps: DaySteps) -> dict[str, dict[str, float]]:
+    """Per device, how much each true counter grows over the day."""
+    return {
+        dev.name: {k: float(v.sum()) for k, v in device_step_increments(scenario, dev, steps).items()}
+        for dev in scenario.devices
+    }
+
+
+def remember_day_totals(
+    scenario: Scenario, retrofit: bool, index: int, totals: dict[str, dict[str, float]]
+) -> None:
+    _DAY_TOTALS[(id(scenario), retrofit, index)] = (scenario, totals)
+    while len(_DAY_TOTALS) > _DAY_TOTALS_MAX:  # oldest first: a long test run builds many scenarios
+        del _DAY_TOTALS[next(iter(_DAY_TOTALS))]
+
+
+def _known_totals(scenario: Scenario, retrofit: bool, index: int) -> dict[str, dict[str, float]] | None:
+    known = _DAY_TOTALS.get((id(scenario), retrofit, index))
+    return known[1] if known is not None else None
 
 
 def _remember(scenario: Scenario, retrofit: bool, index: int, steps: DaySteps) -> None:
@@ -127,8 +155,11 @@ class SiteModel:
             pair = [(index, self.retrofit), (index + 1, self.retrofit)]
             batch = compute_days(self.scenario, pair, trace=True)
             steps = batch.day(0)
-            _remember(self.scenario, self.retrofit, index + 1, batch.day(1))
+            following = batch.day(1)
+            _remember(self.scenario, self.retrofit, index + 1, following)
             _remember(self.scenario, self.retrofit, index, steps)
+            for day, simulated in ((index, steps), (index + 1, following)):
+                remember_day_totals(self.scenario, self.retrofit, day, day_totals(self.scenario, simulated))
         self._days[index] = steps
         if len(self._days) > _CACHE_DAYS:
             self._days.popitem(last=False)
@@ -148,22 +179,32 @@ class SiteModel:
         if index < 0:
             raise ValueError(f"scenario {self.scenario.name}: time is before the scenario start")
         missing = list(range(len(self._day_start_totals) - 1, index))
-        for first in range(0, len(missing), _BATCH_DAYS):
-            chunk = missing[first : first + _BATCH_DAYS]
+        unknown = [d for d in missing if _known_totals(self.scenario, self.retrofit, d) is None]
+        for first in range(0, len(unknown), _BATCH_DAYS):
+            chunk = unknown[first : first + _BATCH_DAYS]
             days = compute_days(self.scenario, [(d, self.retrofit) for d in chunk])
-            for member in range(len(days)):
-                steps = days.day(member)
-                previous = self._day_start_totals[-1]
-                following = {}
-                for dev in self.scenario.devices:
-                    inc = device_step_increments(self.scenario, dev, steps)
-                    following[dev.name] = {k: previous[dev.name][k] + float(v.sum()) for k, v in inc.items()}
-                self._day_start_totals.append(following)
+            for member, day in enumerate(chunk):
+                remember_day_totals(
+                    self.scenario, self.retrofit, day, day_totals(self.scenario, days.day(member))
+                )
+        for day in missing:
+            totals = _known_totals(self.scenario, self.retrofit, day)
+            assert totals is not None
+            previous = self._day_start_totals[-1]
+            self._day_start_totals.append(
+                {
+                    dev: {k: previous[dev][k] + v for k, v in counters.items()}
+                    for dev, counters in totals.items()
+                }
+            )
         return self._day_start_totals[index]
 
     def warm(self, t: float) -> None:
-        """Compute the day totals up to `t` now, so that the first request is answered quickly."""
-        self._totals_at_day_start(self._locate(t)[0])
+        """Compute the day totals up to `t` and the day of `t` now, so that the first request is
+        answered quickly."""
+        index = self._locate(t)[0]
+        self._totals_at_day_start(index)
+        self.day(index)
 
     def _locate(self, t: float) -> tuple[int, int, float]:
         """(day index, step index, seconds into the step) of epoch time t."""
@@ -373,6 +414,9 @@ def _compressor_values(
     pressure, _ = _header_pressure(air, day.step_s, step, into)
     loaded, running = mode == 3, 1 <= mode <= 3
     share = flow / spec.fad_m3min
+    # Starts in the last hour (of this day: each day's room starts from the canonical state).
+    recent = trace["mode"][max(0, i - round(3600 / air.dt_s)) : i + 1, m]
+    starts_last_hour = int(((recent[1:] == 1) & (recent[:-1] == 0)).sum())
     pf = 0.87 if loaded else 0.45
     if spec.kind == "vsd":
         speed_pct = 100 * (share if loaded else spec.min_speed) if running else 0.0
@@ -405,4 +449,5 @@ def _compressor_values(
         "target_pressure_setpoint_bar": float(air.target_bar[m]),
         "remote_enabled": 1.0 if air.sequenced or spec.remote_enabled else 0.0,
         "control_source": 1.0 if air.sequenced else 0.0,
+        "starts_last_hour": float(starts_last_hour),
     }
