@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from agent.config.profile import Function, NumericPoint, PointKind, Profile, Role
+from agent.modbus.decode import decode_point
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "edge_configs" / "profiles"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
@@ -30,7 +31,10 @@ METERS = [
     "siemens/pac4200",
     "socomec/diris_a10",
 ]
-COMPRESSORS = ["ingersoll_rand/xe145m", "kaeser/sigma_control"]
+COMPRESSORS = ["datakom/dk40", "ingersoll_rand/xe145m", "kaeser/sigma_control"]
+# Profiles whose register table has no second public source at all (no implementation, no other
+# document): they must say so in `source` instead of listing a cross-check that does not exist.
+NO_SECOND_SOURCE = {"datakom/dk40"}
 
 
 def profile(profile_id: str) -> Profile:
@@ -44,12 +48,20 @@ def numeric(p: Profile, name: str) -> NumericPoint:
     return point
 
 
-@pytest.mark.parametrize("profile_id", METERS + COMPRESSORS)
+@pytest.mark.parametrize("profile_id", [p for p in METERS + COMPRESSORS if p not in NO_SECOND_SOURCE])
 def test_profile_names_a_second_source_for_at_least_three_points(profile_id: str) -> None:
     p = profile(profile_id)
     checked = {name for check in p.cross_checked for name in check.points}
     assert len(checked) >= 3, checked
     assert "not readable here" in p.source or "read here" in p.source  # says what was actually read
+
+
+@pytest.mark.parametrize("profile_id", sorted(NO_SECOND_SOURCE))
+def test_profile_without_a_second_source_says_so_and_claims_no_cross_check(profile_id: str) -> None:
+    p = profile(profile_id)
+    assert p.cross_checked == ()
+    assert "No second public source" in p.source
+    assert "read here" in p.source
 
 
 @pytest.mark.parametrize("profile_id", METERS)
@@ -111,6 +123,15 @@ SPOT_CHECKS = [
     ("kaeser/sigma_control", "system_pressure_local_bar", Function.HOLDING, 41 - 1, "int16", 0.001),
     ("kaeser/sigma_control", "airend_discharge_temperature_c", Function.HOLDING, 43 - 1, "int16", 0.1),
     ("kaeser/sigma_control", "motor_starts_per_h", Function.HOLDING, 52 - 1, "int16", 1.0),
+    # Datakom DK-40 manual V2.6, 10.2: register 40XXX -> address XXX-1, multiplier as scale
+    ("datakom/dk40", "frequency_hz", Function.HOLDING, 1 - 1, "uint16", 0.1),
+    ("datakom/dk40", "pressure", Function.HOLDING, 8 - 1, "uint16", 0.1),
+    ("datakom/dk40", "airend_temperature", Function.HOLDING, 9 - 1, "int16", 1.0),
+    ("datakom/dk40", "total_working_hours_h", Function.HOLDING, 23 - 1, "uint32", 0.1),
+    ("datakom/dk40", "running_hours_h", Function.HOLDING, 25 - 1, "uint32", 0.1),
+    ("datakom/dk40", "loaded_hours_h", Function.HOLDING, 27 - 1, "uint32", 0.1),
+    ("datakom/dk40", "alarm_bits", Function.HOLDING, 29 - 1, "uint32", 1.0),
+    ("datakom/dk40", "warning_bits", Function.HOLDING, 31 - 1, "uint16", 1.0),
 ]
 
 
@@ -153,6 +174,38 @@ def test_compressor_controllers_feed_the_air_analytics() -> None:
         pressure = p.role_point(Role.DISCHARGE_PRESSURE)
         assert pressure is not None
         assert pressure.unit == "bar"
+
+
+def test_dk40_reads_32_bit_values_least_significant_register_first() -> None:
+    # Manual V2.6 p.34: "The least significant register comes first"; bytes high first (p.32).
+    p = profile("datakom/dk40")
+    wide = [pt for pt in p.points if isinstance(pt, NumericPoint) and pt.dtype == "uint32"]
+    assert {pt.name for pt in wide} == {
+        "total_working_hours_h",
+        "running_hours_h",
+        "loaded_hours_h",
+        "alarm_bits",
+    }
+    assert all(pt.order == "CDAB" for pt in wide)
+    # 12345.6 h on the wire as the manual describes it: low register 0xE240, then high 0x0001.
+    running = numeric(p, "running_hours_h")
+    assert decode_point(running, [0xE240, 0x0001], p.order_of(running)).value == pytest.approx(12345.6)
+
+
+def test_dk40_gives_the_analytics_hours_but_claims_no_pressure_unit() -> None:
+    p = profile("datakom/dk40")
+    assert p.device_kind == "compressor"
+    assert p.datasheet is not None
+    assert p.datasheet.control == "load_unload"  # load solenoid, star/delta, LOAD vs UNLOAD hours
+    running = p.role_point(Role.RUNNING_HOURS)
+    loaded = p.role_point(Role.LOADED_HOURS)
+    assert running is not None
+    assert loaded is not None
+    assert (running.name, running.kind) == ("running_hours_h", PointKind.COUNTER)  # LOAD + UNLOAD
+    assert (loaded.name, loaded.kind) == ("loaded_hours_h", PointKind.COUNTER)  # LOAD
+    # The register list gives "Pressure Value" x0.1 without a unit: no role, no invented bar.
+    assert p.role_point(Role.DISCHARGE_PRESSURE) is None
+    assert numeric(p, "pressure").unit == ""
 
 
 def test_cross_checked_may_only_name_points_of_the_profile() -> None:
