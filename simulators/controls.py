@@ -96,7 +96,8 @@ class PanelControls:
 
     `control_source` is 1 (remote) while the key is at remote and the heartbeat changed within
     `heartbeat_timeout_s`, 2 (local fallback) once a heartbeat that had been changing stops, else 0.
-    Setpoints read back as written; until then the physics' own band shows (not in control_values)."""
+    Setpoints read back as written; until then the physics' own band shows (not in control_values), as
+    do the physics' starts in the last hour."""
 
     remote: dict[str, bool] = field(default_factory=dict)  # device -> panel key at start (else local)
     _panels: dict[str, _Panel] = field(default_factory=dict)
@@ -144,7 +145,6 @@ class PanelControls:
         return values | {
             "remote_enabled": 1.0 if panel.remote_enabled else 0.0,
             "control_source": float(self.control_source(device, t)),
-            "starts_last_hour": 0.0,
             "tripped": 1.0 if panel.tripped else 0.0,
         }
 
