@@ -28,7 +28,12 @@ import yaml
 from agent.config.site import SiteConfig
 from agent.history.importer import import_csv
 from agent.history.store import HistoryStore
-from agent.mv.series import TEMPERATURE_SERIES, compressor_series
+from agent.mv.series import (
+    HEADER_PRESSURE_MIN_SERIES,
+    HEADER_PRESSURE_SERIES,
+    TEMPERATURE_SERIES,
+    compressor_series,
+)
 
 __all__ = [
     "DemoPlan",
@@ -132,6 +137,10 @@ def import_format(scenario: Any, generated: pd.DataFrame) -> pd.DataFrame:
         out[compressor_series(device, "running_h")] = (loaded + unloaded) / 3600
         out[compressor_series(device, "air_m3")] = generated[f"{device}_fad_m3"]
         out[compressor_series(device, "pressure_bar")] = generated[f"{device}_pressure_bar"]
+        out[compressor_series(device, "pressure_min_bar")] = generated[f"{device}_pressure_min_bar"]
+    if "air_header_pressure_bar" in generated.columns:  # what the header transmitter would have logged
+        out[HEADER_PRESSURE_SERIES] = generated["air_header_pressure_bar"]
+        out[HEADER_PRESSURE_MIN_SERIES] = generated["air_header_pressure_min_bar"]
     return out
 
 
@@ -374,6 +383,9 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
     if plan.broker == "mosquitto" and mosquitto is None:
         raise OSError("--broker mosquitto: mosquitto is not installed (apt-get install mosquitto)")
     async with start_broker(plan.mqtt_port, mosquitto, enabled=plan.broker != "none") as broker:
+        # The history first: generating it leaves each day's counter totals in the process, so the
+        # factory's live counters start from them instead of simulating the past year again.
+        history = await asyncio.to_thread(prepare_history, scenario, plan.workdir, plan.history_days)
         await factory.start()
         try:
             config = demo_site_config(
@@ -382,9 +394,6 @@ async def run_demo(plan: DemoPlan, *, ready: Callable[[dict[str, str]], None] | 
             config["web"] = {"host": plan.web_host, "port": plan.web_port}
             path = write_config(config, plan.workdir / "demo_site.yaml")
             loaded = load_config(path)
-            history = await asyncio.to_thread(
-                prepare_history, scenario, plan.workdir, plan.history_days, site=loaded.config
-            )
             endpoints = {
                 "dashboard": f"http://{plan.web_host}:{plan.web_port}/",
                 "mqtt": f"{broker}, topics energy/demo-factory/#" if broker else "off (no broker available)",

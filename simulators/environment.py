@@ -6,6 +6,7 @@ minute steps costs milliseconds and the live server and the history generator se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
@@ -14,17 +15,24 @@ import numpy.typing as npt
 from simulators.scenario import Calendar, Scenario, Weather
 
 __all__ = [
+    "DayEffects",
     "FloatArray",
+    "day_effects",
     "day_rng",
+    "line_states",
     "local_date",
     "local_days",
     "outdoor_temperature_c",
+    "output_share",
     "production_level",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 _WEATHER_PERIODS_DAYS = (2.7, 4.1, 6.3, 9.8, 15.2, 23.5)
+_DRIFT_PERIODS_DAYS = (11.3, 19.7, 31.1, 53.9)
+_STREAM_EFFECTS = 11
+_STREAM_LINES = 12
 
 
 def day_rng(seed: int, day_index: int, stream: int) -> np.random.Generator:
@@ -88,3 +96,74 @@ def production_level(scenario: Scenario, day: date, day_index: int, hours: Float
 
 def local_date(scenario: Scenario, t_epoch_s: float) -> date:
     return (datetime.fromtimestamp(t_epoch_s, scenario.tz)).date()
+
+
+@dataclass(frozen=True)
+class DayEffects:
+    """What changes from one day to the next that neither production nor temperature explains."""
+
+    mix: float  # product mix: the lines' energy (and process air) per unit of output x this
+    base: float  # always-on loads x this (maintenance, cleaning, doors open, equipment drifting)
+    weather: float  # cooling/heating power x this (humidity, sun: weather that is not temperature)
+
+
+def day_effects(scenario: Scenario, day_index: int) -> DayEffects:
+    """The day's unmodelled factors (all 1 when the scenario declares no variation)."""
+    v = scenario.variation
+    rng = day_rng(scenario.seed, day_index, _STREAM_EFFECTS)
+    mix, base, weather = rng.normal(0.0, 1.0, 3)
+    # The drift is a sum of slow sinusoids with seeded phases, like the weather: smooth over weeks and
+    # a pure function of the day, so a day can be computed on its own.
+    phases = np.random.default_rng([scenario.seed & 0xFFFFFFFF, 13]).uniform(
+        0, 2 * np.pi, len(_DRIFT_PERIODS_DAYS)
+    )
+    periods = np.array(_DRIFT_PERIODS_DAYS)
+    drift = float(np.sin(2 * np.pi * day_index / periods + phases).sum()) * np.sqrt(2.0 / len(periods))
+    return DayEffects(
+        mix=float(np.clip(1.0 + v.mix_sd * mix, 0.6, 1.4)),
+        base=float(np.clip(1.0 + v.base_day_sd * base + v.base_drift_sd * drift, 0.5, 1.5)),
+        weather=float(np.clip(1.0 + v.weather_day_sd * weather, 0.2, 1.8)),
+    )
+
+
+def _shift_hours(calendar: Calendar) -> list[tuple[float, float]]:
+    spans = []
+    for shift in calendar.shifts:
+        start = shift.start.hour + shift.start.minute / 60
+        end = shift.end.hour + shift.end.minute / 60 or 24.0
+        spans.append((start, end if end > start else end + 24.0))
+    return spans
+
+
+def line_states(scenario: Scenario, day: date, day_index: int, hours: FloatArray) -> FloatArray:
+    """[lines, len(hours)]: 1 while each of `variation.lines` can run, 0 while it stands.
+
+    On a working day a line stands all day with probability `line_day_prob` (a partial-line day), or
+    else stops for half of one of the shifts with probability `line_stop_prob` (a breakdown, a
+    changeover, no operator). The same number of draws every day, so the streams do not shift."""
+    v = scenario.variation
+    states = np.ones((len(v.lines), len(hours)))
+    rng = day_rng(scenario.seed, day_index, _STREAM_LINES)
+    draws = rng.random((len(v.lines), 4))
+    working = day.weekday() in scenario.calendar.working_weekdays and not _is_holiday(scenario.calendar, day)
+    if not working:
+        return states
+    shifts = _shift_hours(scenario.calendar)
+    for index, (whole_day, stop, which, when) in enumerate(draws):
+        if whole_day < v.line_day_prob:
+            states[index] = 0.0
+        elif stop < v.line_stop_prob:
+            start, end = shifts[min(int(which * len(shifts)), len(shifts) - 1)]
+            half = (end - start) / 2
+            first = start + when * half
+            inside = ((hours - first) % 24.0) < half
+            states[index] = np.where(inside, 0.0, 1.0)
+    return states
+
+
+def output_share(states: FloatArray) -> FloatArray:
+    """Share of the plant's output the running lines make (lines equal); 1 when no lines are declared."""
+    if states.shape[0] == 0:
+        return np.ones(states.shape[1])
+    share: FloatArray = states.mean(axis=0)
+    return share

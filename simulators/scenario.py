@@ -27,6 +27,7 @@ __all__ = [
     "Retrofit",
     "Scenario",
     "Shift",
+    "Variation",
     "Weather",
     "load_scenario",
     "scenario_path",
@@ -72,6 +73,39 @@ class Weather(_Strict):
     day_to_day_sd_c: float = Field(default=2.0, ge=0)
 
 
+class Variation(_Strict):
+    """Day-to-day realism: what a real site's daily baseline (production + temperature) cannot explain.
+
+    All zero (the default) is the regular site of old, whose daily baseline fits almost exactly. Every
+    effect is drawn per day from the scenario's seed, so the counterfactual (no retrofit) sees it too.
+    """
+
+    lines: tuple[str, ...] = Field(
+        default=(), description="Loads that are production lines: they stop on their own (below)."
+    )
+    line_stop_prob: float = Field(
+        default=0.0, ge=0, le=1, description="Per line and working day: chance of a stop of half a shift."
+    )
+    line_day_prob: float = Field(
+        default=0.0, ge=0, le=1, description="Per line and working day: chance it stands all day."
+    )
+    mix_sd: float = Field(
+        default=0.0, ge=0, le=0.3, description="Product mix: day-to-day relative sd of energy per unit."
+    )
+    base_day_sd: float = Field(
+        default=0.0, ge=0, le=0.3, description="Unmodelled day-to-day relative sd of always-on loads."
+    )
+    base_drift_sd: float = Field(
+        default=0.0, ge=0, le=0.3, description="Slow (weeks) unmodelled relative drift of always-on loads."
+    )
+    weather_day_sd: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="Unmodelled weather (humidity, sun): day-to-day relative sd of cooling/heating power.",
+    )
+
+
 class LoadSpec(_Strict):
     """One electrical load (a line, a chiller plant, lighting): power = base + production + weather."""
 
@@ -97,18 +131,38 @@ class CompressorSpec(_Strict):
     vsd_fixed_fraction: float = Field(
         default=0.12, ge=0, lt=1, description="VSD: power at zero flow as a share of rated (curve intercept)."
     )
+    run_on_s: float = Field(default=300.0, ge=0, description="Unloaded run before the machine stops itself.")
+    min_run_s: float = Field(default=300.0, ge=0, description="Minimum run time after a start.")
+    max_starts_per_h: int = Field(default=6, ge=1, le=60, description="Motor starts allowed in any hour.")
+    start_s: float = Field(default=10.0, ge=0, description="Star-delta / soft start: motor runs, no air.")
+    sump_fill_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="Loaded power without air after each load: refilling the sump vented "
+        "on unload (the blow-down loss).",
+    )
+    stop_delay_s: float = Field(default=30.0, ge=0, description="Unloaded run before a commanded stop.")
+    remote_enabled: bool = Field(
+        default=False, description="Panel key at 'remote' when the simulator starts."
+    )
 
 
 class AirSystem(_Strict):
     receiver_m3: float = Field(gt=0, description="Receiver + pipework volume; sets the load/unload cycle.")
-    pressure_band_bar: tuple[float, float] = Field(description="Unload at the high, load at the low value.")
+    pressure_band_bar: tuple[float, float] = Field(
+        description="The first machine's band: it unloads at the high, loads at the low value."
+    )
+    cascade_step_bar: float = Field(
+        default=0.1,
+        ge=0,
+        le=0.5,
+        description="Local cascade: each machine's band this much below the previous.",
+    )
+    dt_s: float = Field(default=1.0, gt=0, le=10, description="Time step of the compressor-room physics.")
     demand_m3min: float = Field(ge=0, description="Process air demand at production level 1.")
     base_demand_m3min: float = Field(default=0.0, ge=0, description="Process air needed around the clock.")
     leak_m3min: float = Field(ge=0, description="Leak flow at the middle of the pressure band.")
     compressors: tuple[CompressorSpec, ...] = Field(min_length=1)
-    spare_running: int = Field(
-        default=1, ge=0, description="Uncontrolled cascade: machines idling unloaded beyond the need."
-    )
     power_per_bar: float = Field(default=0.07, ge=0, le=0.2, description="Power increase per bar.")
 
     @model_validator(mode="after")
@@ -116,6 +170,8 @@ class AirSystem(_Strict):
         low, high = self.pressure_band_bar
         if not 0 < low < high:
             raise ValueError(f"pressure_band_bar must be [low, high] with 0 < low < high, got {low}, {high}")
+        if not (60 / self.dt_s).is_integer():
+            raise ValueError(f"dt_s {self.dt_s} must divide a minute")
         return self
 
 
@@ -124,7 +180,10 @@ class Retrofit(_Strict):
     efficiency measure that cuts named loads' power by a fixed share (lighting, HVAC, motors)."""
 
     date: date
-    sequencing: bool = Field(default=True, description="Master controller: base load + VSD trim.")
+    sequencing: bool = Field(
+        default=True,
+        description="Master controller: VSDs trim, fixed-speed machines base load, staged on/off.",
+    )
     load_savings: dict[str, float] = Field(
         default_factory=dict, description="Load name -> share of its power saved (0-0.9), e.g. {hvac: 0.15}."
     )
@@ -149,7 +208,8 @@ class DeviceSpec(_Strict):
     unit_id: int = Field(ge=1, le=247)
     profile: str = Field(description="Profile id 'vendor/model' under edge_configs/profiles.")
     kind: Literal["meter", "compressor", "production_counter", "sensor"] = Field(
-        description="sensor: an outdoor temperature / humidity transmitter serving the scenario's weather."
+        description="sensor: a transmitter serving the scenario's weather (outdoor temperature, humidity) "
+        "and the compressor room's header pressure, whichever its profile has."
     )
     measures: tuple[str, ...] = Field(
         default=(),
@@ -191,6 +251,7 @@ class Scenario(_Strict):
     loads: tuple[LoadSpec, ...] = ()
     air: AirSystem | None = None
     retrofit: Retrofit | None = None
+    variation: Variation = Variation()
     buses: tuple[Bus, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -199,6 +260,8 @@ class Scenario(_Strict):
             raise ValueError("start must carry a UTC offset, e.g. 2024-01-01T00:00:00+08:00")
         if 86400 % self.step_s:
             raise ValueError(f"step_s {self.step_s} does not divide a day")
+        if self.air is not None and not (self.step_s / self.air.dt_s).is_integer():
+            raise ValueError(f"step_s {self.step_s} must be a multiple of air.dt_s {self.air.dt_s}")
         if self.retrofit is not None and self.air is None and not self.retrofit.load_savings:
             raise ValueError("a retrofit needs an air system or load_savings")
         if self.retrofit is not None:
@@ -206,6 +269,9 @@ class Scenario(_Strict):
             for name, share in self.retrofit.load_savings.items():
                 if name not in loads or not 0 <= share <= 0.9:
                     raise ValueError(f"retrofit.load_savings: {name!r}={share} needs a known load and 0..0.9")
+        unknown_lines = [name for name in self.variation.lines if name not in {x.name for x in self.loads}]
+        if unknown_lines:
+            raise ValueError(f"variation.lines: unknown loads {unknown_lines}")
         self._check_devices()
         return self
 

@@ -9,6 +9,14 @@ serial line never overlap.
         bus = factory.bus("meters")            # bus.host, bus.port (or bus.client_port for serial)
         bus.faults.set(1, Fault(FaultKind.TIMEOUT))
         factory.true_counters("main_meter")   # what the physics says, whatever the faults show
+
+Compressor controllers also take writes (functions 6 and 16) to the holding registers their profile
+declares `writable`; accepted writes go to a `ControlSink` (simulators/controls.py). Refusals, as a
+real controller gives them: a register that is unknown or read-only -> exception 02 (illegal data
+address); any write while the panel key is at local (`remote_enabled` = 0) -> exception 04 (device
+failure: the controller is well but will not act), nothing changes; a value the point's encoding or
+the controller rejects (out of range, load pressure above unload pressure) -> exception 03. Every
+accepted and refused write request is counted per device (`SimulatedFactory.write_counts`).
 """
 
 from __future__ import annotations
@@ -41,14 +49,23 @@ from agent.config.profile import (
     register_count,
 )
 from agent.config.registry import ProfileRegistry
-from agent.modbus.decode import encode_point
+from agent.modbus.decode import decode_point, encode_point
 from simulators.clock import Clock, RealClock
+from simulators.controls import CONTROL_OF_POINT, ControlSink, PanelControls
 from simulators.faults import Fault, FaultKind, FaultTable
 from simulators.generic import GenericDevice
 from simulators.scenario import Bus, DeviceSpec, Scenario
 from simulators.site import SiteModel
 
-__all__ = ["BusServer", "Endpoint", "ProfileServer", "RequestRecord", "SimulatedFactory", "wire_seconds"]
+__all__ = [
+    "BusServer",
+    "Endpoint",
+    "ProfileServer",
+    "RequestRecord",
+    "SimulatedFactory",
+    "WriteCounts",
+    "wire_seconds",
+]
 
 _CHAR_BITS = 11  # start + 8 data + parity/second stop + stop: the Modbus RTU character
 
@@ -75,6 +92,14 @@ class Endpoint:
     profile: str
 
 
+@dataclass
+class WriteCounts:
+    """Write requests (function 6 or 16) a device answered normally, and those it refused."""
+
+    accepted: int = 0
+    refused: int = 0
+
+
 def wire_seconds(baudrate: int, request_bytes: int, response_bytes: int) -> float:
     """Time an RTU exchange occupies the line: both frames plus a 3.5-character silence after each."""
     return (request_bytes + response_bytes + 7) * _CHAR_BITS / baudrate
@@ -94,6 +119,31 @@ class _DeviceImage:
         self.tables: dict[Function, list[NumericPoint | BoolPoint | BitPoint | StringPoint]] = {}
         for point in profile.points:
             self.tables.setdefault(point.function, []).append(point)
+
+    @property
+    def takes_writes(self) -> bool:
+        """A controller with a control surface (writable points) answers writes; others do not."""
+        return self.spec.kind == "compressor" and any(p.writable for p in self.profile.points)
+
+    def writable_points(
+        self, address: int, words: list[int]
+    ) -> list[tuple[NumericPoint | BoolPoint | BitPoint | StringPoint, list[int]]] | None:
+        """The writable holding points exactly covered by a write of `words` at `address`, each with
+        its registers; None when any register is unknown, read-only or only part of a point."""
+        covered = []
+        position = address
+        end = address + len(words)
+        holding = {p.address: p for p in self.tables.get(Function.HOLDING, []) if p.writable}
+        while position < end:
+            point = holding.get(position)
+            if point is None or point.name not in CONTROL_OF_POINT:
+                return None
+            width = register_count(point)
+            if position + width > end:
+                return None
+            covered.append((point, words[position - address : position - address + width]))
+            position += width
+        return covered
 
     def span(self, function: Function) -> int:
         points = self.tables.get(function, [])
@@ -136,6 +186,8 @@ class BusServer:
     clock: Clock
     faults: FaultTable = field(default_factory=FaultTable)
     request_log: list[RequestRecord] = field(default_factory=list)
+    controls: ControlSink | None = None
+    write_counts: dict[int, WriteCounts] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 0
     client_port: str = ""  # serial: the pty a client opens
@@ -229,6 +281,10 @@ class BusServer:
     def _sim_device(self, unit: int, image: _DeviceImage) -> SimDevice:
         coils, discrete, _, _ = _empty_simdata()
         holding, inputs = (_register_block(image.span(f)) for f in (Function.HOLDING, Function.INPUT))
+        if image.takes_writes:
+            # The whole holding space, so that every write reaches `_write` (and is counted there);
+            # reads past the map are still refused in `_answer`, as before.
+            holding = _register_block(65535)
         return SimDevice(
             unit,
             simdata=(coils, discrete, holding, inputs),
@@ -252,7 +308,9 @@ class BusServer:
     ) -> ExcCodes | None:
         record = RequestRecord(unit, function, address, count, time.monotonic())
         try:
-            return await self._answer(unit, image, function, start_address, address, count, registers, record)
+            return await self._answer(
+                unit, image, function, start_address, address, count, registers, record, set_values
+            )
         finally:
             record.end = time.monotonic()
             self.request_log.append(record)
@@ -267,6 +325,7 @@ class BusServer:
         count: int,
         registers: list[int],
         record: RequestRecord,
+        set_values: Any = None,
     ) -> ExcCodes | None:
         faults = self.faults
         if faults.transport_fault(unit, FaultKind.TIMEOUT) or faults.transport_fault(unit, FaultKind.OFFLINE):
@@ -274,14 +333,27 @@ class BusServer:
             raise NoSuchIdException(f"unit {unit} is silent (fault)")
         await self._delay(unit, function, count)
         table = Function.INPUT if function == 4 else Function.HOLDING
+        if function in (6, 16) and image.takes_writes:
+            if set_values is None:
+                return None  # pymodbus reads the written registers back for the response: as written
+            refusal = _exception_fault(faults, unit) or self._write(unit, image, address, set_values, record)
+            self._count_write(unit, refusal is None)
+            if refusal is not None:
+                record.outcome = f"exception {int(refusal)}"
+            return refusal
         refusal = _exception_fault(faults, unit) or image.refuse(table, address, count)
         if function not in (3, 4):
             refusal = ExcCodes.ILLEGAL_FUNCTION
+        elif refusal is None and address + count > image.span(table):
+            refusal = ExcCodes.ILLEGAL_ADDRESS
         if refusal is not None:
             record.outcome = f"exception {int(refusal)}"
             return refusal
         record.sim_time = self.clock.now()
-        values = faults.apply_values(unit, image.profile, self.model.values(image.spec.name, record.sim_time))
+        values = self.model.values(image.spec.name, record.sim_time)
+        if image.takes_writes and self.controls is not None:
+            values = _with_controls(values, self.controls.control_values(image.spec.name, record.sim_time))
+        values = faults.apply_values(unit, image.profile, values)
         words = image.registers(table, values)
         registers[address - start_address : address - start_address + count] = words[
             address : address + count
@@ -290,6 +362,42 @@ class BusServer:
             record.outcome = "corrupt"
             self._corrupt_next.add(unit)
         return None
+
+    def _write(
+        self, unit: int, image: _DeviceImage, address: int, set_values: Any, record: RequestRecord
+    ) -> ExcCodes | None:
+        """Decode and hand over one write request; the exception a real controller would give, or None."""
+        words = [int(w) for w in (set_values if isinstance(set_values, list) else [set_values])]
+        covered = image.writable_points(address, words)
+        if covered is None or self.controls is None:
+            return ExcCodes.ILLEGAL_ADDRESS
+        record.sim_time = now = self.clock.now()
+        device = image.spec.name
+        if not self.controls.remote_enabled(device, now):
+            return ExcCodes.DEVICE_FAILURE
+        decoded = []
+        for point, registers in covered:
+            value = decode_point(
+                point,
+                registers,
+                image.profile.order_of(point) if isinstance(point, NumericPoint) else image.profile.order,
+            )
+            if value.quality != "good" or not isinstance(value.value, int | float):
+                return ExcCodes.ILLEGAL_VALUE
+            decoded.append((point, float(value.value)))
+        for point, number in decoded:
+            outcome = self.controls.write(device, CONTROL_OF_POINT[point.name], number, now)
+            if not outcome.accepted:
+                remote_off = not self.controls.remote_enabled(device, now)
+                return ExcCodes.DEVICE_FAILURE if remote_off else ExcCodes.ILLEGAL_VALUE
+        return None
+
+    def _count_write(self, unit: int, accepted: bool) -> None:
+        counts = self.write_counts.setdefault(unit, WriteCounts())
+        if accepted:
+            counts.accepted += 1
+        else:
+            counts.refused += 1
 
     async def _delay(self, unit: int, function: int, count: int) -> None:
         delay = 0.0
@@ -311,6 +419,15 @@ class BusServer:
         if self.spec.transport == "tcp":
             return data[:2] + b"\x12\x34" + data[4:]  # a protocol id that is not Modbus
         return data[:-1] + bytes([data[-1] ^ 0xFF])  # a CRC that does not match
+
+
+def _with_controls(values: dict[str, float], controls: dict[str, float]) -> dict[str, float]:
+    """The physics' values with the controller's control registers; a tripped machine shows its fault."""
+    merged = values | controls
+    if controls.get("tripped"):
+        merged |= {"state": 3.0, "alarm_word": 1.0, "active_power_kw": 0.0, "fad_m3_min": 0.0}
+        merged |= {"motor_current_a": 0.0, "speed_pct": 0.0, "motor_speed_rpm": 0.0}
+    return merged
 
 
 def _exception_fault(faults: FaultTable, unit: int) -> ExcCodes | None:
@@ -340,16 +457,24 @@ class SimulatedFactory:
         host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
         registry: ProfileRegistry | None = None,
+        controls: ControlSink | None = None,
     ) -> None:
         self.scenario = scenario
         self.clock = clock or RealClock()
         self.model = SiteModel(scenario, retrofit=True)
+        self.controls: ControlSink = controls or PanelControls(remote=_panel_keys(scenario))
         registry = registry or ProfileRegistry()
         self.buses: dict[str, BusServer] = {}
         for bus in scenario.buses:
             images = {d.unit_id: _DeviceImage(d, _profile(registry, d)) for d in bus.devices}
             server = BusServer(
-                bus, images, self.model, self.clock, host=host, port=(ports or {}).get(bus.name, 0)
+                bus,
+                images,
+                self.model,
+                self.clock,
+                host=host,
+                port=(ports or {}).get(bus.name, 0),
+                controls=self.controls,
             )
             for device in bus.devices:
                 for spec in device.faults:
@@ -372,6 +497,24 @@ class SimulatedFactory:
 
     def clear_fault(self, device: str, kind: FaultKind | None = None) -> None:
         self.bus_of(device).faults.clear(self.scenario.device(device).unit_id, kind)
+
+    def write_counts(self, device: str) -> WriteCounts:
+        """Write requests the device accepted and refused since the factory started."""
+        counts = self.bus_of(device).write_counts.get(self.scenario.device(device).unit_id, WriteCounts())
+        return WriteCounts(counts.accepted, counts.refused)
+
+    def set_remote_enabled(self, device: str, enabled: bool) -> None:
+        """Test hook: turn the machine's panel key to remote (True) or local (False)."""
+        self.controls.set_remote_enabled(self._compressor(device), enabled, self.clock.now())
+
+    def trip(self, device: str) -> None:
+        """Test hook: the machine trips (motor overload) and stops."""
+        self.controls.trip(self._compressor(device), self.clock.now())
+
+    def _compressor(self, device: str) -> str:
+        if self.scenario.device(device).kind != "compressor":
+            raise KeyError(f"scenario {self.scenario.name}: {device!r} is not a compressor")
+        return device
 
     def true_counters(self, device: str, t: float | None = None) -> dict[str, float]:
         """The physics' counters (kWh, h, m3, units) at t (default: the clock's now), faults ignored."""
@@ -497,3 +640,11 @@ def _refusal(profile: Profile, function: Function, address: int, count: int) -> 
         if forbidden.function is function and address <= forbidden.end and forbidden.start < address + count:
             return ExcCodes.ILLEGAL_ADDRESS
     return None
+
+
+def _panel_keys(scenario: Scenario) -> dict[str, bool]:
+    """Each compressor device's panel key when the simulator starts (the scenario's, default local)."""
+    machines = {c.name: c.remote_enabled for c in scenario.air.compressors} if scenario.air else {}
+    return {
+        d.name: machines.get(str(d.compressor), False) for d in scenario.devices if d.kind == "compressor"
+    }

@@ -2,7 +2,9 @@
 
 `SiteModel.values(device, t)` returns every physics quantity of a device at epoch time `t` under the
 point names the shipped profiles use. Counters are the exact integral of the physics up to `t`
-(day totals are cached, so a live server pays for past days once).
+(day totals are cached, so a live server pays for past days once; past days are simulated as one
+batch). Compressor gauges come from the compressor-room engine's trace of the day (one entry per
+engine step), the header pressure transmitter shows the room's pressure.
 """
 
 from __future__ import annotations
@@ -14,20 +16,63 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulators.environment import FloatArray
-from simulators.physics import CompressorSteps, DaySteps, compute_day, loaded_seconds
+from simulators.physics import AirDay, DaySteps, compute_days
 from simulators.scenario import DeviceSpec, Scenario
 
-__all__ = ["COUNTERS", "SiteModel", "device_step_increments"]
+__all__ = ["COUNTERS", "SiteModel", "day_totals", "device_step_increments", "remember_day_totals"]
 
 # The true counters of each device kind, in engineering units.
 COUNTERS: dict[str, tuple[str, ...]] = {
     "meter": ("import_kwh", "import_kvarh", "kvah"),
-    "compressor": ("energy_kwh", "running_h", "loaded_h", "fad_m3", "load_cycles"),
+    "compressor": ("energy_kwh", "running_h", "loaded_h", "fad_m3", "load_cycles", "starts"),
     "production_counter": ("units", "rejects"),
     "sensor": (),
 }
 
 _CACHE_DAYS = 4
+# Traced days shared by the site models of one process (tests build many of the same scenario).
+# Keyed by the scenario's id; the entry holds the scenario so that the id stays its own.
+_TRACED: OrderedDict[tuple[int, bool, int], tuple[Scenario, DaySteps]] = OrderedDict()
+_TRACED_DAYS = 8
+
+
+# What each device's counters grew by over a day, for every day simulated in this process (the
+# history generator leaves them here, so a live server of the same scenario object need not simulate
+# the past again). Keyed like _TRACED.
+_DAY_TOTALS: dict[tuple[int, bool, int], tuple[Scenario, dict[str, dict[str, float]]]] = {}
+_DAY_TOTALS_MAX = 3000
+
+
+def day_totals(scenario: Scenario, steps: DaySteps) -> dict[str, dict[str, float]]:
+    """Per device, how much each true counter grows over the day."""
+    return {
+        dev.name: {k: float(v.sum()) for k, v in device_step_increments(scenario, dev, steps).items()}
+        for dev in scenario.devices
+    }
+
+
+def remember_day_totals(
+    scenario: Scenario, retrofit: bool, index: int, totals: dict[str, dict[str, float]]
+) -> None:
+    _DAY_TOTALS[(id(scenario), retrofit, index)] = (scenario, totals)
+    while len(_DAY_TOTALS) > _DAY_TOTALS_MAX:  # oldest first: a long test run builds many scenarios
+        del _DAY_TOTALS[next(iter(_DAY_TOTALS))]
+
+
+def _known_totals(scenario: Scenario, retrofit: bool, index: int) -> dict[str, dict[str, float]] | None:
+    known = _DAY_TOTALS.get((id(scenario), retrofit, index))
+    return known[1] if known is not None else None
+
+
+def _remember(scenario: Scenario, retrofit: bool, index: int, steps: DaySteps) -> None:
+    key = (id(scenario), retrofit, index)
+    _TRACED[key] = (scenario, steps)
+    _TRACED.move_to_end(key)
+    while len(_TRACED) > _TRACED_DAYS:
+        _TRACED.popitem(last=False)
+
+
+_BATCH_DAYS = 400  # past days simulated together for the counters' day-start totals
 _MAX_RPM = 2980.0
 
 
@@ -51,11 +96,12 @@ def device_step_increments(scenario: Scenario, device: DeviceSpec, day: DaySteps
     if device.kind == "compressor":
         c = day.compressors[str(device.compressor)]
         return {
-            "energy_kwh": c.mean_kw() * hours,
-            "running_h": c.running * hours,
-            "loaded_h": c.running * c.duty * hours,
-            "fad_m3": c.mean_flow_m3min() * day.step_s / 60.0,
-            "load_cycles": c.running * c.cycles * ((c.duty > 0) & (c.duty < 1)),
+            "energy_kwh": c.kwh,
+            "running_h": c.running_s / 3600.0,
+            "loaded_h": c.loaded_s / 3600.0,
+            "fad_m3": c.air_m3,
+            "load_cycles": c.load_cycles,
+            "starts": c.starts,
         }
     if device.kind == "sensor":
         return {}
@@ -101,7 +147,19 @@ class SiteModel:
         if index in self._days:
             self._days.move_to_end(index)
             return self._days[index]
-        steps = compute_day(self.scenario, index, retrofit=self.retrofit)
+        known = _TRACED.get((id(self.scenario), self.retrofit, index))
+        if known is not None:
+            steps = known[1]
+        else:
+            # The next day is usually asked for next: simulate both in one batch (same cost as one).
+            pair = [(index, self.retrofit), (index + 1, self.retrofit)]
+            batch = compute_days(self.scenario, pair, trace=True)
+            steps = batch.day(0)
+            following = batch.day(1)
+            _remember(self.scenario, self.retrofit, index + 1, following)
+            _remember(self.scenario, self.retrofit, index, steps)
+            for day, simulated in ((index, steps), (index + 1, following)):
+                remember_day_totals(self.scenario, self.retrofit, day, day_totals(self.scenario, simulated))
         self._days[index] = steps
         if len(self._days) > _CACHE_DAYS:
             self._days.popitem(last=False)
@@ -120,19 +178,33 @@ class SiteModel:
     def _totals_at_day_start(self, index: int) -> dict[str, dict[str, float]]:
         if index < 0:
             raise ValueError(f"scenario {self.scenario.name}: time is before the scenario start")
-        while len(self._day_start_totals) <= index:
-            done = len(self._day_start_totals) - 1
-            previous = self._day_start_totals[done]
-            following = {}
-            for dev in self.scenario.devices:
-                inc = device_step_increments(self.scenario, dev, self.day(done))
-                following[dev.name] = {k: previous[dev.name][k] + float(v.sum()) for k, v in inc.items()}
-            self._day_start_totals.append(following)
+        missing = list(range(len(self._day_start_totals) - 1, index))
+        unknown = [d for d in missing if _known_totals(self.scenario, self.retrofit, d) is None]
+        for first in range(0, len(unknown), _BATCH_DAYS):
+            chunk = unknown[first : first + _BATCH_DAYS]
+            days = compute_days(self.scenario, [(d, self.retrofit) for d in chunk])
+            for member, day in enumerate(chunk):
+                remember_day_totals(
+                    self.scenario, self.retrofit, day, day_totals(self.scenario, days.day(member))
+                )
+        for day in missing:
+            totals = _known_totals(self.scenario, self.retrofit, day)
+            assert totals is not None
+            previous = self._day_start_totals[-1]
+            self._day_start_totals.append(
+                {
+                    dev: {k: previous[dev][k] + v for k, v in counters.items()}
+                    for dev, counters in totals.items()
+                }
+            )
         return self._day_start_totals[index]
 
     def warm(self, t: float) -> None:
-        """Compute the day totals up to `t` now, so that the first request is answered quickly."""
-        self._totals_at_day_start(self._locate(t)[0])
+        """Compute the day totals up to `t` and the day of `t` now, so that the first request is
+        answered quickly."""
+        index = self._locate(t)[0]
+        self._totals_at_day_start(index)
+        self.day(index)
 
     def _locate(self, t: float) -> tuple[int, int, float]:
         """(day index, step index, seconds into the step) of epoch time t."""
@@ -157,19 +229,36 @@ class SiteModel:
         step_s = self.scenario.step_s
         if device.kind != "compressor":
             return {k: float(v[step]) * into / step_s for k, v in dd.increments.items()}
-        c = self.day(index).compressors[str(device.compressor)]
-        running = float(c.running[step])
-        loaded_s = running * loaded_seconds(float(c.duty[step]), float(c.cycles[step]), step_s, into)
-        unloaded_s = running * into - loaded_s
-        cycling = 1.0 if 0 < float(c.duty[step]) < 1 else 0.0
+        air = self.day(index).air
+        assert air is not None
+        assert air.trace is not None
+        m = self._machine_index(device)
+        per_step = round(step_s / air.dt_s)
+        first = step * per_step
+        whole = min(int(into // air.dt_s), per_step - 1)
+        rest = into - whole * air.dt_s
+        trace = air.trace
+        mode = trace["mode"][first : first + whole + 1, m].astype(np.int64)
+        power = trace["power_kw"][first : first + whole + 1, m].astype(np.float64)
+        flow = trace["flow_m3min"][first : first + whole + 1, m].astype(np.float64)
+        weights = np.full(whole + 1, air.dt_s)
+        weights[-1] = rest
+        running = (mode >= 1) & (mode <= 3)
+        became = trace["mode"][first + 1 : first + whole + 1, m]
+        before = mode[:whole]
         return {
-            "energy_kwh": (loaded_s * float(c.loaded_kw[step]) + unloaded_s * float(c.unloaded_kw[step]))
-            / 3600,
-            "running_h": running * into / 3600,
-            "loaded_h": loaded_s / 3600,
-            "fad_m3": loaded_s * float(c.loaded_flow_m3min[step]) / 60,
-            "load_cycles": running * cycling * math.ceil(into / (step_s / float(c.cycles[step]))),
+            "energy_kwh": float(power @ weights) / 3600,
+            "running_h": float(running @ weights) / 3600,
+            "loaded_h": float((mode == 3) @ weights) / 3600,
+            "fad_m3": float(flow @ weights) / 60,
+            "load_cycles": float(((became == 3) & (before != 3) & (before != 0)).sum()),
+            "starts": float(((became == 1) & (before == 0)).sum()),
         }
+
+    def _machine_index(self, device: DeviceSpec) -> int:
+        assert self.scenario.air is not None
+        names = [c.name for c in self.scenario.air.compressors]
+        return names.index(str(device.compressor))
 
     def values(self, name: str, t: float) -> dict[str, float]:
         """Every quantity of a device at time t, under the shipped profiles' point names."""
@@ -180,12 +269,9 @@ class SiteModel:
         if device.kind == "meter":
             return self._meter_values(device, day, step, counters, t)
         if device.kind == "compressor":
-            spec_name = str(device.compressor)
-            return _compressor_values(
-                self.scenario, spec_name, day.compressors[spec_name], step, into, counters
-            )
+            return _compressor_values(self.scenario, self._machine_index(device), day, step, into, counters)
         if device.kind == "sensor":
-            return _sensor_values(day, step)
+            return _sensor_values(day, step, into)
         rate = float(day.units[step]) * 3600 / self.scenario.step_s
         return {
             "line_state": 1.0 if rate > 0 else 0.0,
@@ -227,13 +313,32 @@ class SiteModel:
         return values
 
 
-def _sensor_values(day: DaySteps, step: int) -> dict[str, float]:
-    """The outdoor transmitter: the step's temperature, and a humidity that falls as it warms."""
+def _sensor_values(day: DaySteps, step: int, into: float) -> dict[str, float]:
+    """The transmitters: outdoor temperature, a humidity that falls as it warms, and the header
+    pressure of the compressor room (with the lowest pressure of the physics step so far)."""
     temperature = float(day.temperature_c[step])
-    return {
+    values = {
         "outdoor_temperature_c": temperature,
         "relative_humidity_pct": min(100.0, max(20.0, 95.0 - 1.5 * temperature)),
     }
+    if day.air is not None and day.air.trace is not None:
+        pressure, lowest = _header_pressure(day.air, day.step_s, step, into)
+        values["header_pressure_bar"] = pressure
+        values["header_pressure_min_bar"] = lowest
+    return values
+
+
+def _header_pressure(air: AirDay, step_s: int, step: int, into: float) -> tuple[float, float]:
+    """Header pressure at a moment (linear between engine steps), and its minimum since the step began."""
+    assert air.trace is not None
+    trace = air.trace["pressure_bar"]
+    per_step = round(step_s / air.dt_s)
+    i = step * per_step + min(int(into // air.dt_s), per_step - 1)
+    frac = min(1.0, (into - (i - step * per_step) * air.dt_s) / air.dt_s)
+    after = float(trace[i + 1]) if i + 1 < len(trace) else float(trace[i])
+    pressure = float(trace[i]) + (after - float(trace[i])) * frac
+    lowest = min(float(trace[step * per_step : i + 1].min()), pressure)
+    return pressure, lowest
 
 
 def _three_phase(shares: FloatArray, kw: float, kvar: float, voltage: float) -> dict[str, float]:
@@ -294,47 +399,55 @@ def _three_phase(shares: FloatArray, kw: float, kvar: float, voltage: float) -> 
 
 
 def _compressor_values(
-    scenario: Scenario, name: str, c: CompressorSteps, step: int, into: float, counters: dict[str, float]
+    scenario: Scenario, m: int, day: DaySteps, step: int, into: float, counters: dict[str, float]
 ) -> dict[str, float]:
     assert scenario.air is not None
-    spec = next(s for s in scenario.air.compressors if s.name == name)
-    running = float(c.running[step]) > 0
-    duty = float(c.duty[step])
-    cycle = scenario.step_s / float(c.cycles[step])
-    phase = (into % cycle) / cycle
-    loaded = running and phase < duty
-    low, high = float(c.band_low_bar[step]), float(c.band_high_bar[step])
-    if running and 0 < duty < 1:
-        rising = phase / duty if loaded else 1 - (phase - duty) / (1 - duty)
-        pressure = low + (high - low) * rising
-    else:
-        pressure = (low + high) / 2
-    power = (float(c.loaded_kw[step]) if loaded else float(c.unloaded_kw[step])) if running else 0.0
-    flow = float(c.loaded_flow_m3min[step]) if loaded else 0.0
+    assert day.air is not None
+    assert day.air.trace is not None
+    spec = scenario.air.compressors[m]
+    air, trace = day.air, day.air.trace
+    per_step = round(day.step_s / air.dt_s)
+    i = step * per_step + min(int(into // air.dt_s), per_step - 1)
+    mode = int(trace["mode"][i, m])
+    power = float(trace["power_kw"][i, m])
+    flow = float(trace["flow_m3min"][i, m])
+    pressure, _ = _header_pressure(air, day.step_s, step, into)
+    loaded, running = mode == 3, 1 <= mode <= 3
+    share = flow / spec.fad_m3min
+    # Starts in the last hour (of this day: each day's room starts from the canonical state).
+    recent = trace["mode"][max(0, i - round(3600 / air.dt_s)) : i + 1, m]
+    starts_last_hour = int(((recent[1:] == 1) & (recent[:-1] == 0)).sum())
     pf = 0.87 if loaded else 0.45
-    speed_pct = 100 * flow / spec.fad_m3min if spec.kind == "vsd" else (100.0 if running else 0.0)
+    if spec.kind == "vsd":
+        speed_pct = 100 * (share if loaded else spec.min_speed) if running else 0.0
+    else:
+        speed_pct = 100.0 if running else 0.0
     return {
         "state": 2.0 if loaded else (1.0 if running else 0.0),
-        "alarm_word": 0.0,
+        "alarm_word": 1.0 if mode == 4 else 0.0,
         "discharge_pressure_bar": pressure,
-        "discharge_temperature_c": 72 + 16 * duty if running else 35.0,
+        "discharge_temperature_c": 72 + 16 * share if running else 35.0,
         "active_power_kw": power,
         "fad_m3_min": flow,
         "running_hours_h": counters["running_h"],
         "loaded_hours_h": counters["loaded_h"],
         "energy_kwh": counters["energy_kwh"],
-        "load_cycles": math.floor(counters["load_cycles"]),
+        "load_cycles": math.floor(counters["load_cycles"] + 1e-9),
         "total_fad_m3": counters["fad_m3"],
+        "starts_total": math.floor(counters["starts"] + 1e-9),
         "motor_speed_rpm": _MAX_RPM * speed_pct / 100,
         "speed_pct": speed_pct,
-        "drive_temperature_c": 38 + 10 * duty if running else 30.0,
+        "drive_temperature_c": 38 + 10 * share if running else 30.0,
         "motor_current_a": power * 1000 / (math.sqrt(3) * 380 * pf) if running else 0.0,
         "motor_rated_kw": spec.rated_kw,
         "rated_fad_m3_min": spec.fad_m3min,
         "rated_pressure_bar": spec.rated_bar,
         "min_speed_rpm": _MAX_RPM * spec.min_speed,
         "max_speed_rpm": _MAX_RPM,
-        "load_pressure_setpoint_bar": low,
-        "unload_pressure_setpoint_bar": high,
-        "target_pressure_setpoint_bar": (low + high) / 2,
+        "load_pressure_setpoint_bar": float(air.load_bar[m]),
+        "unload_pressure_setpoint_bar": float(air.unload_bar[m]),
+        "target_pressure_setpoint_bar": float(air.target_bar[m]),
+        "remote_enabled": 1.0 if air.sequenced or spec.remote_enabled else 0.0,
+        "control_source": 1.0 if air.sequenced else 0.0,
+        "starts_last_hour": float(starts_last_hour),
     }

@@ -9,7 +9,7 @@ illegal combinations (a float on a coil, a string without a length) impossible t
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -129,6 +129,7 @@ class Role(StrEnum):
     AIR_TOTAL = "air_total"  # counter: free air delivered, m3 (flow-meter totaliser)
     AIR_FLOW = "air_flow"  # gauge: free air delivery rate, m3/min (or m3/h, l/s)
     OUTDOOR_TEMPERATURE = "outdoor_temperature"  # gauge: degC
+    HEADER_PRESSURE = "header_pressure"  # gauge: compressed-air header pressure, bar(g)
 
 
 COUNTER_ROLES = frozenset({Role.PRODUCTION, Role.LOADED_HOURS, Role.RUNNING_HOURS, Role.AIR_TOTAL})
@@ -139,6 +140,7 @@ _ROLE_UNITS: dict[Role, dict[str, float]] = {
     Role.LOADED_HOURS: {"h": 1.0, "min": 1 / 60, "s": 1 / 3600},
     Role.RUNNING_HOURS: {"h": 1.0, "min": 1 / 60, "s": 1 / 3600},
     Role.DISCHARGE_PRESSURE: {"bar": 1.0, "kpa": 0.01, "mpa": 10.0, "psi": 0.0689476},
+    Role.HEADER_PRESSURE: {"bar": 1.0, "kpa": 0.01, "mpa": 10.0, "psi": 0.0689476},
     Role.AIR_TOTAL: {"m3": 1.0, "l": 0.001, "nm3": 1.0},
     Role.AIR_FLOW: {"m3/min": 1.0, "m3/h": 1 / 60, "l/s": 0.06, "l/min": 0.001},
     Role.OUTDOOR_TEMPERATURE: {"degc": 1.0, "°c": 1.0, "c": 1.0},
@@ -172,7 +174,8 @@ class RoleFields(_Strict):
     role: Role | None = Field(
         default=None,
         description="What the analytics use the point for: production, loaded_hours, running_hours, "
-        "compressor_state, discharge_pressure, air_total, air_flow or outdoor_temperature. The live "
+        "compressor_state, discharge_pressure, air_total, air_flow, outdoor_temperature or "
+        "header_pressure. The live "
         "recorder writes it into the history at the site's interval (docs/analytics.md).",
     )
     states: StateCodes | None = Field(
@@ -186,6 +189,19 @@ class _PointBase(_Strict):
     address: int = Field(ge=0, le=65535, description="Protocol address (0-based).")
     description: str = Field(default="", description="Human description, e.g. from the data sheet.")
     unit: str = Field(default="", max_length=16, description="Engineering unit after scaling.")
+    writable: bool = Field(
+        default=False,
+        description="The device accepts writes to this point (holding registers and coils only). "
+        "Documentation of the device's control surface: the agent itself never writes.",
+    )
+
+    @model_validator(mode="after")
+    def _check_writable(self) -> Self:
+        if self.writable and self.function not in (Function.HOLDING, Function.COIL):
+            raise ValueError(
+                f"writable: {self.function} points cannot be written (only holding registers and coils)"
+            )
+        return self
 
 
 class NumericPoint(_PointBase, RoleFields):

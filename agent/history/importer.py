@@ -16,6 +16,9 @@ Columns (header names; the history series they become are named in `agent.mv.ser
 | `production`, or the config's `analytics.production.column` | production, in `analytics.production.unit` |
 | `temperature_c`, `temperature_f` (converted), `temperature` (with `--temperature-unit`) | `temperature_c` |
 | `<device>.loaded_h`, `.running_h`, `.air_m3`, `.pressure_bar`, `.pressure_min_bar` | compressor series |
+| `air.header_pressure_bar`, `air.header_pressure_min_bar` | the air header's pressure, bar(g) |
+
+Any other column is refused with the list of accepted ones (a simulator's truth columns among them).
 """
 
 from __future__ import annotations
@@ -31,7 +34,14 @@ from agent.config.site import Carrier, SiteConfig
 from agent.errors import ConfigError, ConfigIssue
 from agent.history.csvread import Column, ColumnMap, IntervalData, read_interval_csv, temperature_column
 from agent.history.store import EnergyRow, HistoryStore
-from agent.mv.series import COMPRESSOR_FIELDS, TEMPERATURE_SERIES, compressor_series, production_series
+from agent.mv.series import (
+    COMPRESSOR_FIELDS,
+    HEADER_PRESSURE_MIN_SERIES,
+    HEADER_PRESSURE_SERIES,
+    TEMPERATURE_SERIES,
+    compressor_series,
+    production_series,
+)
 
 __all__ = ["SITE_ENERGY_COLUMN", "ImportSummary", "import_csv", "site_columns"]
 
@@ -74,6 +84,8 @@ def site_columns(config: SiteConfig, temperature_unit: str | None = None) -> Col
             return Column(_ENERGY + header.removesuffix("_kwh"))
         if header in production:
             return Column(production_series(config))
+        if header in (HEADER_PRESSURE_SERIES, HEADER_PRESSURE_MIN_SERIES):
+            return Column(header)
         device, dot, field = header.rpartition(".")
         if dot and field in COMPRESSOR_FIELDS and known(device, named):
             return Column(compressor_series(device, field))
@@ -144,6 +156,7 @@ def _accepted(config: SiteConfig) -> str:
     return (
         f"expected {SITE_ENERGY_COLUMN}, <device>_kwh, production"
         + (f" or {production_series(config)}" if production_series(config) != "production" else "")
-        + f", {TEMPERATURE_SERIES}, temperature_f, <device>.<{'|'.join(COMPRESSOR_FIELDS)}>"
+        + f", {TEMPERATURE_SERIES}, temperature_f, <device>.<{'|'.join(COMPRESSOR_FIELDS)}>, "
+        + f"{HEADER_PRESSURE_SERIES}, {HEADER_PRESSURE_MIN_SERIES}"
         + (f" (devices: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})" if names else "")
     )

@@ -12,6 +12,8 @@ from agent.config.site import SiteConfig
 
 __all__ = [
     "COMPRESSOR_FIELDS",
+    "HEADER_PRESSURE_MIN_SERIES",
+    "HEADER_PRESSURE_SERIES",
     "TEMPERATURE_SERIES",
     "compressor_series",
     "production_series",
@@ -19,6 +21,11 @@ __all__ = [
 
 # outdoor temperature, interval mean, degrees Celsius
 TEMPERATURE_SERIES = "temperature_c"
+
+# the compressed-air header (a transmitter with role header_pressure), bar(g): interval mean and the
+# lowest sample of the interval
+HEADER_PRESSURE_SERIES = "air.header_pressure_bar"
+HEADER_PRESSURE_MIN_SERIES = "air.header_pressure_min_bar"
 
 # per compressor, per interval: hours loaded, hours running (loaded + unloaded), free air delivered
 # (m3 at intake conditions), discharge pressure mean and minimum (bar(g))

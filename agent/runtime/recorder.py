@@ -8,7 +8,9 @@
 - `analytics.temperature` -> `temperature_c` (interval mean);
 - every polled device whose profile has compressor roles -> `{device}.loaded_h`, `.running_h` (hour
   counters, else the state point), `.air_m3` (totaliser, else the integrated flow rate),
-  `.pressure_bar` (mean) and `.pressure_min_bar` (lowest sample).
+  `.pressure_bar` (mean) and `.pressure_min_bar` (lowest sample);
+- the first polled point with role header_pressure -> `air.header_pressure_bar` (mean) and
+  `air.header_pressure_min_bar` (lowest sample).
 
 It is fed every `PollResult` (failed ones too, so buckets close while a device is down) and returns
 the buckets that closed, at the site's interval (`analytics.interval_minutes`, aligned like interval
@@ -33,7 +35,13 @@ from agent.config.profile import NumericPoint, Profile, Role, role_unit_factor
 from agent.config.site import Device, SiteConfig
 from agent.errors import AgentError
 from agent.history.store import EnergyRow, HistoryStore, SeriesRow
-from agent.mv.series import TEMPERATURE_SERIES, compressor_series, production_series
+from agent.mv.series import (
+    HEADER_PRESSURE_MIN_SERIES,
+    HEADER_PRESSURE_SERIES,
+    TEMPERATURE_SERIES,
+    compressor_series,
+    production_series,
+)
 from agent.readings.counters import counter_limits
 from agent.readings.model import PollResult
 from agent.readings.recording import CounterSeries, GaugeSeries, SeriesInterval, StateSeries, combine
@@ -78,6 +86,7 @@ class LiveRecorder:
         for device in devices.values():
             if device.name in found:
                 self._plan_compressor(device, found[device.name])
+        self._plan_header(devices, found)
         self._plan_production(config, devices, found)
         self._plan_temperature(config, devices, found)
 
@@ -112,6 +121,20 @@ class LiveRecorder:
         self._add(
             device.name, point.name, "gauge", GaugeSeries(TEMPERATURE_SERIES, self.bucket_s, factor=factor)
         )
+
+    def _plan_header(self, devices: dict[str, Device], found: dict[str, Profile]) -> None:
+        """The first polled point with role header_pressure: the air room's header pressure."""
+        for device in devices.values():
+            profile = found.get(device.name)
+            point = profile.role_point(Role.HEADER_PRESSURE) if profile is not None else None
+            if profile is None or point is None or not _polled(device, profile, point.name):
+                continue
+            factor = role_unit_factor(Role.HEADER_PRESSURE, point.unit) or 1.0
+            acc = GaugeSeries(
+                HEADER_PRESSURE_SERIES, self.bucket_s, factor=factor, min_name=HEADER_PRESSURE_MIN_SERIES
+            )
+            self._add(device.name, point.name, "gauge", acc)
+            return
 
     @property
     def devices(self) -> list[str]:

@@ -108,7 +108,7 @@ async def test_demo_serves_live_data_mqtt_and_rating_then_stops_on_sigint(
     assert (
         overview["savings_to_date"]["kwh"] > 0
     )  # the retrofit 50 days ago already shows against a 100-day baseline
-    assert len(devices["devices"]) == 33
+    assert len(devices["devices"]) == 34
     assert (tmp_path / "demo_site.yaml").exists()
 
 

@@ -50,6 +50,7 @@ from simulators.clock import SharedClock
 from simulators.history import generate_history
 from simulators.scenario import load_scenario
 from simulators.server import SimulatedFactory
+from simulators.site import SiteModel
 from tests.integration.conftest import StartFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,12 +172,9 @@ class LiveRun:
     stderr: bytes
 
 
-def import_baseline(site: Path, tmp_path: Path) -> None:
+def import_baseline(site: Path, scenario: Any, generated: pd.DataFrame, tmp_path: Path) -> None:
     """January, up to the agent's start, goes in the way a site's export does: the simulator's generated
     history as a CSV in the import format (agent/demo.py `import_format`), loaded by `energy-agent import`."""
-    scenario = load_scenario("demo_factory")
-    days = (DAY0.date() - scenario.start.date()).days
-    generated = pd.read_csv(generate_history(scenario, days, tmp_path / "baseline").history_csv)
     starts = pd.to_datetime(generated["timestamp"], format="ISO8601", utc=True)
     frame = import_format(
         scenario, generated[starts < pd.Timestamp(DAY0.timestamp() - LEAD_S, unit="s", tz="UTC")]
@@ -201,6 +199,13 @@ async def record_live(start_factory: StartFactory, tmp_path: Path) -> LiveRun:
     """Import January as the baseline, then serve the demo factory on the shared clock and let
     `energy-agent run` record DAY0 .. + DAYS."""
     scenario = load_scenario("demo_factory")
+    # January's history and the simulator's room physics for the run's days first (a site's devices
+    # are up before its agent): at 3,600x every real second spent on them later is an hour missed.
+    days = (DAY0.date() - scenario.start.date()).days
+    generated = pd.read_csv(generate_history(scenario, days, tmp_path / "baseline").history_csv)
+    prepared = SiteModel(scenario)
+    for t in range(int(DAY0.timestamp() - LEAD_S), int(DAY0.timestamp()) + (DAYS + 1) * 86400, 86400):
+        prepared.warm(float(t))
     clock = SharedClock.starting_now(DAY0.timestamp() - LEAD_S, SPEED)
     factory = await start_factory(scenario, clock=clock)
     # At 3,600x a read lands tens of simulated seconds after its slot (a real gateway's 50 ms is 50 ms),
@@ -210,7 +215,7 @@ async def record_live(start_factory: StartFactory, tmp_path: Path) -> LiveRun:
         factory.bus(name).clock = SharedClock(clock.spec, refresh_s=COUNTER_INTERVAL_S)
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(site_config(factory, tmp_path / "store")), encoding="utf-8")
-    import_baseline(site, tmp_path)
+    import_baseline(site, scenario, generated, tmp_path)
     err = await run_agent(site, clock, until_sim=DAY0.timestamp() + DAYS * 86400 + 1200)
     return LiveRun(site, tmp_path / "store" / "history.db", factory, err)
 

@@ -390,6 +390,13 @@ PROFILE_CASES = [
         "runs past",
     ),
     Hostile(
+        "an input register declared writable",
+        PROFILE.replace("function: holding, address: 0", "function: input, address: 0, writable: true"),
+        8,
+        "points[0]",
+        "writable: input points cannot be written",
+    ),
+    Hostile(
         "datasheet on a power meter",
         PROFILE.replace("points:", "datasheet: {control: vsd}\npoints:"),
         7,

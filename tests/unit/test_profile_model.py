@@ -64,3 +64,26 @@ def test_point_falls_back_to_profile_order() -> None:
     p = prof.points[0]
     assert isinstance(p, NumericPoint)
     assert prof.order_of(p) is Order.CDAB
+
+
+@pytest.mark.parametrize("function", ["holding", "coil"])
+def test_holding_registers_and_coils_may_be_writable(function: str) -> None:
+    dtype = "bool" if function == "coil" else "uint16"
+    point = POINT.validate_python(
+        {"name": "run_command", "function": function, "address": 10, "dtype": dtype, "writable": True}
+    )
+    assert point.writable
+    assert not POINT.validate_python(
+        {"name": "x", "function": function, "address": 0, "dtype": dtype}
+    ).writable
+
+
+@pytest.mark.parametrize(
+    ("function", "dtype"), [("input", "uint16"), ("discrete", "bool"), ("input", "bits")]
+)
+def test_input_registers_and_discrete_inputs_cannot_be_writable(function: str, dtype: str) -> None:
+    point = {"name": "state", "function": function, "address": 0, "dtype": dtype, "writable": True}
+    if dtype == "bits":
+        point["bit"] = 3
+    with pytest.raises(ValidationError, match=f"writable: {function} points cannot be written"):
+        POINT.validate_python(point)

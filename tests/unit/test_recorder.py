@@ -30,6 +30,7 @@ devices:
   - {name: ac1, bus: tcp1, unit_id: 5, profile: generic/compressor_load_unload}
   - {name: ac2, bus: tcp1, unit_id: 6, profile: generic/compressor_vsd,
      points: [state, discharge_pressure_bar, fad_m3_min]}
+  - {name: header, bus: tcp1, unit_id: 7, profile: generic/pressure_transmitter, carrier: none}
 analytics:
   production:
     unit: t
@@ -57,7 +58,7 @@ def poll(device: str, ts: float, **values: float | None) -> PollResult:
 
 def test_each_role_is_planned_into_its_series(loaded: LoadedConfig) -> None:
     recorder = LiveRecorder(loaded.config, loaded.registry.get)
-    assert recorder.devices == ["ac1", "ac2", "line_1", "line_2", "outside"]  # meters: energy only
+    assert recorder.devices == ["ac1", "ac2", "header", "line_1", "line_2", "outside"]  # meters: energy
     assert recorder.series_of("ac1") == [
         "loaded_hours_h -> ac1.loaded_h",
         "running_hours_h -> ac1.running_h",
@@ -75,6 +76,22 @@ def test_each_role_is_planned_into_its_series(loaded: LoadedConfig) -> None:
     ]
     assert recorder.series_of("line_1") == ["units_total -> tonnes"]
     assert recorder.series_of("outside") == ["outdoor_temperature_c -> temperature_c"]
+    assert recorder.series_of("header") == [
+        "header_pressure_bar -> air.header_pressure_bar",
+        "header_pressure_bar -> air.header_pressure_min_bar",
+    ]
+
+
+def test_the_header_pressure_is_recorded_as_its_interval_mean_and_lowest_sample(loaded: LoadedConfig) -> None:
+    recorder = LiveRecorder(loaded.config, loaded.registry.get)
+    for ts, bar in ((0, 7.0), (300, 6.4), (600, 7.2)):
+        assert recorder.feed(poll("header", ts, header_pressure_bar=bar)) == []
+    closed = {c.name: c.value for c in recorder.feed(poll("header", 900, header_pressure_bar=7.1))}
+    assert closed == {
+        # time-weighted: linear between samples (the gauges' trapezoid)
+        "air.header_pressure_bar": pytest.approx(((7.0 + 6.4) + (6.4 + 7.2) + (7.2 + 7.1)) / 6),
+        "air.header_pressure_min_bar": pytest.approx(6.4),
+    }
 
 
 def test_production_of_two_lines_is_one_series_once_both_have_closed_the_interval(

@@ -223,11 +223,18 @@ def test_adw300_matches_its_integer_register_map(name: str, address: int, dtype:
 @pytest.mark.parametrize("profile_id", ["generic/compressor_load_unload", "generic/compressor_vsd"])
 def test_compressor_readings_are_input_and_setpoints_holding(profile_id: str) -> None:
     profile = profile_by_id(profile_id)
-    setpoints = {p.name for p in profile.points if p.function is Function.HOLDING}
-    assert setpoints
-    assert all(name.endswith("_setpoint_bar") for name in setpoints)
+    holding = {p.name for p in profile.points if p.function is Function.HOLDING}
+    commands = {"run_command", "load_command", "heartbeat", "heartbeat_timeout_s"}
+    assert commands < holding
+    assert all(name.endswith("_setpoint_bar") for name in holding - commands)
+    # the control surface: every holding point is writable, nothing else is
+    assert {p.name for p in profile.points if p.writable} == holding
     for name in ("state", "discharge_pressure_bar", "active_power_kw", "energy_kwh", "fad_m3_min"):
         assert profile.point(name).function is Function.INPUT
+    for name, address in (("remote_enabled", 30), ("control_source", 31), ("starts_last_hour", 32)):
+        assert (profile.point(name).function, profile.point(name).address) == (Function.INPUT, address)
+    for name, address in (("run_command", 10), ("load_command", 11), ("heartbeat", 12)):
+        assert profile.point(name).address == address
 
 
 def test_compressor_energy_counter_wraps_at_a_million_kwh() -> None:

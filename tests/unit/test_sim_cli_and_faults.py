@@ -11,6 +11,7 @@ import pytest
 from agent.cli import simulate
 from agent.config.registry import ProfileRegistry
 from simulators.clock import AcceleratedClock, FixedClock
+from simulators.controls import PanelControls
 from simulators.faults import Fault, FaultKind, FaultTable
 from simulators.scenario import load_scenario, shipped_scenarios
 from simulators.site import SiteModel
@@ -44,9 +45,12 @@ def test_shipped_scenarios_use_existing_profiles_and_serve_every_numeric_point(n
     model = SiteModel(scenario)
     registry = ProfileRegistry()
     t = scenario.start.timestamp() + 3600.5
+    controls = PanelControls()  # a compressor's control registers come from its panel (or the engine)
     for device in scenario.devices:
         profile = registry.get(device.profile)
         values = model.values(device.name, t)
+        if device.kind == "compressor":
+            values |= controls.control_values(device.name, t)
         served = {p.name for p in profile.points if p.dtype not in ("bits", "string")}
         assert served - set(values) <= {"thd_voltage_l1_n_pct"} | set(), (
             f"{device.name}: {served - set(values)}"
