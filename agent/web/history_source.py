@@ -201,7 +201,11 @@ class HistorySource:
         if not rating.get("available"):
             return None
         grade = rating["package"].get("grade", {})
-        return {"grade": grade.get("grade"), "points": rating["package"].get("total", {}).get("points")}
+        return {
+            "grade": grade.get("grade"),
+            "points": rating["package"].get("total", {}).get("points"),
+            "provisional": bool(rating["package"].get("provisional")),
+        }
 
     # ------------------------------------------------------------ devices
 

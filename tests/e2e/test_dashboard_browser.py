@@ -43,7 +43,24 @@ RATING = {
             "value_unit": "kWh/unit",
             "points": 8,
             "max_points": 10,
-        }
+            "completeness": 1.0,
+            "flags": [],
+        },
+        {
+            "id": "yoy",
+            "name": {"zh": "单位产品能耗同比降低率", "en": "Year-on-year reduction"},
+            "value": 50.8,
+            "value_unit": "%",
+            "points": 0,
+            "max_points": 5,
+            "completeness": 0.0011,
+            "flags": ["low_completeness"],
+        },
+    ],
+    "provisional": True,
+    "provisional_reasons": [
+        {"code": "period_incomplete", "text": "period 2025 runs until 2025-12-31", "indicators": []},
+        {"code": "low_completeness", "text": "data completeness below 90%", "indicators": ["yoy"]},
     ],
     "improvements": [
         {"indicator_id": "eui", "unit": "kWh/unit", "points_available": 2, "value_for_max": 0.85}
@@ -52,7 +69,8 @@ RATING = {
 
 
 def _rating(period: str) -> Mapping[str, Any] | None:
-    return {**RATING, "period": {"label": period}}
+    end = f"{int(period) + 1}-01-01"
+    return {**RATING, "period": {"label": period, "start": f"{period}-01-01", "end": end}}
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +169,29 @@ def test_rating_page_downloads_the_data_package(page: Page, base_url: str, tmp_p
     package = json.loads(Path(download.path()).read_text(encoding="utf-8"))
     assert package["grade"]["grade"] == "B"
     page.screenshot(path=str(_shots(tmp_path) / "rating.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("lang", "notice", "flag"),
+    [("en", "provisional", "low data · not scored"), ("zh-CN", "暂定", "数据不足 · 不计分")],
+)
+def test_rating_page_says_provisional_and_shows_low_completeness_unscored(
+    page: Page, base_url: str, tmp_path: Path, lang: str, notice: str, flag: str
+) -> None:
+    page.add_init_script(f"window.localStorage.setItem('ea-lang', '{lang}')")
+    page.goto(base_url + "/rating")
+    box = page.locator("#rating-provisional")
+    box.wait_for()
+    assert box.locator("b").inner_text() == notice
+    assert page.locator("#rating-provisional-badge").inner_text() == notice
+    codes = box.locator("li").evaluate_all("items => items.map((li) => li.dataset.code)")
+    assert codes == ["period_incomplete", "low_completeness"]
+    low = box.locator("li[data-code=low_completeness]").inner_text()
+    assert low.endswith("单位产品能耗同比降低率" if lang == "zh-CN" else "Year-on-year reduction")
+    row = page.locator("tr", has=page.locator("[data-flag=low_completeness]"))
+    assert row.locator("td").nth(2).inner_text() == "0.0 / 5.0"
+    assert row.locator("[data-flag=low_completeness]").inner_text() == flag
+    page.screenshot(path=str(_shots(tmp_path) / f"rating-provisional-{lang}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("path", ["/devices", "/air"])

@@ -144,6 +144,7 @@ _PACKAGE = {
     "dimensions": [{"id": "energy", "name": {"zh": "能源", "en": "Energy"}, "points": 30, "max_points": 40}],
     "indicators": [],
     "improvements": [],
+    "provisional": True,
 }
 
 
@@ -155,7 +156,7 @@ def test_rating_package_downloads_as_json(site: SyntheticSite) -> None:
     client = TestClient(
         create_app(HistorySource(site.path, site.settings, rating=_rating, clock=lambda: NOW))
     )
-    assert client.get("/api/overview").json()["rating"] == {"grade": "B", "points": 75.5}
+    assert client.get("/api/overview").json()["rating"] == {"grade": "B", "points": 75.5, "provisional": True}
     download = client.get("/api/rating/package")
     assert (
         download.headers["content-disposition"] == 'attachment; filename="rating-synthetic-plant-2025.json"'

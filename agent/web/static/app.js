@@ -136,7 +136,7 @@ const overview = {
       kpi("kpi-savings-tce", t("ov.savings_tce"), s ? I18N.tce(s.tce) : t("common.none"), s ? s.tce : null),
       kpi("kpi-savings-co2", t("ov.savings_co2"), s ? I18N.tco2(s.tco2) : t("common.none"), s ? s.tco2 : null),
       kpi("kpi-grade", t("ov.grade"), ov.rating ? ov.rating.grade : t("common.none"), ov.rating ? ov.rating.grade : null,
-        ov.rating ? I18N.num(ov.rating.points, 1) + " " + t("rat.points") : null),
+        ov.rating ? I18N.num(ov.rating.points, 1) + " " + t("rat.points") + (ov.rating.provisional ? " · " + t("rat.provisional") : "") : null),
       kpi("kpi-devices", t("ov.devices"), String(Object.values(ov.devices || {}).reduce((a, b) => a + b, 0)), null, counts),
       kpi("kpi-completeness", t("ov.completeness"), I18N.pct(ov.today.completeness), ov.today.completeness),
       chartBox("chart-power", t("ov.power_chart")),
@@ -486,6 +486,24 @@ const savingsPage = {
 
 // ---------------------------------------------------------------- rating
 
+// Why the score is an estimate (agent.rating.provisional): one line per reason, in the reader's language.
+function provisionalNotice(pkg, indicatorName) {
+  if (!pkg.provisional) return null;
+  const reasons = pkg.provisional_reasons || [];
+  return el("div", { class: "note provisional", id: "rating-provisional" },
+    el("b", {}, t("rat.provisional")), " ", t("rat.provisional_note"),
+    el("ul", {}, reasons.map((r) => el("li", { "data-code": r.code }, t("rat.why." + r.code) +
+      (r.code === "period_incomplete" && pkg.period && pkg.period.start ? " (" + pkg.period.start + " – " + pkg.period.end + ")" : "") +
+      (r.indicators.length ? ": " + r.indicators.map(indicatorName).join(", ") : "")))));
+}
+
+// An indicator's data completeness, and its flags as badges; a low-completeness value is shown but not scored.
+function indicatorFlags(i) {
+  return el("span", {}, i.completeness === null || i.completeness === undefined ? t("common.none") : I18N.pct(i.completeness, 0),
+    (i.flags || []).flatMap((f) => [" ", el("span", { class: "pill " + (f === "placeholder_curve" ? "off" : "warn"), "data-flag": f },
+      t("flag." + f))]));
+}
+
 const rating = {
   async load() { return { rt: await api("/api/rating") }; },
   render({ rt }) {
@@ -494,10 +512,13 @@ const rating = {
     const name = (n) => (n ? (I18N.zh() ? n.zh : n.en) : "");
     const ids = Object.fromEntries((pkg.indicators || []).map((i) => [i.id, i]));
     const g = pkg.grade || {};
+    const indicatorName = (id) => name((ids[id] || {}).name) || id;
     return el("div", {},
+      provisionalNotice(pkg, indicatorName),
       el("div", { class: "grid" },
         el("div", { class: "card", id: "rating-grade" }, el("h3", {}, t("rat.grade") + " · " + rt.period),
           el("div", { class: "grade" }, g.grade || t("common.none")),
+          pkg.provisional ? el("span", { class: "pill warn", id: "rating-provisional-badge" }, t("rat.provisional")) : null,
           el("div", { class: "sub" }, I18N.num(pkg.total.points, 1) + " / " + I18N.num(pkg.total.max_points, 0) + " " + t("rat.points") +
             (g.gap_to_next ? " · " + I18N.num(g.gap_to_next, 1) + " " + t("rat.gap") + " " + g.next_grade : ""))),
         el("div", { class: "card" }, el("h3", {}, t("rat.download")),
@@ -506,9 +527,9 @@ const rating = {
       table([t("rat.dimension"), t("rat.points")], (pkg.dimensions || []).map((d) => [name(d.name),
         I18N.num(d.points, 1) + " / " + I18N.num(d.max_points, 0)]), [1]),
       el("h2", {}, t("rat.indicator")),
-      table([t("rat.indicator"), t("rat.value"), t("rat.score")], (pkg.indicators || []).map((i) => [name(i.name),
+      table([t("rat.indicator"), t("rat.value"), t("rat.score"), t("rat.data")], (pkg.indicators || []).map((i) => [name(i.name),
         I18N.measure(i.value, i.value_unit),
-        I18N.num(i.points, 1) + " / " + I18N.num(i.max_points, 1)]), [1, 2]),
+        I18N.num(i.points, 1) + " / " + I18N.num(i.max_points, 1), indicatorFlags(i)]), [1, 2]),
       el("h2", {}, t("rat.improve")),
       el("ul", {}, (pkg.improvements || []).map((m) => el("li", {}, name((ids[m.indicator_id] || {}).name) || m.indicator_id,
         ": +" + I18N.num(m.points_available, 1) + " " + t("rat.available") +
