@@ -32,6 +32,7 @@ from agent.analytics.intervals import period_keys
 from agent.analytics.windows import local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
+from agent.mv.metering import metering_coverage
 from agent.mv.model import MvModel, compressed_air_room
 from agent.mv.results import Baseline, PeriodFigures, Savings
 from agent.web.air_trace import PressureBand, compressor_trace
@@ -274,21 +275,46 @@ class HistorySource:
         ]
 
     def _tree(self, month: pd.DataFrame) -> JsonDict:
+        coverage = self._coverage()
         parents = {m: p for m, p in self.settings.parents.items() if m in month.columns}
         parents = {m: (p if p in parents else None) for m, p in parents.items()}
         if not parents:
-            return {"balance": [], "coverage": []}
+            return {"balance": [], "coverage": coverage}
         try:
             tree = MeterTree(parents)
         except AnalyticsError as exc:
-            return {"balance": [], "coverage": [], "error": str(exc)}
-        totals = month.sum()
-        targets = self.settings.analytics.metering.targets.get("electricity", (1.0, 1.0, 0.95))
+            return {"balance": [], "coverage": coverage, "error": str(exc)}
         return {
             "period": "month to date",
-            "balance": tree.balance(totals).reset_index().to_dict(orient="records"),
-            "coverage": tree.coverage(totals, targets).reset_index().to_dict(orient="records"),
+            "balance": tree.balance(month.sum()).reset_index().to_dict(orient="records"),
+            "coverage": coverage,
             "edition": self.settings.analytics.metering.edition,
+        }
+
+    def _coverage(self) -> JsonDict:
+        """The GB 17167 configuration rate of `agent.mv.metering`: the rating's `metering_coverage`."""
+        edition = self.settings.analytics.metering.edition
+        try:
+            coverage = metering_coverage(self.settings.mv)
+        except AnalyticsError as exc:
+            return {"available": False, "reason": str(exc), "edition": edition, "levels": []}
+        return {
+            "available": True,
+            "edition": edition,
+            "basis": "configuration",
+            "rate_pct": coverage.rate_pct,
+            "worst": coverage.worst.level,
+            "levels": [
+                {
+                    "level": lv.level,
+                    "installed": lv.installed,
+                    "required": lv.required,
+                    "share": lv.share,
+                    "target": lv.target,
+                    "meets": lv.meets,
+                }
+                for lv in coverage.levels
+            ],
         }
 
     # ------------------------------------------------------------ charts

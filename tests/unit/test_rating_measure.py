@@ -391,3 +391,56 @@ def test_a_running_month_is_provisional_and_an_ended_one_is_not_for_that_reason(
     assert "period_incomplete" in reasons(running)
     assert "period_incomplete" not in reasons(ended)
     assert "unofficial_rubric" in reasons(ended)  # the shipped rubric is an editable default
+
+
+# ---------------------------------------------------------------- one coverage figure (issue 20)
+
+
+def _views(site: Site) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Devices page's coverage (/api/devices) and the rating page's package (/api/rating)."""
+    import warnings
+
+    from agent.rating.site import site_rating_provider
+    from agent.web import HistorySource, create_app
+    from agent.web.settings import settings_for
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's test client warns about its own httpx transport
+        from fastapi.testclient import TestClient
+
+    source = HistorySource(
+        site.history,
+        settings_for(site.loaded.config, config_path=site.loaded.path),
+        rating=site_rating_provider(site.loaded, site.history),
+        clock=lambda: pd.Timestamp("2026-11-05T00:00Z"),
+    )
+    client = TestClient(create_app(source))
+    devices = client.get("/api/devices").json()["tree"]["coverage"]
+    rated = client.get("/api/rating", params={"period": "2026-10"}).json()["package"]
+    return devices, rated
+
+
+def test_devices_page_and_rating_show_the_same_metering_coverage(tmp_path: Path) -> None:
+    # press-1 saves most of its energy: an energy-share figure would fall, the configuration rate does not
+    site = make_site(tmp_path, REQUIRED)
+    write_days(site.history, date(2026, 10, 1), 31, daily_kwh={**DAILY_KWH, "press-1": 10.0})
+    devices, rated = _views(site)
+    item = indicator(rated, "metering_coverage")
+    assert devices["available"] is True
+    assert devices["rate_pct"] == pytest.approx(2 / 3 / 0.95 * 100.0)
+    assert item["value"] == pytest.approx(devices["rate_pct"], abs=1e-6)  # the package keeps 6 decimals
+    assert devices["worst"] == "major_equipment"
+    assert [(lv["level"], lv["installed"], lv["required"], lv["meets"]) for lv in devices["levels"]] == [
+        ("site", 1, 1, True),
+        ("secondary_units", 2, 2, True),
+        ("major_equipment", 2, 3, False),
+    ]
+    assert devices["basis"] == "configuration"
+
+
+def test_without_required_points_neither_view_shows_a_coverage_figure(october: Site) -> None:
+    devices, rated = _views(october)
+    assert devices["available"] is False
+    assert "required_points" in devices["reason"]
+    assert indicator(rated, "metering_coverage")["value"] is None
+    assert "required_points" in not_measured(rated, "metering_coverage")

@@ -179,6 +179,17 @@ function lastValues(device, list) {
       el("summary", {}, t("dev.more").replace("{n}", String(rest.length))), rest.map(valueLine)) : null);
 }
 
+// Metering coverage (agent.mv.metering): the same figure the rating's metering_coverage indicator shows.
+function coverageView(cov) {
+  if (!cov.available) return el("div", { class: "note", id: "coverage-figure" }, t("dev.coverage_none") + (cov.reason ? ": " + cov.reason : ""));
+  return el("div", {},
+    el("div", { class: "sub", id: "coverage-figure", "data-value": String(cov.rate_pct) },
+      t("dev.coverage_rate") + " " + I18N.num(cov.rate_pct, 1) + " % · " + t("dev.coverage_basis")),
+    table([t("dev.level"), t("dev.installed"), t("dev.share"), t("dev.target"), t("dev.meets")],
+      cov.levels.map((c) => [t("level." + c.level), c.installed + " / " + c.required, I18N.pct(c.share), I18N.pct(c.target),
+        c.meets ? t("yes") : t("no")]), [1, 2, 3]));
+}
+
 const devices = {
   async load() {
     const dv = await api("/api/devices");
@@ -194,7 +205,8 @@ const devices = {
       d.mean_latency_ms === undefined || d.mean_latency_ms === null ? t("common.none") : I18N.num(d.mean_latency_ms, 0) + " ms",
       d.missed_slots === undefined ? t("common.none") : String(d.missed_slots),
       I18N.time(d.last_success, siteTz), values(d.device, d.values), I18N.kwh(d.month_kwh)]);
-    const tree = dv.tree || { balance: [], coverage: [] };
+    const tree = dv.tree || { balance: [], coverage: { levels: [] } };
+    const cov = tree.coverage || { levels: [] };
     return el("div", {},
       el("h2", {}, t("dev.title")),
       table([t("dev.device"), t("dev.parent"), t("dev.state"), t("dev.success"), t("dev.latency"), t("dev.missed"),
@@ -203,9 +215,8 @@ const devices = {
       table([t("dev.meter"), t("dev.month"), t("dev.children"), t("dev.unaccounted"), t("dev.share")],
         tree.balance.map((b) => [b.meter, I18N.kwh(b.meter_kwh), I18N.kwh(b.children_kwh), I18N.kwh(b.unaccounted_kwh),
           I18N.pct(b.unaccounted_share)]), [1, 2, 3, 4]),
-      el("h2", {}, t("dev.coverage") + (tree.edition ? " (" + tree.edition + ")" : "")),
-      table([t("dev.level"), t("dev.share"), t("dev.target"), t("dev.meets")],
-        tree.coverage.map((c) => [c.level, I18N.pct(c.share), I18N.pct(c.target), c.meets ? t("yes") : t("no")]), [1, 2]),
+      el("h2", {}, t("dev.coverage") + (cov.edition ? " (" + cov.edition + ")" : "")),
+      coverageView(cov),
       el("div", { class: "grid" }, chartBox("chart-devices", t("dev.chart"))));
   },
   charts({ energy }) {
