@@ -126,7 +126,10 @@ class HistorySource:
                 "site_meter": " + ".join(meters),
                 "site_meters": list(meters),
                 "power": self._power_now(meters, site),
-                "today": self._period_energy(site[site.index >= day0], today),
+                "today": {
+                    **self._period_energy(site[site.index >= day0], today),
+                    **self._day_elapsed(day0, now),
+                },
                 "month": self._period_energy(site[site.index >= month0], month),
                 "baseline_eui_kwh_per_unit": self._baseline_eui(),
                 "production_unit": self.settings.mv.production_unit,
@@ -191,6 +194,14 @@ class HistorySource:
             "completeness": figures.completeness,
             "intervals_expected_so_far": figures.intervals_expected,
         }
+
+    def _day_elapsed(self, day0: pd.Timestamp, now: pd.Timestamp) -> JsonDict:
+        """How much of today has passed: today's EUI is a partial day's and says so."""
+        local = day0.tz_convert(self._tz)
+        day_end = (local + pd.Timedelta(hours=36)).normalize()  # next local midnight (23/25 h days too)
+        length_h = (day_end - local) / pd.Timedelta(hours=1)
+        elapsed_h = min(length_h, (now - day0) / pd.Timedelta(hours=1))
+        return {"partial": elapsed_h < length_h, "elapsed_h": elapsed_h, "day_h": length_h}
 
     def _power_trend(self, site: pd.Series, now: pd.Timestamp) -> JsonDict:
         last = site[site.index >= now - pd.Timedelta(days=1)]
@@ -342,6 +353,10 @@ class HistorySource:
                 "x": [pd.Timestamp(t).isoformat() for t in out.index],
                 "series": {str(c): out[c].tolist() for c in out.columns},
                 "site": None if site is None else site.to_dict(),
+                # a window reaching past 'now' holds a partial day: its per-unit figures are not
+                # comparable with whole days (issue 20: "EUI today +1,071 %" on a Sunday morning)
+                "partial": bool(t1 > now),
+                "through": min(t1, now).tz_convert(self._tz).tz_localize(None).isoformat(),
             }
         )
 

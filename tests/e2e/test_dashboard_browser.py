@@ -362,3 +362,35 @@ def test_the_analytics_phrases_read_in_chinese(page: Page, base_url: str) -> Non
         if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", zh))
     ]
     assert untranslated == []
+
+
+def test_eui_today_carries_a_partial_day_caveat(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    badge = page.locator("#kpi-eui-today #eui-partial-day")
+    badge.wait_for()
+    assert badge.inner_text() == "partial day 14.0 / 24 h"  # the synthetic site's now is 14:00
+    assert "not comparable with a whole day" in page.locator("#kpi-eui-today .sub").inner_text()
+
+
+def test_devices_page_over_an_empty_history_says_no_data_yet(
+    browser: Browser, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from agent.history.store import HistoryStore
+
+    site = build_site(tmp_path_factory.mktemp("e2e-empty") / "history.sqlite")
+    empty = tmp_path / "history.db"
+    with HistoryStore(empty):
+        pass
+    with serve_in_thread(create_app(HistorySource(empty, site.settings, clock=lambda: NOW)), None) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/devices")
+        note = page.locator("#chart-devices .no-data")
+        note.wait_for()
+        assert note.inner_text().startswith("No data yet")
+        assert page.locator("#chart-devices .xtick").count() == 0  # no axis running over the year 2000
+        assert errors == []
+        page.screenshot(path=str(_shots(tmp_path) / "devices-empty.png"), full_page=True)
+        context.close()

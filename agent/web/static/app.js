@@ -101,6 +101,27 @@ function powerMethod(method) {
   return method;
 }
 
+// Today's EUI is a partial day's: early in the day or on a day off it is not comparable with the baseline.
+function partialDay(today, sub) {
+  if (!today.partial) return sub;
+  const elapsed = I18N.num(today.elapsed_h, 1) + " / " + I18N.num(today.day_h, 0) + " h";
+  return el("span", {}, el("span", { class: "pill warn", id: "eui-partial-day" }, t("ov.partial_day") + " " + elapsed),
+    " ", t("ov.partial_day_note"), sub ? [el("br", {}), sub] : null);
+}
+
+// An empty history gets a clear "no data yet", not an axis running over the year 2000.
+function plotOrEmpty(id, traces, layout) {
+  const node = document.getElementById(id);
+  if (!node) return;
+  if (!traces.some((tr) => (tr.x || []).length)) {
+    if (node.classList.contains("js-plotly-plot")) Plotly.purge(node);
+    node.replaceChildren(el("div", { class: "note no-data" }, t("common.no_data")));
+    return;
+  }
+  if (node.querySelector(".no-data")) node.replaceChildren();
+  plot(id, traces, layout);
+}
+
 const overview = {
   async load() {
     const ov = await api("/api/overview");
@@ -127,7 +148,7 @@ const overview = {
       kpi("kpi-month-energy", t("ov.month_energy"), I18N.kwh(ov.month.energy_kwh), ov.month.energy_kwh,
         I18N.yuan(ov.month.cost_yuan)),
       kpi("kpi-eui-today", t("ov.eui_today"), I18N.auto(ov.today.eui_kwh_per_unit) + " " + unit,
-        ov.today.eui_kwh_per_unit, euiSub(ov.today.eui_kwh_per_unit)),
+        ov.today.eui_kwh_per_unit, partialDay(ov.today, euiSub(ov.today.eui_kwh_per_unit))),
       kpi("kpi-eui-month", t("ov.eui_month"), I18N.auto(ov.month.eui_kwh_per_unit) + " " + unit,
         ov.month.eui_kwh_per_unit, euiSub(ov.month.eui_kwh_per_unit)),
       kpi("kpi-savings-kwh", t("ov.savings"), s ? I18N.kwh(s.kwh) : t("common.unavailable"), s ? s.kwh : null,
@@ -221,7 +242,7 @@ const devices = {
   },
   charts({ energy }) {
     const traces = Object.entries(energy.series).map(([name, y]) => ({ x: energy.x, y: y, type: "scatter", mode: "lines", name: name }));
-    plot("chart-devices", traces, yUnit(t("unit.kwh_per." + energy.freq)));
+    plotOrEmpty("chart-devices", traces, yUnit(t("unit.kwh_per." + energy.freq)));
   },
 };
 
