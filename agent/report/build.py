@@ -168,8 +168,10 @@ def _next_day(day: date) -> str:
 def _head(title: str) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <style>
-body {{ font-family: system-ui, "Noto Sans CJK SC", sans-serif; color:#1d2733;
+@page {{ size: A4; margin: 14mm 12mm; }}
+body {{ font-family: system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; color:#1d2733;
   max-width:980px; margin:24px auto; }}
+@media print {{ body {{ margin:0 auto; }} }}
 h1 {{ font-size:22px; }} h2 {{ font-size:17px; margin-top:28px; border-bottom:2px solid #0b6e4f; }}
 table {{ border-collapse:collapse; width:100%; font-size:13px; margin:8px 0; }}
 th, td {{ border:1px solid #d5dbe1; padding:4px 6px; text-align:left; }} th {{ background:#eef2f5; }}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from agent.cli import web_cmds
 from agent.errors import ConfigError
@@ -91,12 +94,48 @@ def test_whole_year_period() -> None:
     assert [d.isoformat() for d in parse_period("2024")] == ["2024-01-01", "2024-12-31"]
 
 
-def test_pdf_printed_by_chromium(site: SyntheticSite, tmp_path: Path) -> None:
+def _zh_font_names() -> set[str]:
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True)
+    return {
+        n.strip().replace(" ", "")
+        for line in listed.stdout.splitlines()
+        for n in line.split(",")
+        if n.strip()
+    }
+
+
+def _pdf_fonts(reader: PdfReader) -> set[str]:
+    """Base font names of every font the pages use (subset prefixes 'ABCDEF+' dropped)."""
+    names = set()
+    for page in reader.pages:
+        fonts = page["/Resources"].get_object().get("/Font", {})
+        for ref in fonts.get_object().values():
+            font = ref.get_object()
+            base = font.get("/BaseFont") or font.get("/FontDescriptor", {}).get("/FontName", "/Type3")
+            names.add(str(base).lstrip("/").split("+")[-1])
+            for child in font.get("/DescendantFonts", []):
+                names.add(str(child.get_object()["/BaseFont"]).lstrip("/").split("+")[-1])
+    return names
+
+
+def test_pdf_is_a4_and_carries_chinese_text_in_a_cjk_font(site: SyntheticSite, tmp_path: Path) -> None:
+    """Issue 20: the PDF was US Letter and printed the Chinese site name as boxes."""
     assert find_chromium() is not None, "scripts/setup-services.sh installs chromium"
-    source = HistorySource(site.path, site.settings, clock=lambda: NOW)
+    cjk = _zh_font_names()
+    assert cjk, "no CJK font: scripts/setup-services.sh installs fonts-wqy-microhei"
+    named = replace(site.settings, mv=replace(site.settings.mv, display_name="重庆示例药厂"))
+    source = HistorySource(site.path, named, clock=lambda: NOW)
     files = write_report(source, "2025-09", tmp_path)
     assert files.pdf is not None, files.note
-    assert files.pdf.read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(files.pdf)
+    for page in reader.pages:  # A4 is 595.28 x 841.89 pt
+        assert float(page.mediabox.width) == pytest.approx(595.3, abs=1.0)
+        assert float(page.mediabox.height) == pytest.approx(841.9, abs=1.0)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "重庆示例药厂" in text
+    assert "Option C" in text
+    fonts = _pdf_fonts(reader)
+    assert any(font.replace(" ", "") in cjk or any(f in font for f in cjk) for font in fonts), fonts
 
 
 def test_report_command_over_a_site_config(

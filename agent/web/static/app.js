@@ -54,11 +54,12 @@ function plot(id, traces, layout) {
   const base = {
     uirevision: id, margin: { l: 60, r: 20, t: 10, b: 40 }, hovermode: "x unified",
     legend: { orientation: "h", y: -0.2 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
-    font: { family: "system-ui, 'Noto Sans CJK SC', sans-serif" },
+    font: { family: "system-ui, 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', sans-serif" },
   };
   const merged = Object.assign(base, layout || {});
   merged.xaxis = Object.assign(dateAxis(), (layout || {}).xaxis || {});
-  Plotly.react(node, traces, merged, { responsive: true, displaylogo: false });
+  // the locale (registered in i18n.js) also puts plotly's own words (mode bar) in the reader's language
+  Plotly.react(node, traces, merged, { responsive: true, displaylogo: false, locale: I18N.zh() ? "zh-CN" : "en" });
 }
 
 // plotly.js names months in English ("Oct 15"); a Chinese reader gets numeric dates with 年/月/日.
@@ -95,7 +96,11 @@ function daysAgoIso(days) {
 // The API explains how site power was obtained in English; the reader sees it in their language.
 function powerMethod(method) {
   if (!method) return null;
-  if (method.startsWith("live reading ")) return t("ov.method_live") + " " + method.slice("live reading ".length);
+  if (method.startsWith("live reading ")) {
+    const points = method.slice("live reading ".length).split(", ");  // "meter point" or "point"
+    return t("ov.method_live") + " " + points.map((p) => p.split(" ").map((w, i, all) =>
+      i === all.length - 1 ? I18N.point(w) : w).join(" ")).join(", ");
+  }
   if (method === "mean power of the last interval") return t("ov.method_interval");
   if (method === "no data") return t("common.none");
   return method;
@@ -186,9 +191,12 @@ const overview = {
 const KEY_POINT = /^(active_power(_total)?_kw|total_import_kwh|energy_kwh|power_factor_total|discharge_pressure_bar|state)$/;
 
 function valueLine(v) {
-  const shown = typeof v.value === "number" ? I18N.auto(v.value) : String(v.value);
-  return el("div", {}, v.point + ": ", el("b", {}, shown), " " + (v.unit || "") + " ",
-    v.quality === "good" ? null : el("span", { class: "pill " + v.quality }, v.quality + (v.reason ? " · " + v.reason : "")));
+  const shown = typeof v.value === "number" ? I18N.auto(v.value)
+    : typeof v.value === "boolean" ? t(v.value ? "yes" : "no") : v.value === null ? t("common.none") : String(v.value);
+  return el("div", {}, el("span", { class: "point", title: v.point, "data-point": v.point }, I18N.point(v.point)), ": ",
+    el("b", {}, shown), " " + I18N.unit(v.unit || "") + " ",
+    v.quality === "good" ? null : el("span", { class: "pill " + v.quality, "data-reason": v.reason || "" },
+      I18N.quality(v.quality) + (v.reason ? " · " + I18N.reason(v.reason) : "")));
 }
 
 function lastValues(device, list) {
@@ -460,6 +468,13 @@ const air = {
 
 // ---------------------------------------------------------------- savings
 
+// "grid CO2 (national, 2023)" -> "电网 CO₂ 排放因子（全国，2023）"; other factor names through I18N.name.
+function factorName(name) {
+  const grid = /^grid CO2 \((\w+), (\d{4})\)$/.exec(name);
+  if (grid && I18N.zh()) return "电网 CO₂ 排放因子（" + (grid[1] === "national" ? "全国" : grid[1]) + "，" + grid[2] + "）";
+  return I18N.name(name);
+}
+
 const savingsPage = {
   async load() { return { sv: await api("/api/savings") }; },
   render({ sv }) {
@@ -483,7 +498,7 @@ const savingsPage = {
         chartBox("chart-cumulative", t("sav.cum_chart"))),
       el("h2", {}, t("sav.model")),
       table(["", ""], [
-        ["IPMVP", "Option " + b.ipmvp_option], [t("sav.model"), b.kind + " (" + b.granularity + ")"],
+        ["IPMVP", t("sav.option") + " " + b.ipmvp_option], [t("sav.model"), b.kind + " (" + t("gran." + b.granularity) + ")"],
         ["", b.equation], [t("sav.window"), b.window.start + " – " + b.window.end],
         [t("sav.reporting"), sv.reporting.start + " – " + sv.reporting.end]]),
       el("h2", {}, t("sav.stats")),
@@ -491,13 +506,13 @@ const savingsPage = {
         I18N.num(st.adj_r2, 3), I18N.pct(st.cv_rmse, 2), I18N.pct(st.nmbe, 3), I18N.num(st.rho, 2), tstats]], [0, 1, 2, 3, 4, 5, 6]),
       el("h2", {}, t("sav.acceptance")),
       table([t("sav.check"), t("sav.value"), t("sav.limit"), t("sav.passed"), t("sav.source")],
-        sv.acceptance.checks.map((c) => [c.name, I18N.num(c.value, 4), c.limit, c.outcome === "no_limit" ? t("sav.no_limit") : c.passed ? t("yes") : t("no"), c.source]), [1]),
+        sv.acceptance.checks.map((c) => [I18N.name(c.name), I18N.num(c.value, 4), I18N.name(c.limit), c.outcome === "no_limit" ? t("sav.no_limit") : c.passed ? t("yes") : t("no"), c.source]), [1]),
       el("h2", {}, t("sav.uncertainty")),
       table([t("sav.confidence"), "t", "± kWh", t("sav.uncertainty")], sv.uncertainty.map((u) => [I18N.pct(u.confidence, 0),
         I18N.num(u.t, 3), I18N.kwh(u.absolute_kwh), I18N.pct(u.fraction_of_savings)]), [1, 2, 3]),
       el("h2", {}, t("sav.factors")),
-      table(["", t("sav.value"), t("sav.source")], value.factors.map((f) => [f.name || f.carrier || "",
-        I18N.num(f.value, 4) + " " + (f.unit || ""), f.source || ""])));
+      table(["", t("sav.value"), t("sav.source")], value.factors.map((f) => [factorName(f.name || f.carrier || ""),
+        I18N.num(f.value, 4) + " " + I18N.unit(f.unit || ""), f.source || ""])));
   },
   charts({ sv }) {
     if (!sv.available) return;
