@@ -194,6 +194,14 @@ def test_rating_page_says_provisional_and_shows_low_completeness_unscored(
     page.screenshot(path=str(_shots(tmp_path) / f"rating-provisional-{lang}.png"), full_page=True)
 
 
+def test_every_device_trace_has_its_own_colour(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/devices")
+    page.wait_for_selector("#chart-devices .scatterlayer .trace")
+    colours = page.evaluate("document.getElementById('chart-devices').data.map((t) => t.line.color)")
+    assert len(colours) >= 5
+    assert len(set(colours)) == len(colours)
+
+
 @pytest.mark.parametrize("path", ["/devices", "/air"])
 def test_other_pages_render_without_errors(page: Page, base_url: str, tmp_path: Path, path: str) -> None:
     errors: list[str] = []

@@ -249,7 +249,10 @@ const devices = {
       el("div", { class: "grid" }, chartBox("chart-devices", t("dev.chart"))));
   },
   charts({ energy }) {
-    const traces = Object.entries(energy.series).map(([name, y]) => ({ x: energy.x, y: y, type: "scatter", mode: "lines", name: name }));
+    // one hue per device (plotly's palette repeats after 10: a 33-meter site had look-alike traces)
+    const series = Object.entries(energy.series);
+    const traces = series.map(([name, y], i) => ({ x: energy.x, y: y, type: "scatter", mode: "lines", name: name,
+      line: { color: "hsl(" + Math.round((i * 360) / series.length) + ", 65%, " + (i % 2 ? 36 : 50) + "%)" } }));
     plotOrEmpty("chart-devices", traces, yUnit(t("unit.kwh_per." + energy.freq)));
   },
 };
