@@ -17,21 +17,18 @@ The key set is fixed per site, so a consumer sees a null rather than a missing k
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
-from agent.analytics.compressors import room_kpis
 from agent.analytics.errors import AnalyticsError
 from agent.analytics.windows import local_day_bounds
-from agent.mv.model import MvModel
+from agent.mv.model import MvModel, compressed_air_room
 
 __all__ = ["DayKpis", "day_kpis"]
 
 KpiValues = dict[str, tuple[float | None, str]]
-_COMPRESSOR_FIELDS = ["kwh", "loaded_h", "running_h"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +48,7 @@ def day_kpis(model: MvModel, day: date, today: date) -> DayKpis:
     with model.store() as store:
         figures = model.figures(start, end, store)
         machines = model.compressor_frames(store, start, end) if model.site.analytics.compressors else {}
+        production = model.production(store, start, end) if machines else None
     unit = model.site.production_unit
     has_energy = figures.intervals_complete > 0
     values: KpiValues = {
@@ -60,24 +58,24 @@ def day_kpis(model: MvModel, day: date, today: date) -> DayKpis:
         "data_completeness_pct": (figures.completeness * 100.0, "%"),
     }
     if model.site.analytics.compressors:
-        values["compressed_air_specific_power"] = (_specific_power(model, machines), "kW/(m3/min)")
+        values["compressed_air_specific_power"] = (
+            _specific_power(model, machines, production),
+            "kW/(m3/min)",
+        )
     values.update(_savings(model, day, today))
     period = f"{start.tz_convert(tz).isoformat()}/P1D"
     return DayKpis(day, period, values, has_energy)
 
 
-def _specific_power(model: MvModel, frames: dict[str, pd.DataFrame]) -> float | None:
-    machines = {
-        device: frame.dropna(subset=_COMPRESSOR_FIELDS)
-        for device, frame in frames.items()
-        if set(_COMPRESSOR_FIELDS) <= set(frame.columns)
-        and frame[_COMPRESSOR_FIELDS].notna().all(axis=1).any()
-    }
-    if not machines:
+def _specific_power(
+    model: MvModel, frames: dict[str, pd.DataFrame], production: pd.Series | None
+) -> float | None:
+    """The room's specific power, by the one definition the dashboard, report and rating use."""
+    try:
+        room = compressed_air_room(model.site.analytics, frames, production)
+    except AnalyticsError:
         return None
-    specs = [s for s in model.site.analytics.compressors if s.device in machines]
-    room = room_kpis(machines, specs)
-    return room.specific_power if math.isfinite(room.specific_power) else None
+    return room.specific_power
 
 
 def _savings(model: MvModel, day: date, today: date) -> KpiValues:

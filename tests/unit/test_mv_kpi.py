@@ -100,3 +100,24 @@ def test_an_empty_history_sends_nothing(tmp_path: Path) -> None:
     publisher = KpiPublisher(site.loaded, site.history, sink)
     asyncio.run(publisher.step())
     assert sink.sent == []
+
+
+def test_a_site_with_compressors_and_a_baseline_gets_every_kpi_from_the_one_model(tmp_path: Path) -> None:
+    from agent.analytics.windows import local_day_bounds
+    from agent.mv.model import compressed_air_room
+    from tests.e2e.synthetic import build_site
+
+    synthetic = build_site(tmp_path / "history.sqlite")
+    mv = MvModel(synthetic.settings.mv, synthetic.path)
+    day, today = date(2025, 10, 1), date(2025, 10, 15)
+    kpis = day_kpis(mv, day, today)
+    start, end = local_day_bounds(day, day, mv.site.timezone)
+    with mv.store() as store:
+        room = compressed_air_room(
+            mv.site.analytics, mv.compressor_frames(store, start, end), mv.production(store, start, end)
+        )
+    assert kpis.values["compressed_air_specific_power"] == (room.specific_power, "kW/(m3/min)")
+    outcome = mv.savings(None, day, today)
+    assert kpis.values["savings_to_date_kwh"] == (outcome.result.savings_kwh, "kWh")
+    assert kpis.values["savings_verified"] == (1.0 if outcome.verdict.passed else 0.0, "yes=1/no=0")
+    SCHEMA.validate(json.loads(kpi_payload("synthetic-plant", 1.0, kpis.period, kpis.values)))
