@@ -99,7 +99,8 @@ def prepare_history(
     generated = cache / "history.csv.gz"
     if not generated.exists():
         log.info("generating %d days of 15-minute history for %s (about 10 s) ...", days + 1, scenario.name)
-        generate_history(scenario, days + 1, cache)  # the extra day covers today up to now
+        # the extra day covers today up to now
+        generate_history(scenario, days + 1, cache, progress=history_progress(log))
     store_path = workdir / "store" / "history.db"
     store_path.parent.mkdir(parents=True, exist_ok=True)
     frame = pd.read_csv(generated)
@@ -118,6 +119,19 @@ def prepare_history(
             finally:
                 export.unlink()  # 16 MB for a year; the generated history stays cached
     return store_path
+
+
+def history_progress(logger: logging.Logger) -> Callable[[int, int], None]:
+    """A `generate_history` progress callback logging each tenth: 'generating history: 37/366 days (10 %)'."""
+    shown = [0]
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // total
+        if tenth > shown[0] or done == total:
+            shown[0] = tenth
+            logger.info("generating history: %d/%d days (%d %%)", done, total, done * 100 // total)
+
+    return report
 
 
 def import_format(scenario: Any, generated: pd.DataFrame) -> pd.DataFrame:

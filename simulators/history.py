@@ -13,6 +13,7 @@ air-room engine, in chunks of `CHUNK_DAYS` to bound memory.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,9 +98,17 @@ def _site_meter(scenario: Scenario) -> str:
 
 
 def generate_history(
-    scenario: Scenario, days: int, out_dir: Path, *, first_day: int = 0, interval_s: int = 900
+    scenario: Scenario,
+    days: int,
+    out_dir: Path,
+    *,
+    first_day: int = 0,
+    interval_s: int = 900,
+    progress: Callable[[int, int], None] | None = None,
 ) -> HistoryResult:
-    """Write `days` days of `interval_s` history from scenario day `first_day` into out_dir."""
+    """Write `days` days of `interval_s` history from scenario day `first_day` into out_dir.
+
+    `progress(done, days)` is called after each simulated day."""
     if interval_s % scenario.step_s or 86400 % interval_s:
         raise ValueError(
             f"interval {interval_s} s must be a multiple of step_s {scenario.step_s} within a day"
@@ -126,6 +135,8 @@ def generate_history(
             frame.insert(0, "timestamp", pd.to_datetime(starts, unit="s", utc=True).tz_convert(scenario.tz))
             frames.append(frame)
             truth_rows.append(_truth_row(scenario, site, actual, counterfactual))
+            if progress is not None:
+                progress(index - first_day + 1, days)
     out_dir.mkdir(parents=True, exist_ok=True)
     history = pd.concat(frames, ignore_index=True)
     history_csv = out_dir / "history.csv.gz"

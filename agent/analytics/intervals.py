@@ -248,30 +248,6 @@ class MeterTree:
         columns = ["meter", "meter_kwh", "children_kwh", "unaccounted_kwh", "unaccounted_share", "children"]
         return pd.DataFrame(rows, columns=columns).set_index("meter")
 
-    def coverage(
-        self, totals: Mapping[str, float] | pd.Series, targets: tuple[float, float, float]
-    ) -> pd.DataFrame:
-        """Energy share metered at each level vs the (site, secondary, equipment) targets.
-
-        Level 0 is the site boundary (1.0 when it has a main meter), level k is energy metered at
-        depth k over energy metered at depth k-1, capped at 1. GB 17167 states its rate as installed
-        over required instruments; this energy share is the data-side proxy (see configuration_rate).
-        """
-        energy = pd.Series(totals, dtype=float)
-        depth = pd.Series({m: self.depth(m) for m in self.parents})
-        by_depth = energy.reindex(depth.index).groupby(depth).sum()
-        names = ["site", "secondary_units", "major_equipment"]
-        rows = []
-        for level, (name, target) in enumerate(zip(names, targets, strict=True)):
-            if level == 0:
-                share = 1.0 if self.roots() else 0.0
-            elif level in by_depth.index and by_depth.get(level - 1, 0.0) > 0:
-                share = min(1.0, float(by_depth[level] / by_depth[level - 1]))
-            else:
-                share = 0.0
-            rows.append((name, share, target, share >= target))
-        return pd.DataFrame(rows, columns=["level", "share", "target", "meets"]).set_index("level")
-
 
 def configuration_rate(installed: Iterable[str], required: Iterable[str]) -> float:
     """GB 17167 configuration rate: required instruments that are installed / required instruments."""

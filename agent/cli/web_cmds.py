@@ -3,6 +3,8 @@
 Both read the history store of a site (default: `<sinks.local_store.path>/history.sqlite`, relative
 to the config file) with the site's meter tree and time zone; `--baseline START:END` sets the
 baseline period (default: the first 12 months of the history when it holds 13 or more).
+
+`report` exit codes: 0 written, 1 bad input, 2 no energy data in the period (nothing is written).
 """
 
 from __future__ import annotations
@@ -99,12 +101,16 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from agent.report import write_report
+    from agent.report import NoReportData, write_report
     from agent.web.history_source import HistorySource
 
     settings, history = settings_from_config(args.config, args)
     source = HistorySource(history, replace(settings, replay=True) if args.replay else settings)
-    files = write_report(source, args.period, args.out, pdf=not args.no_pdf)
+    try:
+        files = write_report(source, args.period, args.out, pdf=not args.no_pdf)
+    except NoReportData as exc:
+        print(f"report: {exc} ({history}): nothing written", file=sys.stderr)
+        return 2
     print(files.html)
     if files.pdf is not None:
         print(files.pdf)

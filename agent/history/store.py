@@ -35,7 +35,7 @@ from agent.storage import store_error
 if TYPE_CHECKING:  # pandas loads where frames are built, never on the poll path
     import pandas as pd
 
-__all__ = ["EnergyRow", "HistoryStore", "SeriesRow"]
+__all__ = ["EnergyRow", "HistoryStore", "SeriesRow", "has_energy"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS energy (
@@ -280,3 +280,12 @@ def _with_utc_index(wide: pd.DataFrame, columns: Sequence[str] | None) -> pd.Dat
     if columns is not None:
         wide = wide.reindex(columns=list(columns))
     return wide.sort_index()
+
+
+def has_energy(path: Path) -> bool:
+    """Whether the history file exists and holds interval energy of any device (a cheap check that
+    spares a gateway that only polls the analytics' imports)."""
+    if not path.exists():
+        return False
+    with HistoryStore(path) as store:
+        return bool(store.devices())

@@ -14,12 +14,10 @@ Conventions (stated again in each value's method text):
   `completeness` says how much is missing;
 * **standard coal** uses the config's electricity factor (GB/T 2589-2020), **CO2** the grid factor;
   only electricity is metered through the history, so "comprehensive energy" is electricity here;
-* **metering coverage** is the GB 17167 configuration rate: installed electricity meters at each level
-  of the meter tree (depth 0 = site boundary, 1 = secondary units, 2+ = equipment) over the measuring
-  points the site's energy audit requires there (`analytics.metering.required_points`), against the
-  edition's targets; the indicator is the worst level's share of its target, in %. Without the
-  required counts it is not measured (an energy-share proxy would fall whenever a sub-metered load
-  saves energy, which is the opposite of what the standard measures).
+* **metering coverage** is the GB 17167 configuration rate of `agent.mv.metering` (the figure the
+  Devices page shows): installed electricity meters per level of the meter tree over the measuring
+  points the site's energy audit requires there, against the edition's targets; the worst level's
+  share of its target, in %. Without the required counts it is not measured.
 """
 
 from __future__ import annotations
@@ -34,9 +32,10 @@ from agent.analytics.eui import output_value_10k_yuan
 from agent.analytics.factors import FactorUsed, co2_from_electricity, comprehensive_energy
 from agent.config.analytics import Carrier as FactorCarrier
 from agent.config.site import SiteConfig
+from agent.mv.metering import metering_coverage
 from agent.mv.model import compressed_air_room
 from agent.mv.results import PeriodFigures, Savings
-from agent.mv.site import electricity_tree
+from agent.mv.site import mv_site
 from agent.rating.values import IndicatorValue, measured
 
 __all__ = [
@@ -57,7 +56,6 @@ MEASURED_IDS = (
     "renewable_electricity_share",
     "data_completeness",
 )
-_LEVELS = ("site", "secondary_units", "major_equipment")
 
 
 @dataclass(frozen=True)
@@ -240,47 +238,8 @@ def _verified_savings_rate(c: _Context) -> IndicatorValue:
 
 
 def _metering_coverage(c: _Context) -> IndicatorValue:
-    parents = electricity_tree(c.config)
-    if not parents:
-        raise InsufficientData("no electricity meters configured")
-    required = c.analytics.metering.required_points.get("electricity")
-    if required is None:
-        raise InsufficientData(
-            "the measuring points GB 17167 requires are not entered (analytics.metering.required_points)"
-        )
-    targets = c.analytics.metering.targets.get("electricity", (1.0, 1.0, 0.95))
-    installed = _meters_per_level(parents)
-    levels = {
-        name: (min(1.0, installed[i] / required[i]) if required[i] > 0 else 1.0, targets[i])
-        for i, name in enumerate(_LEVELS)
-    }
-    ratios = {name: _met(*levels[name]) for name in _LEVELS}
-    worst = min(ratios, key=lambda name: ratios[name])
-    shown = ", ".join(
-        f"{n} {installed[i]}/{required[i]} = {levels[n][0]:.0%} of {levels[n][1]:.0%}"
-        for i, n in enumerate(_LEVELS)
-    )
-    method = (
-        f"electricity, {c.analytics.metering.edition} configuration rate: installed meters per level / "
-        f"required measuring points (site energy audit): {shown}; worst level {worst}"
-    )
-    return measured(ratios[worst] * 100.0, "%", method, 1.0)
-
-
-def _meters_per_level(parents: Mapping[str, str | None]) -> tuple[int, int, int]:
-    """Meters at depth 0 (site boundary), 1 (secondary units) and 2+ (equipment) of the tree."""
-    counts = [0, 0, 0]
-    for meter in parents:
-        depth, node = 0, parents[meter]
-        while node is not None and depth < 64:
-            depth, node = depth + 1, parents.get(node)
-        counts[min(depth, 2)] += 1
-    return counts[0], counts[1], counts[2]
-
-
-def _met(share: float, target: float) -> float:
-    """How much of a level's target is met, 0..1 (a zero target is always met)."""
-    return 1.0 if target <= 0 else min(1.0, share / target)
+    coverage = metering_coverage(mv_site(c.config))  # the Devices page shows the same figure
+    return measured(coverage.rate_pct, "%", coverage.method(), 1.0)
 
 
 def _compressed_air_specific_power(c: _Context) -> IndicatorValue:

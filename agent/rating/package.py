@@ -13,13 +13,14 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from agent import __version__
 from agent.rating.curve import POINTS_DECIMALS
 from agent.rating.improve import Improvement, improvements
 from agent.rating.period import RatingPeriod
+from agent.rating.provisional import ProvisionalReason, provisional_reasons
 from agent.rating.rubric import Indicator, Rubric, ensure_valid
 from agent.rating.score import (
     DimensionScore,
@@ -57,10 +58,6 @@ CSV_COLUMNS = (
     "flags",
 )
 _VALUE_DECIMALS = 6
-_NOT_OFFICIAL = (
-    "rubric {id} {version} is an editable default, not the official rubric: "
-    "scores and grade are an estimate, not a rating decision"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +92,17 @@ def build_package(
     site: str,
     factors: Iterable[FactorLike],
     generated_at: datetime,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready data package for one site and period."""
+    """The JSON-ready data package for one site and period.
+
+    `as_of`: the site's local date the data runs to (default: `generated_at`'s own date); a period
+    that has not ended by then makes the package provisional.
+    """
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must be timezone-aware (the package states UTC times)")
     result = rate(rubric, measured, declared)
+    reasons = provisional_reasons(rubric, result.indicators, period, as_of or generated_at.date())
     return {
         "schema": PACKAGE_SCHEMA_ID,
         "site": site,
@@ -118,8 +121,9 @@ def build_package(
         "grade": _grade_part(result),
         "improvements": [_improvement_part(item) for item in result.improvements],
         "factors": [_factor_part(f) for f in factors],
-        "provisional": any(s.flags for s in result.indicators),
-        "warnings": _warnings(rubric, result),
+        "provisional": bool(reasons),
+        "provisional_reasons": [_reason_part(reason) for reason in reasons],
+        "warnings": _warnings(reasons, result),
         "unused_inputs": result.unused_inputs,
     }
 
@@ -266,21 +270,12 @@ def _factor_part(factor: FactorLike) -> dict[str, Any]:
     }
 
 
-def _warnings(rubric: Rubric, result: RatingResult) -> list[str]:
-    warnings = [] if rubric.official else [_NOT_OFFICIAL.format(id=rubric.id, version=rubric.version)]
-    for flag, text in (
-        ("missing", "no value (scored 0)"),
-        ("unit_mismatch", "value in the wrong unit (scored 0)"),
-        ("low_completeness", f"data completeness below {rubric.completeness_threshold:.0%}"),
-        (
-            "placeholder_curve",
-            "access/advanced values are placeholders: set them from your sector's standard",
-        ),
-        ("source_fallback", "value taken from the other source than the rubric names"),
-    ):
-        ids = [s.indicator.id for s in result.indicators if flag in s.flags]
-        if ids:
-            warnings.append(f"{text}: {', '.join(ids)}")
+def _reason_part(reason: ProvisionalReason) -> dict[str, Any]:
+    return {"code": reason.code, "text": reason.text, "indicators": list(reason.indicators)}
+
+
+def _warnings(reasons: list[ProvisionalReason], result: RatingResult) -> list[str]:
+    warnings = [reason.text for reason in reasons]
     if result.unused_inputs:
         warnings.append(f"values for indicators the rubric does not have: {', '.join(result.unused_inputs)}")
     return warnings

@@ -79,7 +79,8 @@ def rating_package(
         raise NoRatingData(f"no history store at {history_path}")
     config = loaded.config
     now = pd.Timestamp(generated_at).tz_convert("UTC")
-    data = read_period(model or MvModel(mv_site(config, loaded.path), history_path), period, now)
+    model = model or MvModel(mv_site(config, loaded.path), history_path)
+    data = read_period(model, period, now)
     measurement = measure(data, config)
     active = site_rating.rubric if site_rating is not None else rubric
     package = build_package(
@@ -90,6 +91,7 @@ def rating_package(
         site=config.site.name,
         factors=measurement.factors,
         generated_at=generated_at,
+        as_of=now.tz_convert(model.site.timezone).date(),
     )
     known = {indicator.id for indicator in active.indicators}
     extra = [

@@ -1,8 +1,9 @@
 """Indicator values -> indicator scores -> dimension scores -> total -> grade.
 
 Nothing is skipped silently: an indicator without a value scores 0 and carries the flag `missing`;
-a value in the wrong unit scores 0 and carries `unit_mismatch`; measured data below the rubric's
-completeness threshold is flagged `low_completeness`; a curve still holding placeholder values is
+a value in the wrong unit scores 0 and carries `unit_mismatch`; a value whose data is below the
+rubric's completeness threshold scores 0 too, as if missing, and carries `low_completeness` (its value
+stays in the package, visible but not counted); a curve still holding placeholder values is
 flagged `placeholder_curve`; a value taken from the other source than the rubric names (a declared
 figure standing in for a measured one) is flagged `source_fallback`.
 """
@@ -73,10 +74,12 @@ def score_indicator(
         return IndicatorScore(indicator, None, 0.0, ("missing", *flags))
     if value.source is not indicator.source:
         flags.append("source_fallback")
-    if value.completeness < completeness_threshold:
-        flags.append("low_completeness")
     if value.unit != indicator.unit:
+        if value.completeness < completeness_threshold:
+            flags.append("low_completeness")
         return IndicatorScore(indicator, value, 0.0, ("unit_mismatch", *flags))
+    if value.completeness < completeness_threshold:
+        return IndicatorScore(indicator, value, 0.0, ("low_completeness", *flags))
     return IndicatorScore(indicator, value, curve_points(indicator, value.value), tuple(flags))
 
 

@@ -61,7 +61,9 @@ def site_rating_provider(
     def safe(period: str) -> Mapping[str, Any] | None:
         nonlocal provide
         if provide is None:
-            if not _has_energy(history_path):
+            from agent.history.store import has_energy
+
+            if not has_energy(history_path):
                 return None
             from agent.rating.provider import rating_provider
 
@@ -75,12 +77,3 @@ def site_rating_provider(
             return None
 
     return safe
-
-
-def _has_energy(history: Path) -> bool:
-    from agent.history.store import HistoryStore
-
-    if not history.exists():
-        return False
-    with HistoryStore(history) as store:
-        return bool(store.devices())

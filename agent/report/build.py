@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.analytics import AnalyticsError, MeterTree
-from agent.errors import ConfigError, ConfigIssue
+from agent.errors import AgentError, ConfigError, ConfigIssue
 from agent.report.charts import band_chart, bar_chart, lines_chart
 from agent.web.source import DashboardSource
 
-__all__ = ["ReportFiles", "find_chromium", "parse_period", "print_pdf", "write_report"]
+__all__ = ["NoReportData", "ReportFiles", "find_chromium", "parse_period", "print_pdf", "write_report"]
 
 _OPTION_SCOPE = {"B": "retrofit isolation, sub-system meter", "C": "whole facility, main meter"}
 _PERIOD = re.compile(r"^(\d{4})(?:-(0[1-9]|1[0-2]))?$")
@@ -38,6 +38,10 @@ _CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-pdf-header-footer",
 )
+
+
+class NoReportData(AgentError):
+    """The history holds no energy for the report's period: there is nothing to report."""
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,16 @@ def print_pdf(html_path: Path, pdf_path: Path, chromium: str, timeout_s: float =
 
 
 def write_report(source: DashboardSource, period: str, out_dir: Path, *, pdf: bool = True) -> ReportFiles:
-    """Write report-<site>-<period>.html (and .pdf when Chromium is available) into out_dir."""
+    """Write report-<site>-<period>.html (and .pdf when Chromium is available) into out_dir.
+
+    Raises NoReportData (and writes nothing) when the history has no energy in the period.
+    """
     start, end = parse_period(period)
+    page = render_html(source, period, start, end)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"report-{source.settings.site}-{period}"
     html_path = out_dir / f"{stem}.html"
-    html_path.write_text(render_html(source, period, start, end), encoding="utf-8")
+    html_path.write_text(page, encoding="utf-8")
     if not pdf:
         return ReportFiles(html_path, None, "PDF not requested")
     chromium = find_chromium()
@@ -110,13 +118,15 @@ def _e(value: object) -> str:
 
 
 def _n(value: Any, digits: int = 0) -> str:
+    """A number as printed; never "-0": a balance of -0.3 kWh is zero to the reader."""
     if value is None:
         return "—"
-    return f"{float(value):,.{digits}f}"
+    shown = round(float(value), digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{0.0 if shown == 0 else shown:,.{digits}f}"
 
 
 def _pct(value: Any, digits: int = 1) -> str:
-    return "—" if value is None else f"{100 * float(value):.{digits}f} %"
+    return "—" if value is None else f"{_n(100 * float(value), digits)} %"
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -131,6 +141,8 @@ def _img(uri: str, alt: str) -> str:
 
 def render_html(source: DashboardSource, period: str, start: date, end: date) -> str:
     energy = source.energy(start.isoformat(), _next_day(end), "day")
+    if not any(v is not None for values in energy.get("series", {}).values() for v in values):
+        raise NoReportData(f"no energy data between {start} and {end} (local days) in the history")
     sv = source.savings(start, end)
     site = source.settings.display_name or source.settings.site
     parts = [
@@ -156,8 +168,10 @@ def _next_day(day: date) -> str:
 def _head(title: str) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>
 <style>
-body {{ font-family: system-ui, "Noto Sans CJK SC", sans-serif; color:#1d2733;
+@page {{ size: A4; margin: 14mm 12mm; }}
+body {{ font-family: system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; color:#1d2733;
   max-width:980px; margin:24px auto; }}
+@media print {{ body {{ margin:0 auto; }} }}
 h1 {{ font-size:22px; }} h2 {{ font-size:17px; margin-top:28px; border-bottom:2px solid #0b6e4f; }}
 table {{ border-collapse:collapse; width:100%; font-size:13px; margin:8px 0; }}
 th, td {{ border:1px solid #d5dbe1; padding:4px 6px; text-align:left; }} th {{ background:#eef2f5; }}
@@ -180,10 +194,25 @@ def _energy_section(energy: dict[str, Any], source: DashboardSource) -> str:
     chart = bar_chart(energy["x"], daily, "kWh per day") if meters else ""
     return (
         "<h2>Energy</h2>"
+        + _partial_note(energy, site)
         + (_site_table(site) if site else "")
         + _table(["Meter", "Energy in period, kWh"], rows)
         + (_img(chart, f"Daily site energy ({' + '.join(meters)}), kWh") if chart else "")
     )
+
+
+def _partial_note(energy: dict[str, Any], site: dict[str, Any]) -> str:
+    """A period that reaches past now, or misses intervals, says so before its per-unit figures."""
+    completeness = site.get("completeness")
+    notes = []
+    if energy.get("partial"):
+        notes.append(f"The period is not over: data through {_e(str(energy.get('through', ''))[:16])}.")
+    if completeness is not None and completeness < 0.999:
+        notes.append(f"Data completeness {_pct(completeness)}: some intervals are missing.")
+    if not notes:
+        return ""
+    caveat = "Energy per unit of a partial period is not comparable with a whole one."
+    return f"<p class='note' id='partial-period'>{' '.join(notes)} {caveat}</p>"
 
 
 def _site_daily(series: dict[str, list[float | None]], meters: list[str]) -> list[float | None]:

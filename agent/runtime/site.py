@@ -3,7 +3,8 @@ rating publisher, wired and supervised.
 
 Polling (`Agent.run`) is the one task whose end ends the site: it returns after a stop signal once
 its in-flight polls are done. Every other task runs supervised (`agent.runtime.supervise`): the
-delivery pipeline, the dashboard server and its warm-up, the hourly rating publisher. An error in one
+delivery pipeline, the dashboard server and its warm-up, the hourly rating publisher and the daily
+KPI publisher (`agent.runtime.kpi`). An error in one
 of them is logged once per transition and retried with backoff; it never stops polling or delivery.
 The CLI (`agent/cli/run.py`) only parses arguments and calls `serve_site` or `serve_jsonl`.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from agent.config.loader import LoadedConfig, load_config, store_dir
 from agent.errors import AgentError
 from agent.rating.site import site_rating_provider as _site_rating_provider
+from agent.runtime.kpi import KpiPublisher
 from agent.runtime.supervise import RETRY, Backoff, periodic, supervise
 
 if TYPE_CHECKING:  # the runtime's heavier parts load only when a site runs
@@ -45,6 +47,8 @@ class Background:
     """How often the background tasks run and how their retries back off."""
 
     rating_every_s: float = 3600.0
+    kpi_every_s: float = 300.0
+    """How often the KPI publisher checks whether a local day has closed (it sends each day once)."""
     backoff: Backoff = field(default_factory=lambda: RETRY)
 
 
@@ -101,6 +105,10 @@ async def serve_site(
                     backoff=background.backoff,
                 )
                 helpers["rating"] = tg.create_task(ratings, name="rating")
+                kpis = KpiPublisher(loaded, delivery.directory / "history.db", delivery.mqtt)
+                helpers["kpi"] = tg.create_task(
+                    periodic("kpi", kpis.step, background.kpi_every_s, backoff=background.backoff), name="kpi"
+                )
             await agent.started.wait()
             if started is not None:
                 started(agent, delivery)

@@ -32,6 +32,7 @@ from agent.analytics.intervals import period_keys
 from agent.analytics.windows import local_day_bounds
 from agent.config.analytics import CompressorSpec
 from agent.history.store import HistoryStore
+from agent.mv.metering import metering_coverage
 from agent.mv.model import MvModel, compressed_air_room
 from agent.mv.results import Baseline, PeriodFigures, Savings
 from agent.web.air_trace import PressureBand, compressor_trace
@@ -125,7 +126,10 @@ class HistorySource:
                 "site_meter": " + ".join(meters),
                 "site_meters": list(meters),
                 "power": self._power_now(meters, site),
-                "today": self._period_energy(site[site.index >= day0], today),
+                "today": {
+                    **self._period_energy(site[site.index >= day0], today),
+                    **self._day_elapsed(day0, now),
+                },
                 "month": self._period_energy(site[site.index >= month0], month),
                 "baseline_eui_kwh_per_unit": self._baseline_eui(),
                 "production_unit": self.settings.mv.production_unit,
@@ -191,6 +195,14 @@ class HistorySource:
             "intervals_expected_so_far": figures.intervals_expected,
         }
 
+    def _day_elapsed(self, day0: pd.Timestamp, now: pd.Timestamp) -> JsonDict:
+        """How much of today has passed: today's EUI is a partial day's and says so."""
+        local = day0.tz_convert(self._tz)
+        day_end = (local + pd.Timedelta(hours=36)).normalize()  # next local midnight (23/25 h days too)
+        length_h = (day_end - local) / pd.Timedelta(hours=1)
+        elapsed_h = min(length_h, (now - day0) / pd.Timedelta(hours=1))
+        return {"partial": elapsed_h < length_h, "elapsed_h": elapsed_h, "day_h": length_h}
+
     def _power_trend(self, site: pd.Series, now: pd.Timestamp) -> JsonDict:
         last = site[site.index >= now - pd.Timedelta(days=1)]
         local = pd.DatetimeIndex(last.index).tz_convert(self._tz).tz_localize(None)
@@ -201,7 +213,11 @@ class HistorySource:
         if not rating.get("available"):
             return None
         grade = rating["package"].get("grade", {})
-        return {"grade": grade.get("grade"), "points": rating["package"].get("total", {}).get("points")}
+        return {
+            "grade": grade.get("grade"),
+            "points": rating["package"].get("total", {}).get("points"),
+            "provisional": bool(rating["package"].get("provisional")),
+        }
 
     # ------------------------------------------------------------ devices
 
@@ -270,21 +286,46 @@ class HistorySource:
         ]
 
     def _tree(self, month: pd.DataFrame) -> JsonDict:
+        coverage = self._coverage()
         parents = {m: p for m, p in self.settings.parents.items() if m in month.columns}
         parents = {m: (p if p in parents else None) for m, p in parents.items()}
         if not parents:
-            return {"balance": [], "coverage": []}
+            return {"balance": [], "coverage": coverage}
         try:
             tree = MeterTree(parents)
         except AnalyticsError as exc:
-            return {"balance": [], "coverage": [], "error": str(exc)}
-        totals = month.sum()
-        targets = self.settings.analytics.metering.targets.get("electricity", (1.0, 1.0, 0.95))
+            return {"balance": [], "coverage": coverage, "error": str(exc)}
         return {
             "period": "month to date",
-            "balance": tree.balance(totals).reset_index().to_dict(orient="records"),
-            "coverage": tree.coverage(totals, targets).reset_index().to_dict(orient="records"),
+            "balance": tree.balance(month.sum()).reset_index().to_dict(orient="records"),
+            "coverage": coverage,
             "edition": self.settings.analytics.metering.edition,
+        }
+
+    def _coverage(self) -> JsonDict:
+        """The GB 17167 configuration rate of `agent.mv.metering`: the rating's `metering_coverage`."""
+        edition = self.settings.analytics.metering.edition
+        try:
+            coverage = metering_coverage(self.settings.mv)
+        except AnalyticsError as exc:
+            return {"available": False, "reason": str(exc), "edition": edition, "levels": []}
+        return {
+            "available": True,
+            "edition": edition,
+            "basis": "configuration",
+            "rate_pct": coverage.rate_pct,
+            "worst": coverage.worst.level,
+            "levels": [
+                {
+                    "level": lv.level,
+                    "installed": lv.installed,
+                    "required": lv.required,
+                    "share": lv.share,
+                    "target": lv.target,
+                    "meets": lv.meets,
+                }
+                for lv in coverage.levels
+            ],
         }
 
     # ------------------------------------------------------------ charts
@@ -312,6 +353,10 @@ class HistorySource:
                 "x": [pd.Timestamp(t).isoformat() for t in out.index],
                 "series": {str(c): out[c].tolist() for c in out.columns},
                 "site": None if site is None else site.to_dict(),
+                # a window reaching past 'now' holds a partial day: its per-unit figures are not
+                # comparable with whole days (issue 20: "EUI today +1,071 %" on a Sunday morning)
+                "partial": bool(t1 > now),
+                "through": min(t1, now).tz_convert(self._tz).tz_localize(None).isoformat(),
             }
         )
 

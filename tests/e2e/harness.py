@@ -31,9 +31,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: FastAPI, token: str | None = None) -> Iterator[str]:
-    """Serve `app` on a free loopback port until the block ends; yields the base URL."""
-    port = free_port()
+def serve_in_thread(app: FastAPI, token: str | None = None, port: int | None = None) -> Iterator[str]:
+    """Serve `app` on loopback (`port`, default a free one) until the block ends; yields the base URL."""
+    port = port or free_port()
     server = build_server(app, "127.0.0.1", port, token)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -43,7 +43,24 @@ RATING = {
             "value_unit": "kWh/unit",
             "points": 8,
             "max_points": 10,
-        }
+            "completeness": 1.0,
+            "flags": [],
+        },
+        {
+            "id": "yoy",
+            "name": {"zh": "单位产品能耗同比降低率", "en": "Year-on-year reduction"},
+            "value": 50.8,
+            "value_unit": "%",
+            "points": 0,
+            "max_points": 5,
+            "completeness": 0.0011,
+            "flags": ["low_completeness"],
+        },
+    ],
+    "provisional": True,
+    "provisional_reasons": [
+        {"code": "period_incomplete", "text": "period 2025 runs until 2025-12-31", "indicators": []},
+        {"code": "low_completeness", "text": "data completeness below 90%", "indicators": ["yoy"]},
     ],
     "improvements": [
         {"indicator_id": "eui", "unit": "kWh/unit", "points_available": 2, "value_for_max": 0.85}
@@ -52,7 +69,8 @@ RATING = {
 
 
 def _rating(period: str) -> Mapping[str, Any] | None:
-    return {**RATING, "period": {"label": period}}
+    end = f"{int(period) + 1}-01-01"
+    return {**RATING, "period": {"label": period, "start": f"{period}-01-01", "end": end}}
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +169,37 @@ def test_rating_page_downloads_the_data_package(page: Page, base_url: str, tmp_p
     package = json.loads(Path(download.path()).read_text(encoding="utf-8"))
     assert package["grade"]["grade"] == "B"
     page.screenshot(path=str(_shots(tmp_path) / "rating.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("lang", "notice", "flag"),
+    [("en", "provisional", "low data · not scored"), ("zh-CN", "暂定", "数据不足 · 不计分")],
+)
+def test_rating_page_says_provisional_and_shows_low_completeness_unscored(
+    page: Page, base_url: str, tmp_path: Path, lang: str, notice: str, flag: str
+) -> None:
+    page.add_init_script(f"window.localStorage.setItem('ea-lang', '{lang}')")
+    page.goto(base_url + "/rating")
+    box = page.locator("#rating-provisional")
+    box.wait_for()
+    assert box.locator("b").inner_text() == notice
+    assert page.locator("#rating-provisional-badge").inner_text() == notice
+    codes = box.locator("li").evaluate_all("items => items.map((li) => li.dataset.code)")
+    assert codes == ["period_incomplete", "low_completeness"]
+    low = box.locator("li[data-code=low_completeness]").inner_text()
+    assert low.endswith("单位产品能耗同比降低率" if lang == "zh-CN" else "Year-on-year reduction")
+    row = page.locator("tr", has=page.locator("[data-flag=low_completeness]"))
+    assert row.locator("td").nth(2).inner_text() == "0.0 / 5.0"
+    assert row.locator("[data-flag=low_completeness]").inner_text() == flag
+    page.screenshot(path=str(_shots(tmp_path) / f"rating-provisional-{lang}.png"), full_page=True)
+
+
+def test_every_device_trace_has_its_own_colour(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/devices")
+    page.wait_for_selector("#chart-devices .scatterlayer .trace")
+    colours = page.evaluate("document.getElementById('chart-devices').data.map((t) => t.line.color)")
+    assert len(colours) >= 5
+    assert len(set(colours)) == len(colours)
 
 
 @pytest.mark.parametrize("path", ["/devices", "/air"])
@@ -321,3 +370,35 @@ def test_the_analytics_phrases_read_in_chinese(page: Page, base_url: str) -> Non
         if re.search(r"[A-Za-z]{2,}", LATIN_ALLOWED.sub("", zh))
     ]
     assert untranslated == []
+
+
+def test_eui_today_carries_a_partial_day_caveat(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    badge = page.locator("#kpi-eui-today #eui-partial-day")
+    badge.wait_for()
+    assert badge.inner_text() == "partial day 14.0 / 24 h"  # the synthetic site's now is 14:00
+    assert "not comparable with a whole day" in page.locator("#kpi-eui-today .sub").inner_text()
+
+
+def test_devices_page_over_an_empty_history_says_no_data_yet(
+    browser: Browser, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from agent.history.store import HistoryStore
+
+    site = build_site(tmp_path_factory.mktemp("e2e-empty") / "history.sqlite")
+    empty = tmp_path / "history.db"
+    with HistoryStore(empty):
+        pass
+    with serve_in_thread(create_app(HistorySource(empty, site.settings, clock=lambda: NOW)), None) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/devices")
+        note = page.locator("#chart-devices .no-data")
+        note.wait_for()
+        assert note.inner_text().startswith("No data yet")
+        assert page.locator("#chart-devices .xtick").count() == 0  # no axis running over the year 2000
+        assert errors == []
+        page.screenshot(path=str(_shots(tmp_path) / "devices-empty.png"), full_page=True)
+        context.close()

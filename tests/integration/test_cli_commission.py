@@ -108,6 +108,12 @@ async def test_scan_finds_the_units_that_answer(tiny: SimulatedFactory) -> None:
     )
     assert code == 0, err
     assert [f["unit"] for f in json.loads(out)["found"]] == units
+    # stderr is a pipe here: one progress line per tenth of the ids and per unit that answers
+    progress = err.strip().splitlines()
+    assert progress[-1] == f"scan: 6/6 unit ids, {len(units)} answered"
+    for unit in units:
+        assert any(line.endswith(f": unit {unit} answers") for line in progress)
+    assert len(progress) == 6
 
 
 async def test_an_unreachable_device_is_exit_2_with_one_clear_line() -> None:

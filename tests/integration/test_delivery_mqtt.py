@@ -242,3 +242,51 @@ async def test_device_status_is_retained_and_republished_after_a_clean_close(mos
     assert (doc["state"], doc["reason"]) == ("offline", "timeout")
     agent = await retained(mosquitto.port, "retain/plant1/agent/status")
     assert (agent["state"], agent["reason"]) == ("offline", "shutdown")
+
+
+KPI = jsonschema.Draft202012Validator(json.loads((ROOT / "schemas" / "mqtt" / "kpi.schema.json").read_text()))
+
+
+async def test_each_closed_days_kpis_reach_the_broker_once_and_valid(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """The runtime's KPI publisher (run by `serve_site`) over a real history and a real Mosquitto."""
+    from datetime import date, datetime
+
+    import pandas as pd
+
+    from agent.runtime.kpi import KpiPublisher
+    from tests.unit.test_rating_measure import TZ, make_site, write_days
+
+    site = make_site(tmp_path)
+    write_days(site.history, date(2026, 10, 1), 3)  # 1000 kWh and 100 t a day
+    now = [pd.Timestamp("2026-10-03T00:05", tz=TZ).to_pydatetime()]
+
+    def clock() -> datetime:
+        return now[0]
+
+    config = sink_config(mosquitto.port, prefix="kpis")
+    collector = Collector(mosquitto.port, "kpis/test-plant/kpi")
+    publisher = MqttPublisher(config, "test-plant")
+    kpis = KpiPublisher(site.loaded, site.history, publisher, clock=clock)
+    async with running(collector.run()):
+        await asyncio.wait_for(collector.subscribed.wait(), 10)
+        await publisher.deliver([])  # connected, as the forwarder keeps it
+        await kpis.step()
+        await kpis.step()  # the same day again: not re-sent
+        now[0] = pd.Timestamp("2026-10-04T00:05", tz=TZ).to_pydatetime()
+        await kpis.step()
+        docs = await asyncio.wait_for(collector.wait_for(lambda d: len(d) >= 2), 10)
+        await asyncio.sleep(0.3)  # anything extra would arrive now
+    await publisher.close()
+    assert [doc["period"] for doc in collector.docs] == [
+        "2026-10-02T00:00:00+08:00/P1D",
+        "2026-10-03T00:00:00+08:00/P1D",
+    ]
+    for doc in docs:
+        KPI.validate(doc)
+    first = docs[0]["values"]
+    assert first["site_energy_kwh"] == {"value": pytest.approx(1000.0), "unit": "kWh"}
+    assert first["eui_kwh_per_unit"] == {"value": pytest.approx(10.0), "unit": "kWh/t"}
+    assert first["savings_verified"] == {"value": None, "unit": "yes=1/no=0"}
+    assert docs[0]["time"].startswith("2026-10-02T16:05")  # sent at 00:05 local, UTC in `time`

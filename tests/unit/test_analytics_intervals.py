@@ -13,7 +13,7 @@ from agent.analytics import (
     daily_frame,
     to_wide,
 )
-from agent.config.analytics import AnalyticsConfig, Shift, default_shifts, gb17167_2006_targets
+from agent.config.analytics import AnalyticsConfig, Shift, default_shifts
 
 TZ = "Asia/Shanghai"
 
@@ -122,18 +122,6 @@ def test_meter_tree_balance_reports_unaccounted_energy() -> None:
     assert balance.loc["main", "unaccounted_kwh"] == 100.0
     assert balance.loc["main", "unaccounted_share"] == pytest.approx(0.1)
     assert balance.loc["line1", "unaccounted_kwh"] == 150.0
-
-
-def test_metering_coverage_against_gb17167_electricity_targets() -> None:
-    tree = MeterTree({"main": None, "line1": "main", "line2": "main", "press": "line1"})
-    coverage = tree.coverage(
-        {"main": 1000.0, "line1": 600.0, "line2": 300.0, "press": 450.0},
-        gb17167_2006_targets()["electricity"],
-    )
-    assert coverage.loc["site", "meets"]
-    assert coverage.loc["secondary_units", "share"] == pytest.approx(0.9)
-    assert not coverage.loc["secondary_units", "meets"]
-    assert coverage.loc["major_equipment", "share"] == pytest.approx(0.5)
 
 
 def test_meter_tree_refuses_cycles_and_unknown_parents() -> None:

@@ -180,3 +180,39 @@ def test_unhealthy_when_the_health_url_fails(http_status: http.server.HTTPServer
     done = run_healthcheck(COMPOSE_SITE, url)
     assert done.returncode == 1
     assert "503" in done.stderr
+
+
+def test_a_config_with_a_dashboard_is_checked_through_the_agents_own_health(tmp_path: Path) -> None:
+    """Issue 20: the check asks /health on loopback (no token): 200 ok/degraded healthy, 503 unhealthy."""
+    from dataclasses import replace
+
+    from agent.runtime.health import HealthSnapshot, OutboxHealth, health_report
+    from agent.web import HistorySource, create_app
+    from tests.e2e.harness import free_port, serve_in_thread
+    from tests.e2e.synthetic import NOW, build_site
+
+    site = build_site(tmp_path / "history.sqlite")
+    online = HealthSnapshot("meter_1", "online", 10, 0, 0, 1.0, 1.0, 3.0, 3.0, 0, None, None)
+    writing = OutboxHealth(False, 0.0, 0, 0, None, 120, 4096, 1 << 30, {"mqtt": 0})
+    devices = [online, replace(online, device="meter_2")]
+
+    def report() -> dict[str, object]:
+        return health_report("plant", devices, writing, 2.0)
+
+    app = create_app(
+        HistorySource(site.path, site.settings, clock=lambda: NOW), token="s3cret", health=report
+    )
+    port = free_port()
+    config = tmp_path / "site.yaml"
+    config.write_text(COMPOSE_SITE.read_text() + f"web: {{port: {port}}}\n")
+    with serve_in_thread(app, "s3cret", port) as url:
+        assert url.endswith(f":{port}")
+        done = run_healthcheck(config)
+        assert (done.returncode, done.stdout.strip()) == (0, "healthy"), done.stderr
+        devices[0] = replace(online, state="offline")  # one of two: degraded, still healthy
+        assert run_healthcheck(config).returncode == 0
+        devices[1] = replace(online, device="meter_2", state="offline")
+        done = run_healthcheck(config)
+    assert done.returncode == 1
+    assert f"http://127.0.0.1:{port}/health: HTTP 503 (unhealthy: " in done.stderr
+    assert "offline" in done.stderr

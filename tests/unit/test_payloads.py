@@ -63,7 +63,9 @@ def test_status_kpi_and_rating_payloads_validate() -> None:
     assert (will["ts"], will["time"]) == (None, None)
     online = validate("agent_status", payloads.agent_status_payload("plant1", True, None, 1717200000.25))
     assert (online["ts"], online["time"]) == (1717200000.25, "2024-06-01T00:00:00.250Z")
-    kpi = payloads.kpi_payload("plant1", 1.0, "2024-06-01", {"eui": (0.42, "kWh/unit"), "x": (math.inf, "")})
+    kpi = payloads.kpi_payload(
+        "plant1", 1.0, "2024-06-01T00:00:00+08:00/P1D", {"eui": (0.42, "kWh/unit"), "x": (math.inf, "")}
+    )
     assert validate("kpi", kpi)["values"]["x"]["value"] is None
     validate("rating", payloads.rating_payload("plant1", 1.0, {"grade": "A"}))
 

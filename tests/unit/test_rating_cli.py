@@ -159,3 +159,39 @@ def test_a_broken_site_rating_file_exits_1_with_file_and_line(
 
 def test_the_default_history_is_the_sites_local_store(site: Site, tmp_path: Path) -> None:
     assert site.history == (tmp_path / "store" / "history.db").resolve()
+
+
+def test_cli_and_dashboard_show_the_same_provisional_reasons_and_unscored_indicator(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    from agent.rating.site import site_rating_provider
+    from agent.web import HistorySource, create_app
+    from agent.web.settings import settings_for
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's test client warns about its own httpx transport
+        from fastapi.testclient import TestClient
+
+    write_days(site.history, date(2025, 10, 1), 3)  # 3 days of last year: too little to score
+    assert rating(_config(site), "--period", "2026-10", "--json", "--generated-at", FIXED_TIME) == 0
+    cli = json.loads(capsys.readouterr().out)
+    source = HistorySource(
+        site.history,
+        settings_for(site.loaded.config, config_path=site.loaded.path),
+        rating=site_rating_provider(site.loaded, site.history),
+    )
+    api = TestClient(create_app(source)).get("/api/rating", params={"period": "2026-10"}).json()["package"]
+    jsonschema.Draft202012Validator(SCHEMA).validate(api)
+    for package in (cli, api):
+        yoy = next(i for i in package["indicators"] if i["id"] == "unit_energy_yoy_reduction")
+        assert (yoy["flags"], yoy["points"]) == (["low_completeness"], 0.0)
+        assert package["provisional"] is True
+    assert cli["provisional_reasons"] == api["provisional_reasons"]
+    assert cli["total"] == api["total"]
+
+    assert rating(_config(site), "--period", "2026-10") == 0
+    out = capsys.readouterr().out
+    assert "(provisional)" in out.splitlines()[0]
+    assert "warning: data completeness below 90% (scored 0, as missing): unit_energy_yoy_reduction" in out

@@ -346,3 +346,101 @@ def test_a_missing_history_file_raises_no_rating_data(tmp_path: Path) -> None:
     with pytest.raises(NoRatingData, match="no history store"):
         package(site)
     assert not site.history.exists()
+
+
+# ---------------------------------------------------------------- provisional (issue 20)
+
+
+def reasons(pkg: dict[str, Any]) -> dict[str, list[str]]:
+    return {r["code"]: r["indicators"] for r in pkg["provisional_reasons"]}
+
+
+def test_year_on_year_from_a_few_days_of_last_year_scores_as_missing(october: Site) -> None:
+    # three days of last October (10 %) with more energy: a 9 % reduction that must not earn points
+    write_days(october.history, date(2025, 10, 1), 3, daily_kwh={**DAILY_KWH, "main": 1100.0})
+    pkg = package(october)
+    item = indicator(pkg, "unit_energy_yoy_reduction")
+    assert item["value"] == pytest.approx((11.0 - 10.0) / 11.0 * 100.0)
+    assert item["completeness"] == pytest.approx(3 / 31, abs=1e-6)
+    assert item["flags"] == ["low_completeness"]
+    assert item["points"] == 0
+    assert pkg["provisional"] is True
+    assert reasons(pkg)["low_completeness"] == ["unit_energy_yoy_reduction"]
+    assert any("scored 0, as missing" in w for w in pkg["warnings"])
+
+
+def test_low_site_data_completeness_makes_the_rating_provisional(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    write_days(site.history, date(2026, 10, 1), 20)  # 20 of 31 days
+    pkg = package(site)
+    assert indicator(pkg, "data_completeness")["value"] == pytest.approx(20 / 31 * 100, abs=1e-6)
+    found = reasons(pkg)
+    assert found["low_coverage"] == ["data_completeness"]
+    assert "unit_product_energy" in found["low_completeness"]
+    assert indicator(pkg, "unit_product_energy")["points"] == 0
+
+
+def test_a_running_month_is_provisional_and_an_ended_one_is_not_for_that_reason(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    write_days(site.history, date(2026, 10, 1), 31)
+    rubric = load_rubric(default_rubric_path())
+    during = pd.Timestamp("2026-10-31T23:00", tz=TZ).to_pydatetime()  # 15:00 UTC: still October locally
+    after = pd.Timestamp("2026-11-01T00:30", tz=TZ).to_pydatetime()  # still 31 October in UTC
+    running = rating_package(site.loaded, site.history, rubric, None, "2026-10", during)
+    ended = rating_package(site.loaded, site.history, rubric, None, "2026-10", after)
+    assert "period_incomplete" in reasons(running)
+    assert "period_incomplete" not in reasons(ended)
+    assert "unofficial_rubric" in reasons(ended)  # the shipped rubric is an editable default
+
+
+# ---------------------------------------------------------------- one coverage figure (issue 20)
+
+
+def _views(site: Site) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Devices page's coverage (/api/devices) and the rating page's package (/api/rating)."""
+    import warnings
+
+    from agent.rating.site import site_rating_provider
+    from agent.web import HistorySource, create_app
+    from agent.web.settings import settings_for
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's test client warns about its own httpx transport
+        from fastapi.testclient import TestClient
+
+    source = HistorySource(
+        site.history,
+        settings_for(site.loaded.config, config_path=site.loaded.path),
+        rating=site_rating_provider(site.loaded, site.history),
+        clock=lambda: pd.Timestamp("2026-11-05T00:00Z"),
+    )
+    client = TestClient(create_app(source))
+    devices = client.get("/api/devices").json()["tree"]["coverage"]
+    rated = client.get("/api/rating", params={"period": "2026-10"}).json()["package"]
+    return devices, rated
+
+
+def test_devices_page_and_rating_show_the_same_metering_coverage(tmp_path: Path) -> None:
+    # press-1 saves most of its energy: an energy-share figure would fall, the configuration rate does not
+    site = make_site(tmp_path, REQUIRED)
+    write_days(site.history, date(2026, 10, 1), 31, daily_kwh={**DAILY_KWH, "press-1": 10.0})
+    devices, rated = _views(site)
+    item = indicator(rated, "metering_coverage")
+    assert devices["available"] is True
+    assert devices["rate_pct"] == pytest.approx(2 / 3 / 0.95 * 100.0)
+    assert item["value"] == pytest.approx(devices["rate_pct"], abs=1e-6)  # the package keeps 6 decimals
+    assert devices["worst"] == "major_equipment"
+    assert [(lv["level"], lv["installed"], lv["required"], lv["meets"]) for lv in devices["levels"]] == [
+        ("site", 1, 1, True),
+        ("secondary_units", 2, 2, True),
+        ("major_equipment", 2, 3, False),
+    ]
+    assert devices["basis"] == "configuration"
+
+
+def test_without_required_points_neither_view_shows_a_coverage_figure(october: Site) -> None:
+    devices, rated = _views(october)
+    assert devices["available"] is False
+    assert "required_points" in devices["reason"]
+    assert indicator(rated, "metering_coverage")["value"] is None
+    assert "required_points" in not_measured(rated, "metering_coverage")

@@ -106,12 +106,24 @@ def test_missing_indicator_scores_zero_and_is_flagged() -> None:
     assert result.grade.grade == "A"
 
 
-def test_low_completeness_is_flagged_but_still_scored() -> None:
+def test_low_completeness_scores_zero_as_if_missing_but_keeps_its_value() -> None:
+    # 95 % would earn 10 of 20 points; from 85 % of the data it earns none (issue 20: a year-on-year
+    # figure from 26 days of last year scored full marks)
     low = {**FULL_MEASURED, "coverage": measured(95, "%", "analytics.metering", 0.85)}
-    _, by_id = scores_by_id(low, FULL_DECLARED)
+    result, by_id = scores_by_id(low, FULL_DECLARED)
     assert by_id["coverage"].flags == ("low_completeness",)
-    assert by_id["coverage"].points == pytest.approx(10)
+    assert by_id["coverage"].points == 0
+    assert by_id["coverage"].value is not None
+    assert by_id["coverage"].value.value == 95
     assert by_id["energy_per_t"].flags == ()
+    assert result.total == 80
+
+
+def test_completeness_at_the_threshold_is_scored() -> None:
+    edge = {**FULL_MEASURED, "coverage": measured(95, "%", "analytics.metering", 0.9)}
+    _, by_id = scores_by_id(edge, FULL_DECLARED)
+    assert by_id["coverage"].flags == ()
+    assert by_id["coverage"].points == pytest.approx(10)
 
 
 def test_wrong_unit_scores_zero_and_is_flagged() -> None:

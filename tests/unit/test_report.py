@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from pypdf import PdfReader
 
 from agent.cli import web_cmds
 from agent.errors import ConfigError
@@ -90,12 +94,48 @@ def test_whole_year_period() -> None:
     assert [d.isoformat() for d in parse_period("2024")] == ["2024-01-01", "2024-12-31"]
 
 
-def test_pdf_printed_by_chromium(site: SyntheticSite, tmp_path: Path) -> None:
+def _zh_font_names() -> set[str]:
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True)
+    return {
+        n.strip().replace(" ", "")
+        for line in listed.stdout.splitlines()
+        for n in line.split(",")
+        if n.strip()
+    }
+
+
+def _pdf_fonts(reader: PdfReader) -> set[str]:
+    """Base font names of every font the pages use (subset prefixes 'ABCDEF+' dropped)."""
+    names = set()
+    for page in reader.pages:
+        fonts = page["/Resources"].get_object().get("/Font", {})
+        for ref in fonts.get_object().values():
+            font = ref.get_object()
+            base = font.get("/BaseFont") or font.get("/FontDescriptor", {}).get("/FontName", "/Type3")
+            names.add(str(base).lstrip("/").split("+")[-1])
+            for child in font.get("/DescendantFonts", []):
+                names.add(str(child.get_object()["/BaseFont"]).lstrip("/").split("+")[-1])
+    return names
+
+
+def test_pdf_is_a4_and_carries_chinese_text_in_a_cjk_font(site: SyntheticSite, tmp_path: Path) -> None:
+    """Issue 20: the PDF was US Letter and printed the Chinese site name as boxes."""
     assert find_chromium() is not None, "scripts/setup-services.sh installs chromium"
-    source = HistorySource(site.path, site.settings, clock=lambda: NOW)
+    cjk = _zh_font_names()
+    assert cjk, "no CJK font: scripts/setup-services.sh installs fonts-wqy-microhei"
+    named = replace(site.settings, mv=replace(site.settings.mv, display_name="重庆示例药厂"))
+    source = HistorySource(site.path, named, clock=lambda: NOW)
     files = write_report(source, "2025-09", tmp_path)
     assert files.pdf is not None, files.note
-    assert files.pdf.read_bytes()[:5] == b"%PDF-"
+    reader = PdfReader(files.pdf)
+    for page in reader.pages:  # A4 is 595.28 x 841.89 pt
+        assert float(page.mediabox.width) == pytest.approx(595.3, abs=1.0)
+        assert float(page.mediabox.height) == pytest.approx(841.9, abs=1.0)
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "重庆示例药厂" in text
+    assert "Option C" in text
+    fonts = _pdf_fonts(reader)
+    assert any(font.replace(" ", "") in cjk or any(f in font for f in cjk) for font in fonts), fonts
 
 
 def test_report_command_over_a_site_config(
@@ -149,3 +189,75 @@ def test_report_command_without_history_names_the_missing_file(tmp_path: Path) -
     )
     with pytest.raises(ConfigError, match="no history store"):
         args.func(args)
+
+
+# ---------------------------------------------------------------- issue 20: -0, partial, empty periods
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "shown"),
+    [
+        (-0.3, 0, "0"),
+        (-0.04, 1, "0.0"),
+        (-0.0, 0, "0"),
+        (-0.6, 0, "-1"),
+        (-1234.5, 1, "-1,234.5"),
+        (None, 0, "—"),
+    ],
+)
+def test_numbers_never_print_minus_zero(value: float | None, digits: int, shown: str) -> None:
+    from agent.report.build import _n, _pct
+
+    assert _n(value, digits) == shown
+    if value is not None:
+        assert _pct(value / 100, digits) == f"{shown} %"
+
+
+def test_a_balance_of_a_fraction_of_a_kwh_below_zero_prints_zero(site: SyntheticSite, tmp_path: Path) -> None:
+    # sub-meters that sum to a hair more than their parent: the tree shows 0, never "-0" / "-0.0 %"
+    history = tmp_path / "history.db"
+    shutil.copy(site.path, history)
+    with HistoryStore(history) as store:
+        main = site.energy.loc[site.energy.index < NOW, "main"]
+        store.write_energy_frame(
+            pd.DataFrame({"line-1": main * 0.6, "air-room": main * 0.4 + 1e-6}, index=main.index), 900
+        )
+    source = HistorySource(history, site.settings, clock=lambda: NOW)
+    page = write_report(source, "2025-09", tmp_path / "out", pdf=False).html.read_text(encoding="utf-8")
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert "-0" not in cells
+    assert "-0.0 %" not in cells
+    assert "0.0 %" in cells
+
+
+def test_a_period_that_includes_today_says_its_per_unit_figures_are_partial(
+    site: SyntheticSite, tmp_path: Path
+) -> None:
+    source = HistorySource(site.path, site.settings, clock=lambda: NOW)  # NOW = 2025-10-15 14:00
+    october = write_report(source, "2025-10", tmp_path, pdf=False).html.read_text(encoding="utf-8")
+    assert "id='partial-period'" in october
+    assert "data through 2025-10-15T14:00" in october
+    assert "not comparable with a whole one" in october
+    september = write_report(source, "2025-09", tmp_path, pdf=False).html.read_text(encoding="utf-8")
+    assert "partial-period" not in september
+
+
+def test_a_period_without_data_exits_2_with_one_line_and_writes_nothing(
+    site: SyntheticSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser()
+    web_cmds.add_parsers(parser.add_subparsers())
+    config = REPO / "edge_configs" / "sites" / "example_site.yaml"
+    history = tmp_path / "history.db"
+    shutil.copy(site.path, history)
+    out = tmp_path / "out"
+    argv = ["report", str(config), "--period", "2023-03", "--out", str(out), "--history", str(history)]
+    args = parser.parse_args([*argv, "--no-pdf"])
+    assert args.func(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"report: no energy data between 2023-03-01 and 2023-03-31 (local days) in the history ({history}): "
+        "nothing written"
+    ]
+    assert not out.exists()

@@ -58,3 +58,25 @@ def test_interval_energy_matches_the_live_counters(six_days: Path) -> None:
 def test_interval_must_fit_the_physics_step(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="multiple of step_s"):
         generate_history(TINY, 1, tmp_path, interval_s=90)
+
+
+def test_generation_reports_its_progress_day_by_day(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    generate_history(TINY, 3, tmp_path, first_day=2, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_the_demo_logs_each_tenth_of_the_generation(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from agent.demo import history_progress
+
+    logger = logging.getLogger("test.demo.progress")
+    report = history_progress(logger)
+    with caplog.at_level(logging.INFO, logger="test.demo.progress"):
+        for done in range(1, 367):
+            report(done, 366)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "generating history: 37/366 days (10 %)"
+    assert lines[-1] == "generating history: 366/366 days (100 %)"
+    assert len(lines) == 10

@@ -144,6 +144,7 @@ _PACKAGE = {
     "dimensions": [{"id": "energy", "name": {"zh": "能源", "en": "Energy"}, "points": 30, "max_points": 40}],
     "indicators": [],
     "improvements": [],
+    "provisional": True,
 }
 
 
@@ -155,7 +156,7 @@ def test_rating_package_downloads_as_json(site: SyntheticSite) -> None:
     client = TestClient(
         create_app(HistorySource(site.path, site.settings, rating=_rating, clock=lambda: NOW))
     )
-    assert client.get("/api/overview").json()["rating"] == {"grade": "B", "points": 75.5}
+    assert client.get("/api/overview").json()["rating"] == {"grade": "B", "points": 75.5, "provisional": True}
     download = client.get("/api/rating/package")
     assert (
         download.headers["content-disposition"] == 'attachment; filename="rating-synthetic-plant-2025.json"'
@@ -271,3 +272,36 @@ def test_a_rating_period_of_a_year_or_a_month_is_answered(client: TestClient, pe
     answer = client.get("/api/rating", params={"period": period})
     assert answer.status_code == 200
     assert answer.json()["available"] is False
+
+
+def test_todays_eui_says_it_is_a_partial_day(client: TestClient) -> None:
+    today = client.get("/api/overview").json()["today"]  # NOW is 14:00 local
+    assert today["partial"] is True
+    assert today["elapsed_h"] == pytest.approx(14.0)
+    assert today["day_h"] == pytest.approx(24.0)
+
+
+def test_an_energy_window_past_now_is_marked_partial(client: TestClient) -> None:
+    ahead = client.get(
+        "/api/energy", params={"freq": "day", "start": "2025-10-01", "end": "2025-11-01"}
+    ).json()
+    assert ahead["partial"] is True
+    assert ahead["through"] == "2025-10-15T14:00:00"
+    past = client.get(
+        "/api/energy", params={"freq": "day", "start": "2025-09-01", "end": "2025-10-01"}
+    ).json()
+    assert past["partial"] is False
+
+
+def test_an_empty_history_answers_the_devices_page_with_empty_series(
+    tmp_path: Path, site: SyntheticSite
+) -> None:
+    from agent.history.store import HistoryStore
+
+    empty = tmp_path / "history.db"
+    with HistoryStore(empty):
+        pass
+    client = TestClient(create_app(HistorySource(empty, site.settings, clock=lambda: NOW)))
+    assert client.get("/api/devices").status_code == 200
+    energy = client.get("/api/energy", params={"freq": "interval"}).json()
+    assert (energy["x"], energy["series"]) == ([], {})

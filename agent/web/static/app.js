@@ -54,11 +54,12 @@ function plot(id, traces, layout) {
   const base = {
     uirevision: id, margin: { l: 60, r: 20, t: 10, b: 40 }, hovermode: "x unified",
     legend: { orientation: "h", y: -0.2 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff",
-    font: { family: "system-ui, 'Noto Sans CJK SC', sans-serif" },
+    font: { family: "system-ui, 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', sans-serif" },
   };
   const merged = Object.assign(base, layout || {});
   merged.xaxis = Object.assign(dateAxis(), (layout || {}).xaxis || {});
-  Plotly.react(node, traces, merged, { responsive: true, displaylogo: false });
+  // the locale (registered in i18n.js) also puts plotly's own words (mode bar) in the reader's language
+  Plotly.react(node, traces, merged, { responsive: true, displaylogo: false, locale: I18N.zh() ? "zh-CN" : "en" });
 }
 
 // plotly.js names months in English ("Oct 15"); a Chinese reader gets numeric dates with 年/月/日.
@@ -95,10 +96,35 @@ function daysAgoIso(days) {
 // The API explains how site power was obtained in English; the reader sees it in their language.
 function powerMethod(method) {
   if (!method) return null;
-  if (method.startsWith("live reading ")) return t("ov.method_live") + " " + method.slice("live reading ".length);
+  if (method.startsWith("live reading ")) {
+    const points = method.slice("live reading ".length).split(", ");  // "meter point" or "point"
+    return t("ov.method_live") + " " + points.map((p) => p.split(" ").map((w, i, all) =>
+      i === all.length - 1 ? I18N.point(w) : w).join(" ")).join(", ");
+  }
   if (method === "mean power of the last interval") return t("ov.method_interval");
   if (method === "no data") return t("common.none");
   return method;
+}
+
+// Today's EUI is a partial day's: early in the day or on a day off it is not comparable with the baseline.
+function partialDay(today, sub) {
+  if (!today.partial) return sub;
+  const elapsed = I18N.num(today.elapsed_h, 1) + " / " + I18N.num(today.day_h, 0) + " h";
+  return el("span", {}, el("span", { class: "pill warn", id: "eui-partial-day" }, t("ov.partial_day") + " " + elapsed),
+    " ", t("ov.partial_day_note"), sub ? [el("br", {}), sub] : null);
+}
+
+// An empty history gets a clear "no data yet", not an axis running over the year 2000.
+function plotOrEmpty(id, traces, layout) {
+  const node = document.getElementById(id);
+  if (!node) return;
+  if (!traces.some((tr) => (tr.x || []).length)) {
+    if (node.classList.contains("js-plotly-plot")) Plotly.purge(node);
+    node.replaceChildren(el("div", { class: "note no-data" }, t("common.no_data")));
+    return;
+  }
+  if (node.querySelector(".no-data")) node.replaceChildren();
+  plot(id, traces, layout);
 }
 
 const overview = {
@@ -127,7 +153,7 @@ const overview = {
       kpi("kpi-month-energy", t("ov.month_energy"), I18N.kwh(ov.month.energy_kwh), ov.month.energy_kwh,
         I18N.yuan(ov.month.cost_yuan)),
       kpi("kpi-eui-today", t("ov.eui_today"), I18N.auto(ov.today.eui_kwh_per_unit) + " " + unit,
-        ov.today.eui_kwh_per_unit, euiSub(ov.today.eui_kwh_per_unit)),
+        ov.today.eui_kwh_per_unit, partialDay(ov.today, euiSub(ov.today.eui_kwh_per_unit))),
       kpi("kpi-eui-month", t("ov.eui_month"), I18N.auto(ov.month.eui_kwh_per_unit) + " " + unit,
         ov.month.eui_kwh_per_unit, euiSub(ov.month.eui_kwh_per_unit)),
       kpi("kpi-savings-kwh", t("ov.savings"), s ? I18N.kwh(s.kwh) : t("common.unavailable"), s ? s.kwh : null,
@@ -136,7 +162,7 @@ const overview = {
       kpi("kpi-savings-tce", t("ov.savings_tce"), s ? I18N.tce(s.tce) : t("common.none"), s ? s.tce : null),
       kpi("kpi-savings-co2", t("ov.savings_co2"), s ? I18N.tco2(s.tco2) : t("common.none"), s ? s.tco2 : null),
       kpi("kpi-grade", t("ov.grade"), ov.rating ? ov.rating.grade : t("common.none"), ov.rating ? ov.rating.grade : null,
-        ov.rating ? I18N.num(ov.rating.points, 1) + " " + t("rat.points") : null),
+        ov.rating ? I18N.num(ov.rating.points, 1) + " " + t("rat.points") + (ov.rating.provisional ? " · " + t("rat.provisional") : "") : null),
       kpi("kpi-devices", t("ov.devices"), String(Object.values(ov.devices || {}).reduce((a, b) => a + b, 0)), null, counts),
       kpi("kpi-completeness", t("ov.completeness"), I18N.pct(ov.today.completeness), ov.today.completeness),
       chartBox("chart-power", t("ov.power_chart")),
@@ -165,9 +191,12 @@ const overview = {
 const KEY_POINT = /^(active_power(_total)?_kw|total_import_kwh|energy_kwh|power_factor_total|discharge_pressure_bar|state)$/;
 
 function valueLine(v) {
-  const shown = typeof v.value === "number" ? I18N.auto(v.value) : String(v.value);
-  return el("div", {}, v.point + ": ", el("b", {}, shown), " " + (v.unit || "") + " ",
-    v.quality === "good" ? null : el("span", { class: "pill " + v.quality }, v.quality + (v.reason ? " · " + v.reason : "")));
+  const shown = typeof v.value === "number" ? I18N.auto(v.value)
+    : typeof v.value === "boolean" ? t(v.value ? "yes" : "no") : v.value === null ? t("common.none") : String(v.value);
+  return el("div", {}, el("span", { class: "point", title: v.point, "data-point": v.point }, I18N.point(v.point)), ": ",
+    el("b", {}, shown), " " + I18N.unit(v.unit || "") + " ",
+    v.quality === "good" ? null : el("span", { class: "pill " + v.quality, "data-reason": v.reason || "" },
+      I18N.quality(v.quality) + (v.reason ? " · " + I18N.reason(v.reason) : "")));
 }
 
 function lastValues(device, list) {
@@ -177,6 +206,17 @@ function lastValues(device, list) {
   return el("div", { class: "values" }, key.map(valueLine),
     rest.length ? el("details", { "data-key": "values-" + device },
       el("summary", {}, t("dev.more").replace("{n}", String(rest.length))), rest.map(valueLine)) : null);
+}
+
+// Metering coverage (agent.mv.metering): the same figure the rating's metering_coverage indicator shows.
+function coverageView(cov) {
+  if (!cov.available) return el("div", { class: "note", id: "coverage-figure" }, t("dev.coverage_none") + (cov.reason ? ": " + cov.reason : ""));
+  return el("div", {},
+    el("div", { class: "sub", id: "coverage-figure", "data-value": String(cov.rate_pct) },
+      t("dev.coverage_rate") + " " + I18N.num(cov.rate_pct, 1) + " % · " + t("dev.coverage_basis")),
+    table([t("dev.level"), t("dev.installed"), t("dev.share"), t("dev.target"), t("dev.meets")],
+      cov.levels.map((c) => [t("level." + c.level), c.installed + " / " + c.required, I18N.pct(c.share), I18N.pct(c.target),
+        c.meets ? t("yes") : t("no")]), [1, 2, 3]));
 }
 
 const devices = {
@@ -194,7 +234,8 @@ const devices = {
       d.mean_latency_ms === undefined || d.mean_latency_ms === null ? t("common.none") : I18N.num(d.mean_latency_ms, 0) + " ms",
       d.missed_slots === undefined ? t("common.none") : String(d.missed_slots),
       I18N.time(d.last_success, siteTz), values(d.device, d.values), I18N.kwh(d.month_kwh)]);
-    const tree = dv.tree || { balance: [], coverage: [] };
+    const tree = dv.tree || { balance: [], coverage: { levels: [] } };
+    const cov = tree.coverage || { levels: [] };
     return el("div", {},
       el("h2", {}, t("dev.title")),
       table([t("dev.device"), t("dev.parent"), t("dev.state"), t("dev.success"), t("dev.latency"), t("dev.missed"),
@@ -203,14 +244,16 @@ const devices = {
       table([t("dev.meter"), t("dev.month"), t("dev.children"), t("dev.unaccounted"), t("dev.share")],
         tree.balance.map((b) => [b.meter, I18N.kwh(b.meter_kwh), I18N.kwh(b.children_kwh), I18N.kwh(b.unaccounted_kwh),
           I18N.pct(b.unaccounted_share)]), [1, 2, 3, 4]),
-      el("h2", {}, t("dev.coverage") + (tree.edition ? " (" + tree.edition + ")" : "")),
-      table([t("dev.level"), t("dev.share"), t("dev.target"), t("dev.meets")],
-        tree.coverage.map((c) => [c.level, I18N.pct(c.share), I18N.pct(c.target), c.meets ? t("yes") : t("no")]), [1, 2]),
+      el("h2", {}, t("dev.coverage") + (cov.edition ? " (" + cov.edition + ")" : "")),
+      coverageView(cov),
       el("div", { class: "grid" }, chartBox("chart-devices", t("dev.chart"))));
   },
   charts({ energy }) {
-    const traces = Object.entries(energy.series).map(([name, y]) => ({ x: energy.x, y: y, type: "scatter", mode: "lines", name: name }));
-    plot("chart-devices", traces, yUnit(t("unit.kwh_per." + energy.freq)));
+    // one hue per device (plotly's palette repeats after 10: a 33-meter site had look-alike traces)
+    const series = Object.entries(energy.series);
+    const traces = series.map(([name, y], i) => ({ x: energy.x, y: y, type: "scatter", mode: "lines", name: name,
+      line: { color: "hsl(" + Math.round((i * 360) / series.length) + ", 65%, " + (i % 2 ? 36 : 50) + "%)" } }));
+    plotOrEmpty("chart-devices", traces, yUnit(t("unit.kwh_per." + energy.freq)));
   },
 };
 
@@ -428,6 +471,13 @@ const air = {
 
 // ---------------------------------------------------------------- savings
 
+// "grid CO2 (national, 2023)" -> "电网 CO₂ 排放因子（全国，2023）"; other factor names through I18N.name.
+function factorName(name) {
+  const grid = /^grid CO2 \((\w+), (\d{4})\)$/.exec(name);
+  if (grid && I18N.zh()) return "电网 CO₂ 排放因子（" + (grid[1] === "national" ? "全国" : grid[1]) + "，" + grid[2] + "）";
+  return I18N.name(name);
+}
+
 const savingsPage = {
   async load() { return { sv: await api("/api/savings") }; },
   render({ sv }) {
@@ -451,7 +501,7 @@ const savingsPage = {
         chartBox("chart-cumulative", t("sav.cum_chart"))),
       el("h2", {}, t("sav.model")),
       table(["", ""], [
-        ["IPMVP", "Option " + b.ipmvp_option], [t("sav.model"), b.kind + " (" + b.granularity + ")"],
+        ["IPMVP", t("sav.option") + " " + b.ipmvp_option], [t("sav.model"), b.kind + " (" + t("gran." + b.granularity) + ")"],
         ["", b.equation], [t("sav.window"), b.window.start + " – " + b.window.end],
         [t("sav.reporting"), sv.reporting.start + " – " + sv.reporting.end]]),
       el("h2", {}, t("sav.stats")),
@@ -459,13 +509,13 @@ const savingsPage = {
         I18N.num(st.adj_r2, 3), I18N.pct(st.cv_rmse, 2), I18N.pct(st.nmbe, 3), I18N.num(st.rho, 2), tstats]], [0, 1, 2, 3, 4, 5, 6]),
       el("h2", {}, t("sav.acceptance")),
       table([t("sav.check"), t("sav.value"), t("sav.limit"), t("sav.passed"), t("sav.source")],
-        sv.acceptance.checks.map((c) => [c.name, I18N.num(c.value, 4), c.limit, c.outcome === "no_limit" ? t("sav.no_limit") : c.passed ? t("yes") : t("no"), c.source]), [1]),
+        sv.acceptance.checks.map((c) => [I18N.name(c.name), I18N.num(c.value, 4), I18N.name(c.limit), c.outcome === "no_limit" ? t("sav.no_limit") : c.passed ? t("yes") : t("no"), c.source]), [1]),
       el("h2", {}, t("sav.uncertainty")),
       table([t("sav.confidence"), "t", "± kWh", t("sav.uncertainty")], sv.uncertainty.map((u) => [I18N.pct(u.confidence, 0),
         I18N.num(u.t, 3), I18N.kwh(u.absolute_kwh), I18N.pct(u.fraction_of_savings)]), [1, 2, 3]),
       el("h2", {}, t("sav.factors")),
-      table(["", t("sav.value"), t("sav.source")], value.factors.map((f) => [f.name || f.carrier || "",
-        I18N.num(f.value, 4) + " " + (f.unit || ""), f.source || ""])));
+      table(["", t("sav.value"), t("sav.source")], value.factors.map((f) => [factorName(f.name || f.carrier || ""),
+        I18N.num(f.value, 4) + " " + I18N.unit(f.unit || ""), f.source || ""])));
   },
   charts({ sv }) {
     if (!sv.available) return;
@@ -486,6 +536,24 @@ const savingsPage = {
 
 // ---------------------------------------------------------------- rating
 
+// Why the score is an estimate (agent.rating.provisional): one line per reason, in the reader's language.
+function provisionalNotice(pkg, indicatorName) {
+  if (!pkg.provisional) return null;
+  const reasons = pkg.provisional_reasons || [];
+  return el("div", { class: "note provisional", id: "rating-provisional" },
+    el("b", {}, t("rat.provisional")), " ", t("rat.provisional_note"),
+    el("ul", {}, reasons.map((r) => el("li", { "data-code": r.code }, t("rat.why." + r.code) +
+      (r.code === "period_incomplete" && pkg.period && pkg.period.start ? " (" + pkg.period.start + " – " + pkg.period.end + ")" : "") +
+      (r.indicators.length ? ": " + r.indicators.map(indicatorName).join(", ") : "")))));
+}
+
+// An indicator's data completeness, and its flags as badges; a low-completeness value is shown but not scored.
+function indicatorFlags(i) {
+  return el("span", {}, i.completeness === null || i.completeness === undefined ? t("common.none") : I18N.pct(i.completeness, 0),
+    (i.flags || []).flatMap((f) => [" ", el("span", { class: "pill " + (f === "placeholder_curve" ? "off" : "warn"), "data-flag": f },
+      t("flag." + f))]));
+}
+
 const rating = {
   async load() { return { rt: await api("/api/rating") }; },
   render({ rt }) {
@@ -494,10 +562,13 @@ const rating = {
     const name = (n) => (n ? (I18N.zh() ? n.zh : n.en) : "");
     const ids = Object.fromEntries((pkg.indicators || []).map((i) => [i.id, i]));
     const g = pkg.grade || {};
+    const indicatorName = (id) => name((ids[id] || {}).name) || id;
     return el("div", {},
+      provisionalNotice(pkg, indicatorName),
       el("div", { class: "grid" },
         el("div", { class: "card", id: "rating-grade" }, el("h3", {}, t("rat.grade") + " · " + rt.period),
           el("div", { class: "grade" }, g.grade || t("common.none")),
+          pkg.provisional ? el("span", { class: "pill warn", id: "rating-provisional-badge" }, t("rat.provisional")) : null,
           el("div", { class: "sub" }, I18N.num(pkg.total.points, 1) + " / " + I18N.num(pkg.total.max_points, 0) + " " + t("rat.points") +
             (g.gap_to_next ? " · " + I18N.num(g.gap_to_next, 1) + " " + t("rat.gap") + " " + g.next_grade : ""))),
         el("div", { class: "card" }, el("h3", {}, t("rat.download")),
@@ -506,9 +577,9 @@ const rating = {
       table([t("rat.dimension"), t("rat.points")], (pkg.dimensions || []).map((d) => [name(d.name),
         I18N.num(d.points, 1) + " / " + I18N.num(d.max_points, 0)]), [1]),
       el("h2", {}, t("rat.indicator")),
-      table([t("rat.indicator"), t("rat.value"), t("rat.score")], (pkg.indicators || []).map((i) => [name(i.name),
+      table([t("rat.indicator"), t("rat.value"), t("rat.score"), t("rat.data")], (pkg.indicators || []).map((i) => [name(i.name),
         I18N.measure(i.value, i.value_unit),
-        I18N.num(i.points, 1) + " / " + I18N.num(i.max_points, 1)]), [1, 2]),
+        I18N.num(i.points, 1) + " / " + I18N.num(i.max_points, 1), indicatorFlags(i)]), [1, 2]),
       el("h2", {}, t("rat.improve")),
       el("ul", {}, (pkg.improvements || []).map((m) => el("li", {}, name((ids[m.indicator_id] || {}).name) || m.indicator_id,
         ": +" + I18N.num(m.points_available, 1) + " " + t("rat.available") +

@@ -7,7 +7,8 @@ const STRINGS = {
     "nav.overview": "Overview", "nav.devices": "Devices", "nav.air": "Compressed air",
     "nav.savings": "Savings", "nav.rating": "Rating",
     "common.loading": "Loading…", "common.updated": "Updated", "common.unavailable": "Not available",
-    "common.none": "—", "common.so_far": "so far",
+    "common.none": "—", "common.so_far": "so far", "common.no_data": "No data yet: the chart fills as the history grows.",
+    "ov.partial_day": "partial day", "ov.partial_day_note": "not comparable with a whole day",
     "footer.note": "Served by the energy-agent on this gateway; no internet needed.",
     "ov.power": "Site power now", "ov.today_energy": "Energy today", "ov.today_cost": "Cost today",
     "ov.month_energy": "Energy this month", "ov.eui_today": "EUI today", "ov.eui_month": "EUI this month",
@@ -25,6 +26,10 @@ const STRINGS = {
     "dev.month": "This month", "dev.missed": "Missed slots", "dev.tree": "Meter tree balance (month to date)",
     "dev.meter": "Meter", "dev.children": "Sub-meters", "dev.unaccounted": "Unaccounted", "dev.share": "Share",
     "dev.coverage": "Metering coverage", "dev.level": "Level", "dev.target": "Target", "dev.meets": "Meets",
+    "dev.installed": "Meters / required", "dev.coverage_rate": "Coverage (worst level, share of target):",
+    "dev.coverage_basis": "counted from the configured meters; the rating shows the same figure",
+    "dev.coverage_none": "Not computed",
+    "level.site": "site boundary", "level.secondary_units": "secondary units", "level.major_equipment": "major equipment",
     "dev.chart": "Energy per device (drag to zoom)",
     "air.title": "Compressed air", "air.state": "State", "air.loaded": "Loaded", "air.unloaded": "Unloaded",
     "air.off": "Off", "air.sp_chart": "Specific power per day, kW/(m³/min)", "air.pressure_chart": "Discharge pressure per machine",
@@ -60,12 +65,23 @@ const STRINGS = {
     "sav.total": "Savings in the reporting period", "sav.uncertainty": "Uncertainty", "sav.confidence": "Confidence",
     "sav.factors": "Factors used", "sav.source": "Source", "sav.verdict": "M&V verdict", "sav.verified": "savings verified",
     "sav.not_verified": "savings not verified", "sav.no_limit": "no published limit",
-    "sav.window": "Baseline period", "sav.reporting": "Reporting period",
+    "sav.window": "Baseline period", "sav.reporting": "Reporting period", "sav.option": "Option",
+    "gran.daily": "daily", "gran.monthly": "monthly", "gran.hourly": "hourly",
     "rat.title": "Rating", "rat.grade": "Grade", "rat.points": "Points", "rat.dimension": "Dimension",
     "rat.indicator": "Indicator", "rat.value": "Value", "rat.score": "Score", "rat.improve": "What would raise it",
     "rat.available": "points available", "rat.target": "target value", "rat.download": "Download data package (JSON)",
-    "rat.gap": "to next grade",
-    "yes": "yes", "no": "no",
+    "rat.gap": "to next grade", "rat.data": "Data", "rat.provisional": "provisional",
+    "rat.provisional_note": "— an estimate to read with care, because:",
+    "rat.why.unofficial_rubric": "the rubric is an editable default, not the official one",
+    "rat.why.period_incomplete": "the period has not ended yet: the score can still change",
+    "rat.why.low_coverage": "the site's data completeness is below the rubric's threshold",
+    "rat.why.low_completeness": "too little data: scored 0, as missing",
+    "rat.why.missing": "no value: scored 0", "rat.why.unit_mismatch": "value in the wrong unit: scored 0",
+    "rat.why.placeholder_curve": "scoring curve still has placeholder values",
+    "rat.why.source_fallback": "value taken from the other source than the rubric names",
+    "flag.missing": "missing", "flag.unit_mismatch": "wrong unit", "flag.low_completeness": "low data · not scored",
+    "flag.placeholder_curve": "placeholder curve", "flag.source_fallback": "other source",
+    "yes": "yes", "no": "no", "quality.good": "good", "quality.stale": "stale", "quality.bad": "bad",
     "state.online": "online", "state.offline": "offline", "state.starting": "starting", "state.stopped": "stopped",
     "state.unknown": "unknown", "state.loaded": "loaded", "state.unloaded": "unloaded", "state.off": "off",
   },
@@ -73,7 +89,8 @@ const STRINGS = {
     "app.title": "能源看板",
     "nav.overview": "总览", "nav.devices": "设备", "nav.air": "压缩空气", "nav.savings": "节能量", "nav.rating": "评价",
     "common.loading": "加载中…", "common.updated": "更新于", "common.unavailable": "暂无", "common.none": "—",
-    "common.so_far": "截至目前",
+    "common.so_far": "截至目前", "common.no_data": "暂无数据：历史数据积累后将显示图表。",
+    "ov.partial_day": "非完整日", "ov.partial_day_note": "不可与完整日比较",
     "footer.note": "由本网关上的 energy-agent 提供，无需联网。",
     "ov.power": "全厂实时功率", "ov.today_energy": "今日用电量", "ov.today_cost": "今日电费",
     "ov.month_energy": "本月用电量", "ov.eui_today": "今日单耗", "ov.eui_month": "本月单耗", "ov.vs_baseline": "基准",
@@ -89,6 +106,9 @@ const STRINGS = {
     "dev.latency": "响应时间", "dev.last": "最近数据", "dev.values": "最新读数", "dev.month": "本月", "dev.missed": "漏采次数",
     "dev.tree": "表计树电量平衡（本月至今）", "dev.meter": "表计", "dev.children": "下级表计合计", "dev.unaccounted": "差额",
     "dev.share": "占比", "dev.coverage": "计量器具配备率", "dev.level": "级别", "dev.target": "要求", "dev.meets": "达标",
+    "dev.installed": "已装 / 应装", "dev.coverage_rate": "配备率（最差级别达标程度）：",
+    "dev.coverage_basis": "按配置的表计统计，与评价页数值一致", "dev.coverage_none": "未计算",
+    "level.site": "进出用能单位", "level.secondary_units": "次级用能单位", "level.major_equipment": "主要用能设备",
     "dev.chart": "各设备用电量（拖动可缩放）",
     "air.title": "压缩空气", "air.state": "状态", "air.loaded": "加载", "air.unloaded": "卸载", "air.off": "停机",
     "air.sp_chart": "每日比功率 kW/(m³/min)", "air.pressure_chart": "各机排气压力", "air.room_sp": "站房比功率",
@@ -124,11 +144,22 @@ const STRINGS = {
     "sav.total": "报告期节能量", "sav.uncertainty": "不确定度", "sav.confidence": "置信度", "sav.factors": "采用的系数",
     "sav.source": "来源", "sav.verdict": "M&V 结论", "sav.verified": "节能量已验证",
     "sav.not_verified": "节能量未验证", "sav.no_limit": "无公开限值",
-    "sav.window": "基准期", "sav.reporting": "报告期",
+    "sav.window": "基准期", "sav.reporting": "报告期", "sav.option": "方案",
+    "gran.daily": "按日", "gran.monthly": "按月", "gran.hourly": "按小时",
     "rat.title": "绿色工厂评价", "rat.grade": "等级", "rat.points": "得分", "rat.dimension": "维度", "rat.indicator": "指标",
     "rat.value": "数值", "rat.score": "得分", "rat.improve": "提分建议", "rat.available": "可提升分数", "rat.target": "目标值",
-    "rat.download": "下载数据包（JSON）", "rat.gap": "距下一等级",
-    "yes": "是", "no": "否",
+    "rat.download": "下载数据包（JSON）", "rat.gap": "距下一等级", "rat.data": "数据", "rat.provisional": "暂定",
+    "rat.provisional_note": "——仅为估算，请谨慎参考，原因：",
+    "rat.why.unofficial_rubric": "评分细则为可编辑的默认版本，并非官方细则",
+    "rat.why.period_incomplete": "评价期尚未结束，得分仍可能变化",
+    "rat.why.low_coverage": "全厂数据完整率低于细则要求",
+    "rat.why.low_completeness": "数据不足：按缺失计 0 分",
+    "rat.why.missing": "无数值：计 0 分", "rat.why.unit_mismatch": "单位不符：计 0 分",
+    "rat.why.placeholder_curve": "评分曲线仍为占位值",
+    "rat.why.source_fallback": "数值取自细则指定来源以外的来源",
+    "flag.missing": "缺失", "flag.unit_mismatch": "单位不符", "flag.low_completeness": "数据不足 · 不计分",
+    "flag.placeholder_curve": "占位曲线", "flag.source_fallback": "其他来源",
+    "yes": "是", "no": "否", "quality.good": "正常", "quality.stale": "过期", "quality.bad": "异常",
     "state.online": "在线", "state.offline": "离线", "state.starting": "启动中", "state.stopped": "已停止",
     "state.unknown": "未知", "state.loaded": "加载", "state.unloaded": "卸载", "state.off": "停机",
   },
@@ -166,6 +197,43 @@ const PHRASES = {
   ],
 };
 
+// Point names, quality reasons, check and factor names: raw identifiers in the API, words on the page.
+// A point name is read word by word (its unit suffix is dropped: the unit is shown beside the value).
+const POINT_UNIT_SUFFIX = /_(kw_per_m3_min|units_per_h|m3_min|kvarh|kvah|kvar|kva|kwh|kw|pct|deg|rpm|bar|hz|m3|v|a|c|h)$/;
+const POINT_WORDS = {
+  en: { l1: "L1", l2: "L2", l3: "L3", n: "N", ll: "L-L", ln: "L-N", thd: "THD", fad: "FAD", avg: "average",
+    temp: "temperature", dp: "differential pressure", "4q": "4-quadrant", pct: "%", kwh: "kWh", kvarh: "kvarh",
+    kvah: "kVAh", kw: "kW", kvar: "kvar", kva: "kVA" },
+  "zh-CN": { active: "有功", reactive: "无功", apparent: "视在", power: "功率", total: "总", demand: "需量",
+    voltage: "电压", current: "电流", frequency: "频率", factor: "因数", phase: "相位", angle: "角", energy: "电能",
+    import: "正向", export: "反向", l1: "L1", l2: "L2", l3: "L3", n: "N", ll: "线", ln: "相", avg: "平均", sum: "合计",
+    thd: "谐波畸变率", "4q": "四象限", kwh: "有功电能", kvarh: "无功电能", kvah: "视在电能", kw: "功率", kvar: "无功", kva: "视在",
+    discharge: "排气", pressure: "压力", temperature: "温度", temp: "温度", drive: "变频器", motor: "电机", speed: "转速",
+    rated: "额定", max: "最高", min: "最低", load: "加载", unload: "卸载", loaded: "加载", running: "运行", hours: "时间",
+    cycles: "次数", setpoint: "设定值", target: "目标", fad: "排气量", specific: "比", state: "状态", alarm: "报警",
+    warning: "预警", word: "字", emergency: "急停", stop: "", fault: "故障", high: "过高", overload: "过载",
+    failure: "故障", filter: "滤芯", dp: "压差", service: "保养", due: "到期", line: "产线", units: "数量",
+    good: "合格", reject: "不合格", nominal: "额定", product: "产品", code: "代码", outdoor: "室外", relative: "相对",
+    humidity: "湿度", interval: "周期", mean: "平均", per: "每", h: "小时", pct: "%" },
+};
+const REASONS = {
+  en: { timeout: "timeout", unreachable: "unreachable", protocol_error: "protocol error", illegal_address: "illegal address",
+    decode_error: "decode error", non_finite: "not a number", out_of_range: "out of range", sentinel: "no value (sentinel)",
+    glitch: "glitch", counter_drop: "counter dropped", counter_reset: "counter reset", counter_rollover: "counter rollover",
+    counter_jump: "counter jump", input_bad: "bad input", no_air_delivery: "no air delivered", offline: "offline",
+    stale: "stale", exception: "Modbus exception" },
+  "zh-CN": { timeout: "超时", unreachable: "无法连接", protocol_error: "协议错误", illegal_address: "非法地址",
+    decode_error: "解码错误", non_finite: "非数值", out_of_range: "超出范围", sentinel: "无数值", glitch: "跳变",
+    counter_drop: "计数回落", counter_reset: "计数清零", counter_rollover: "计数溢出", counter_jump: "计数突变",
+    input_bad: "输入无效", no_air_delivery: "未供气", offline: "离线", stale: "过期", exception: "Modbus 异常" },
+};
+const NAMES = {
+  en: { cv_rmse: "CV(RMSE)", nmbe: "NMBE", nmbe_out_of_sample: "NMBE", points: "data points", fsu_68: "savings uncertainty (68 %)",
+    "electricity -> standard coal": "electricity to standard coal" },
+  "zh-CN": { cv_rmse: "CV(RMSE)", nmbe: "NMBE", nmbe_out_of_sample: "NMBE", points: "数据点数", fsu_68: "节能量不确定度（68%）",
+    "electricity -> standard coal": "电力折标准煤系数", "no published limit": "无公开限值", good: "良好", bad: "异常" },
+};
+
 const I18N = {
   lang: "en",
   init() {
@@ -199,7 +267,8 @@ const I18N = {
     if (value === null || value === undefined) return this.t("common.none");
     if (unit === "yes=1/no=0") return value >= 1 ? this.t("yes") : this.t("no");
     if (unit === "%") return this.num(value, Math.abs(value) >= 10 ? 1 : 2) + " %";
-    return this.auto(value) + (unit ? " " + unit : "");
+    const shown = this.unit(unit);
+    return this.auto(value) + (shown ? " " + shown : "");
   },
   pct(value, digits = 1) {
     if (value === null || value === undefined) return this.t("common.none");
@@ -225,6 +294,43 @@ const I18N = {
     if (value === null || value === undefined) return this.t("common.none");
     return this.num(value, 2) + (this.zh() ? " 吨CO₂" : " tCO₂");
   },
+  // A point identifier as words: "active_power_total_kw" -> "Active power total" / "总有功功率".
+  point(name) {
+    if (this.zh()) {
+      // Chinese names the quantity of an energy counter ("total_import_kwh" -> 总正向有功电能)
+      const energy = /_(kwh|kvarh|kvah)$/.exec(name);
+      let words = String(name).replace(energy ? /$^/ : POINT_UNIT_SUFFIX, "").split("_");
+      if (energy && words.includes("energy")) words = words.slice(0, -1);
+      const dict = POINT_WORDS["zh-CN"];
+      const front = words.filter((w) => ["total", "avg", "rated", "max", "min", "sum", "nominal", "specific"].includes(w));
+      const rest = words.filter((w) => !front.includes(w));
+      return [...front, ...rest].map((w) => (w in dict ? dict[w] : w)).join("");
+    }
+    const words = String(name).replace(POINT_UNIT_SUFFIX, "").split("_");
+    const text = words.map((w) => POINT_WORDS.en[w] || w).join(" ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  },
+  quality(quality) { return this.t("quality." + quality); },
+  reason(reason) {
+    if (!reason) return "";
+    const table = REASONS[this.lang] || REASONS.en;
+    const exception = /^exception_(\d+)$/.exec(reason);
+    if (exception) return table.exception + " " + exception[1];
+    return table[reason] || String(reason).replace(/_/g, " ");
+  },
+  name(key) { return (NAMES[this.lang] || {})[key] || NAMES.en[key] || String(key).replace(/_/g, " "); },
+  // Units as a reader writes them: 10⁴ yuan is 万元 in Chinese; "ratio" is no unit at all.
+  unit(unit) {
+    if (!unit) return "";
+    if (unit === "ratio") return "";
+    const common = String(unit).replace(/^degC$/, "°C").replace(/^deg$/, "°").replace(/m3/g, "m³");
+    if (this.zh()) {
+      return common.replace(/10\^4 yuan/g, "万元").replace(/yuan/g, "元").replace(/\bmu\b/g, "亩")
+        .replace(/^level (\d+)-(\d+)$/, "级（$1–$2）").replace(/^count (\d+)-(\d+)$/, "项（$1–$2）")
+        .replace(/^units\/h$/, "件/小时").replace(/^units$/, "件");
+    }
+    return common.replace(/10\^4/g, "10⁴");
+  },
   kw(value) { return value === null || value === undefined ? this.t("common.none") : this.num(value, 1) + " kW"; },
   time(iso, timeZone) {
     if (!iso) return this.t("common.none");
@@ -232,3 +338,19 @@ const I18N = {
   },
 };
 I18N.init();
+
+// Plotly's own locale module (public API: Plotly.register): month and day names on date axes.
+const PLOTLY_ZH = {
+  moduleType: "locale", name: "zh-CN",
+  dictionary: { Autoscale: "自动缩放", "Reset axes": "重置坐标轴", "Zoom in": "放大", "Zoom out": "缩小", Zoom: "缩放",
+    Pan: "平移", "Download plot as a png": "下载图片", "Box Select": "框选", "Lasso Select": "套索选择" },
+  format: {
+    days: ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+    shortDays: ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+    months: ["一月", "二月", "三月", "四月", "五月", "六月", "七月", "八月", "九月", "十月", "十一月", "十二月"],
+    shortMonths: ["1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"],
+    date: "%Y-%m-%d",
+  },
+};
+if (window.Plotly) Plotly.register(PLOTLY_ZH);
+
