@@ -62,6 +62,18 @@ ATM_BAR = 1.01325
 OFF, STARTING, UNLOADED, LOADED, TRIPPED = 0, 1, 2, 3, 4
 # Control sources as the controllers report them.
 LOCAL, REMOTE, LOCAL_FALLBACK = 0, 1, 2
+# Per mode (columns OFF..TRIPPED): loaded, unloaded, starting, running, off, not loaded. One
+# fancy index `_MODE_MASKS[:, mode]` gives every mask a step needs.
+_MODE_MASKS = np.array(
+    [
+        [False, False, False, True, False],
+        [False, False, True, False, False],
+        [False, True, False, False, False],
+        [False, True, True, True, False],
+        [True, False, False, False, False],
+        [True, True, True, False, True],
+    ]
+)
 
 CONTROL_NAMES = (
     "run_request",
@@ -261,6 +273,8 @@ class AirRoom:
         self.remote_active = np.zeros((b, m.count), np.bool_)
         self.last_power = np.zeros((b, m.count))
         self.last_flow = np.zeros((b, m.count))
+        self._share = np.zeros((b, m.count))  # step scratch
+        self._kwh = np.zeros((b, m.count))  # step scratch
         self._refresh_controls()
 
     # ------------------------------------------------------------------ control inputs
@@ -330,6 +344,7 @@ class AirRoom:
         self.remote_active = active
         self.eff_run = np.where(active, c.run_request, True)
         self.eff_can_load = self.eff_run & np.where(active, c.load_enable, True)
+        self._cannot_load = ~self.eff_can_load
         self.eff_load_bar = np.where(active, c.load_bar, self.local_load_bar)
         self.eff_unload_bar = np.where(active, c.unload_bar, self.local_unload_bar)
         self.eff_target_bar = np.where(active, c.target_bar, self.local_target_bar)
@@ -377,6 +392,8 @@ class AirRoom:
 
     def step(self, demand_m3min: FloatArray) -> None:
         """Advance every room by dt_s with this process demand ([B], m3/min of free air)."""
+        # Few numpy calls per step, in place where the state is kept (per-call overhead dominates
+        # at B = 1); each line states which expression of the plain physics it computes.
         if self.sequencer is not None:
             self.sequencer.control(self)
         if self._dirty or self.t >= self._expiry:
@@ -385,65 +402,96 @@ class AirRoom:
         m = self.machines
         p = self.p
         mode = self.mode
-        loaded = mode == LOADED
-        unloaded = mode == UNLOADED
-        starting = mode == STARTING
-        running = loaded | unloaded | starting
+        loaded, unloaded, starting, running, off, not_loaded = _MODE_MASKS[:, mode]
         # VSD: PI speed control towards the target (fixed-speed machines have min = max = 1).
-        err = self.eff_target_bar - p[:, None]
-        integ = np.clip(self.integ + (self.ki * dt) * err, self._min_speed, 1.0)
-        speed = np.clip(self.kp * err + integ, self._min_speed, 1.0)
-        self.integ = np.where(loaded, integ, self._min_speed)
+        pc = p[:, None]
+        err = self.eff_target_bar - pc
+        integ = np.multiply(err, self.ki * dt)
+        integ += self.integ  # clip(integ + ki dt err, min_speed, 1)
+        np.maximum(integ, self._min_speed, out=integ)
+        np.minimum(integ, 1.0, out=integ)
+        speed = np.multiply(err, self.kp, out=err)  # clip(kp err + integ, min_speed, 1)
+        speed += integ
+        np.maximum(speed, self._min_speed, out=speed)
+        np.minimum(speed, 1.0, out=speed)
+        np.copyto(integ, self._min_speed, where=not_loaded)  # the integrator rests when not loaded
+        self.integ = integ
         self.speed = speed
         filling = self.fill_left > 0
-        flow = loaded * ~filling * speed * self._fad
-        full = self._pf0 + self._pf1 * p[:, None]
-        power = full * np.where(loaded, self._a + self._b * speed, running * m.unload_fraction)
+        flow = np.multiply(speed, self._fad)  # loaded, not refilling: speed x FAD
+        flow *= loaded > filling
+        full = self._pf1 * pc
+        full += self._pf0
+        power = np.multiply(self._b, speed)  # loaded: a + b speed; running unloaded: unload share
+        power += self._a
+        share = np.multiply(running, m.unload_fraction, out=self._share)
+        np.copyto(power, share, where=not_loaded)
+        power *= full
         leak = self._leak_k * (p + ATM_BAR)
-        supply = flow.sum(axis=1)
-        p_new = p + (supply - demand_m3min - leak) * self._dp_per_m3min
+        p_new = flow.sum(axis=1)
+        p_new -= demand_m3min
+        p_new -= leak
+        p_new *= self._dp_per_m3min
+        p_new += p
         self.p = p_new
         self.last_power, self.last_flow = power, flow
         # Counters over the step just simulated (state held during the step).
         c = self.counters
-        c["energy_kwh"] += power * (dt / 3600.0)
-        c["loaded_kwh"] += loaded * power * (dt / 3600.0)
-        c["blowdown_kwh"] += filling * power * (dt / 3600.0)
-        c["running_s"] += running * dt
-        c["loaded_s"] += loaded * dt
-        c["air_m3"] += flow * (dt / 60.0)
-        self.leak_m3 += leak * (dt / 60.0)
+        kwh = np.multiply(power, dt / 3600.0, out=self._kwh)
+        c["energy_kwh"] += kwh
+        np.add(c["loaded_kwh"], kwh, out=c["loaded_kwh"], where=loaded)
+        np.add(c["blowdown_kwh"], kwh, out=c["blowdown_kwh"], where=filling)
+        np.add(c["running_s"], dt, out=c["running_s"], where=running)
+        np.add(c["loaded_s"], dt, out=c["loaded_s"], where=loaded)
+        c["air_m3"] += np.multiply(flow, dt / 60.0, out=self._kwh)
+        leak *= dt / 60.0
+        self.leak_m3 += leak
         self.process_m3 += demand_m3min * (dt / 60.0)
         self.t += dt
-        self.t_run += running * dt
-        self.fill_left -= filling * dt
-        self.runon_left -= unloaded * dt
+        np.add(self.t_run, dt, out=self.t_run, where=running)
+        np.subtract(self.fill_left, dt, out=self.fill_left, where=filling)
+        np.subtract(self.runon_left, dt, out=self.runon_left, where=unloaded)
         # Transitions at the end of the step, on the new pressure.
         pn = p_new[:, None]
-        can_load = self.eff_can_load
-        unload = loaded & (~can_load | ((pn >= self.eff_unload_bar) & (speed <= self._min_speed_eps)))
-        load = unloaded & can_load & (pn <= self.eff_load_bar)
-        stop = (
-            unloaded
-            & ~load
-            & (self.runon_left <= 0)
-            & (self.t_run >= m.min_run_s)
-            & ~(self.eff_run & (pn <= self.eff_load_bar))
-        )
-        start_done = starting & (self.t_run >= m.start_s)
-        start = (mode == OFF) & self.eff_run & (pn <= self.eff_load_bar) & (self.t >= self.next_start_ok)
-        to_loaded = start_done & can_load & (pn < self.eff_unload_bar)
+        low = pn <= self.eff_load_bar
+        high = pn >= self.eff_unload_bar
+        run_low = self.eff_run & low
+        # unload = loaded & (~can_load | (high & speed at its minimum))
+        unload = speed <= self._min_speed_eps
+        unload &= high
+        unload |= self._cannot_load
+        unload &= loaded
+        load = low & self.eff_can_load
+        load &= unloaded
+        # stop = unloaded & ~load & run-on over & min run over & ~(run & low); load implies run & low
+        stop = self.runon_left <= 0
+        stop &= unloaded
+        stop &= self.t_run >= m.min_run_s
+        stop = np.greater(stop, run_low, out=stop)
+        start_done = self.t_run >= m.start_s
+        start_done &= starting
+        start = self.t >= self.next_start_ok
+        start &= off
+        start &= run_low
+        to_loaded = np.greater(self.eff_can_load, high, out=high)  # can load & below unload pressure
+        to_loaded &= start_done
         # OFF->STARTING +1, STARTING->UNLOADED +1 or ->LOADED +2, UNLOADED->LOADED +1, ->OFF -2,
         # LOADED->UNLOADED -1: each machine takes at most one transition per step.
-        self.mode = (mode + start + start_done + to_loaded + load - 2 * stop - unload).astype(np.int8)
-        loading = load | to_loaded
+        mode += start
+        mode += start_done
+        mode += to_loaded
+        mode += load
+        mode -= stop
+        mode -= stop
+        mode -= unload
+        loading = np.logical_or(load, to_loaded, out=load)
         c["load_cycles"] += loading
-        self.fill_left = np.where(loading, m.sump_fill_s, self.fill_left)
-        self.runon_left = np.where(unload, self._runon_set, self.runon_left)
+        np.copyto(self.fill_left, m.sump_fill_s, where=loading)
+        np.copyto(self.runon_left, self._runon_set, where=unload)
         if start.any():
             self._record_starts(start)
         if stop.any():
-            self.stopped_at = np.where(stop, self.t, self.stopped_at)
+            np.copyto(self.stopped_at, self.t, where=stop)
 
     def _record_starts(self, start: BoolArray) -> None:
         rows, cols = np.nonzero(start)
@@ -551,6 +599,7 @@ class Sequencer:
             raise ValueError(f"sequencer order {params.order} must name every machine once")
         self.params = params
         self.active = np.asarray(active, np.bool_)
+        self._any_active = bool(self.active.any())
         rank = np.empty(machines.count, np.int64)
         rank[np.asarray(params.order, np.int64)] = np.arange(machines.count)
         target = params.target_bar
@@ -566,7 +615,7 @@ class Sequencer:
         self._beat = 0
 
     def control(self, room: AirRoom) -> None:
-        if room.t < self._next_at or not self.active.any():
+        if room.t < self._next_at or not self._any_active:
             return
         p = self.params
         self._next_at = room.t + p.period_s
