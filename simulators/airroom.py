@@ -62,19 +62,6 @@ ATM_BAR = 1.01325
 OFF, STARTING, UNLOADED, LOADED, TRIPPED = 0, 1, 2, 3, 4
 # Control sources as the controllers report them.
 LOCAL, REMOTE, LOCAL_FALLBACK = 0, 1, 2
-# Per mode (columns OFF..TRIPPED): loaded, unloaded, starting, running, off, not loaded. One
-# fancy index `_MODE_MASKS[:, mode]` gives every mask a step needs.
-_MODE_MASKS = np.array(
-    [
-        [False, False, False, True, False],
-        [False, False, True, False, False],
-        [False, True, False, False, False],
-        [False, True, True, True, False],
-        [True, False, False, False, False],
-        [True, True, True, False, True],
-    ]
-)
-
 CONTROL_NAMES = (
     "run_request",
     "load_enable",
@@ -273,8 +260,7 @@ class AirRoom:
         self.remote_active = np.zeros((b, m.count), np.bool_)
         self.last_power = np.zeros((b, m.count))
         self.last_flow = np.zeros((b, m.count))
-        self._share = np.zeros((b, m.count))  # step scratch
-        self._kwh = np.zeros((b, m.count))  # step scratch
+        self._tmp = np.zeros((b, m.count))  # step scratch
         self._refresh_controls()
 
     # ------------------------------------------------------------------ control inputs
@@ -392,8 +378,9 @@ class AirRoom:
 
     def step(self, demand_m3min: FloatArray) -> None:
         """Advance every room by dt_s with this process demand ([B], m3/min of free air)."""
-        # Few numpy calls per step, in place where the state is kept (per-call overhead dominates
-        # at B = 1); each line states which expression of the plain physics it computes.
+        # Few numpy calls per step (their overhead dominates at B = 1), in place where the state is
+        # kept, and no masked (`where=`) or fancy-indexed operations (slow at a year's batch). The
+        # comments give the plain expression each group computes, bit for bit.
         if self.sequencer is not None:
             self.sequencer.control(self)
         if self._dirty or self.t >= self._expiry:
@@ -402,7 +389,12 @@ class AirRoom:
         m = self.machines
         p = self.p
         mode = self.mode
-        loaded, unloaded, starting, running, off, not_loaded = _MODE_MASKS[:, mode]
+        tmp = self._tmp
+        loaded = mode == LOADED
+        unloaded = mode == UNLOADED
+        starting = mode == STARTING
+        running = loaded | unloaded
+        running |= starting
         # VSD: PI speed control towards the target (fixed-speed machines have min = max = 1).
         pc = p[:, None]
         err = self.eff_target_bar - pc
@@ -414,43 +406,42 @@ class AirRoom:
         speed += integ
         np.maximum(speed, self._min_speed, out=speed)
         np.minimum(speed, 1.0, out=speed)
-        np.copyto(integ, self._min_speed, where=not_loaded)  # the integrator rests when not loaded
-        self.integ = integ
+        self.integ = np.where(loaded, integ, self._min_speed)  # the integrator rests unloaded
         self.speed = speed
         filling = self.fill_left > 0
-        flow = np.multiply(speed, self._fad)  # loaded, not refilling: speed x FAD
+        flow = np.multiply(speed, self._fad)  # loaded and not refilling: speed x FAD
         flow *= loaded > filling
-        full = self._pf1 * pc
+        full = self._pf1 * pc  # pf0 + pf1 p
         full += self._pf0
-        power = np.multiply(self._b, speed)  # loaded: a + b speed; running unloaded: unload share
-        power += self._a
-        share = np.multiply(running, m.unload_fraction, out=self._share)
-        np.copyto(power, share, where=not_loaded)
+        share = np.multiply(self._b, speed)  # loaded: a + b speed; else running x unload share
+        share += self._a
+        power = np.where(loaded, share, np.multiply(running, m.unload_fraction, out=tmp))
         power *= full
         leak = self._leak_k * (p + ATM_BAR)
-        p_new = flow.sum(axis=1)
+        p_new = flow.sum(axis=1)  # p + (supply - demand - leak) x dp per m3/min
         p_new -= demand_m3min
         p_new -= leak
         p_new *= self._dp_per_m3min
         p_new += p
         self.p = p_new
         self.last_power, self.last_flow = power, flow
-        # Counters over the step just simulated (state held during the step).
+        # Counters over the step just simulated (state held during the step); x mask = x or 0.
         c = self.counters
-        kwh = np.multiply(power, dt / 3600.0, out=self._kwh)
+        kwh = np.multiply(power, dt / 3600.0, out=share)
         c["energy_kwh"] += kwh
-        np.add(c["loaded_kwh"], kwh, out=c["loaded_kwh"], where=loaded)
-        np.add(c["blowdown_kwh"], kwh, out=c["blowdown_kwh"], where=filling)
-        np.add(c["running_s"], dt, out=c["running_s"], where=running)
-        np.add(c["loaded_s"], dt, out=c["loaded_s"], where=loaded)
-        c["air_m3"] += np.multiply(flow, dt / 60.0, out=self._kwh)
+        c["loaded_kwh"] += np.multiply(kwh, loaded, out=tmp)
+        c["blowdown_kwh"] += np.multiply(kwh, filling, out=tmp)
+        c["air_m3"] += np.multiply(flow, dt / 60.0, out=tmp)
+        c["loaded_s"] += np.multiply(loaded, dt, out=tmp)
+        running_dt = np.multiply(running, dt, out=tmp)
+        c["running_s"] += running_dt
+        self.t_run += running_dt
+        self.fill_left -= np.multiply(filling, dt, out=tmp)
+        self.runon_left -= np.multiply(unloaded, dt, out=tmp)
         leak *= dt / 60.0
         self.leak_m3 += leak
         self.process_m3 += demand_m3min * (dt / 60.0)
         self.t += dt
-        np.add(self.t_run, dt, out=self.t_run, where=running)
-        np.subtract(self.fill_left, dt, out=self.fill_left, where=filling)
-        np.subtract(self.runon_left, dt, out=self.runon_left, where=unloaded)
         # Transitions at the end of the step, on the new pressure.
         pn = p_new[:, None]
         low = pn <= self.eff_load_bar
@@ -461,19 +452,19 @@ class AirRoom:
         unload &= high
         unload |= self._cannot_load
         unload &= loaded
-        load = low & self.eff_can_load
+        load = low & self.eff_can_load  # unloaded & can_load & low
         load &= unloaded
         # stop = unloaded & ~load & run-on over & min run over & ~(run & low); load implies run & low
         stop = self.runon_left <= 0
         stop &= unloaded
         stop &= self.t_run >= m.min_run_s
         stop = np.greater(stop, run_low, out=stop)
-        start_done = self.t_run >= m.start_s
+        start_done = self.t_run >= m.start_s  # starting & t_run >= start_s
         start_done &= starting
-        start = self.t >= self.next_start_ok
-        start &= off
+        start = self.t >= self.next_start_ok  # off & run & low & t >= next_start_ok
+        start &= mode == OFF
         start &= run_low
-        to_loaded = np.greater(self.eff_can_load, high, out=high)  # can load & below unload pressure
+        to_loaded = np.greater(self.eff_can_load, high, out=high)  # start_done & can_load & ~high
         to_loaded &= start_done
         # OFF->STARTING +1, STARTING->UNLOADED +1 or ->LOADED +2, UNLOADED->LOADED +1, ->OFF -2,
         # LOADED->UNLOADED -1: each machine takes at most one transition per step.
@@ -486,12 +477,12 @@ class AirRoom:
         mode -= unload
         loading = np.logical_or(load, to_loaded, out=load)
         c["load_cycles"] += loading
-        np.copyto(self.fill_left, m.sump_fill_s, where=loading)
-        np.copyto(self.runon_left, self._runon_set, where=unload)
+        self.fill_left = np.where(loading, m.sump_fill_s, self.fill_left)
+        self.runon_left = np.where(unload, self._runon_set, self.runon_left)
         if start.any():
             self._record_starts(start)
         if stop.any():
-            np.copyto(self.stopped_at, self.t, where=stop)
+            self.stopped_at = np.where(stop, self.t, self.stopped_at)
 
     def _record_starts(self, start: BoolArray) -> None:
         rows, cols = np.nonzero(start)
