@@ -223,6 +223,7 @@ class AirRoom:
         self._min_speed = np.where(m.is_vsd, m.min_speed, 1.0)
         self._min_speed_eps = self._min_speed + 1e-9
         self._fad = m.fad_m3min.astype(np.float64)
+        self._runon_stopping = np.minimum(m.run_on_s, m.stop_delay_s)
         self.local_load_bar = np.broadcast_to(local_load_bar, (b, m.count)).astype(np.float64)
         self.local_unload_bar = np.broadcast_to(local_unload_bar, (b, m.count)).astype(np.float64)
         self.local_target_bar = np.broadcast_to(local_target_bar, (b, m.count)).astype(np.float64)
@@ -255,6 +256,7 @@ class AirRoom:
             refused_writes=np.zeros(m.count, np.int64),
         )
         self.sequencer = sequencer
+        self.control_changes = 0  # writes and panel-key changes so far (what a sequencer may undo)
         self._dirty = True
         self._expiry = math.inf
         self.remote_active = np.zeros((b, m.count), np.bool_)
@@ -280,6 +282,7 @@ class AirRoom:
         """The panel key (local/remote): not a Modbus write, a test hook of the simulator."""
         self.controls.remote_enabled[room, self.machines.index(machine)] = enabled
         self._dirty = True
+        self.control_changes += 1
 
     def write(self, machine: str | int, name: str, value: float, room: int = 0) -> WriteResult:
         """A control write from outside (the Modbus surface), at the room's current time."""
@@ -322,6 +325,7 @@ class AirRoom:
             array = getattr(c, name)
             array[room, m] = value
         self._dirty = True
+        self.control_changes += 1
 
     def _refresh_controls(self) -> None:
         c = self.controls
@@ -335,7 +339,7 @@ class AirRoom:
         self.eff_unload_bar = np.where(active, c.unload_bar, self.local_unload_bar)
         self.eff_target_bar = np.where(active, c.target_bar, self.local_target_bar)
         m = self.machines
-        self._runon_set = np.where(self.eff_run, m.run_on_s, np.minimum(m.run_on_s, m.stop_delay_s))
+        self._runon_set = np.where(self.eff_run, m.run_on_s, self._runon_stopping)
         self.runon_left = np.where(self.eff_run, self.runon_left, np.minimum(self.runon_left, m.stop_delay_s))
         expiries = np.where(active, c.heartbeat_changed_at + c.heartbeat_timeout_s, math.inf)
         self._expiry = float(expiries.min()) if expiries.size else math.inf
@@ -591,6 +595,9 @@ class Sequencer:
         self.params = params
         self.active = np.asarray(active, np.bool_)
         self._any_active = bool(self.active.any())
+        self._act = self.active[:, None]
+        self._inactive = ~self._act
+        self._seen: tuple[int, int] | None = None  # (room, its control_changes) when last written
         rank = np.empty(machines.count, np.int64)
         rank[np.asarray(params.order, np.int64)] = np.arange(machines.count)
         target = params.target_bar
@@ -611,17 +618,30 @@ class Sequencer:
         p = self.params
         self._next_at = room.t + p.period_s
         c = room.controls
-        act = self.active[:, None]
+        act = self._act
+        mode = room.mode
         idle_s = self._machines.run_on_s - room.runon_left
-        stop = (room.mode == UNLOADED) & (idle_s >= p.stop_unloaded_s) & c.run_request
-        run = np.where(room.mode == OFF, True, c.run_request & ~stop)
-        c.remote_enabled = np.where(act, True, c.remote_enabled)
-        c.run_request = np.where(act, run, c.run_request)
-        c.load_enable = np.where(act, True, c.load_enable)
-        c.load_bar = np.where(act, self.load_bar, c.load_bar)
-        c.unload_bar = np.where(act, self.unload_bar, c.unload_bar)
-        c.target_bar = np.where(act, self.target_bar, c.target_bar)
+        stop = (mode == UNLOADED) & (idle_s >= p.stop_unloaded_s) & c.run_request
+        run = (mode == OFF) | (c.run_request > stop)  # off, or asked to run and not stopped now
+        run = np.where(act, run, c.run_request)
+        # The room re-derives its effective controls only when this call changes them: the first
+        # time, after an outside write or panel change (undone here), when a run request flips, or
+        # when a heartbeat had gone stale. Otherwise only the heartbeat moves on (a fresh one stays
+        # fresh, and the room's refresh at the old expiry finds the same controls).
+        changed = (
+            self._seen != (id(room), room.control_changes)
+            or not np.array_equal(run, c.run_request)
+            or not (room.remote_active | self._inactive).all()
+        )
+        self._seen = (id(room), room.control_changes)
+        c.run_request = run
+        if changed:
+            c.remote_enabled = c.remote_enabled | act
+            c.load_enable = c.load_enable | act
+            c.load_bar = np.where(act, self.load_bar, c.load_bar)
+            c.unload_bar = np.where(act, self.unload_bar, c.unload_bar)
+            c.target_bar = np.where(act, self.target_bar, c.target_bar)
+            room._dirty = True
         self._beat += 1
         c.heartbeat = np.where(act, self._beat, c.heartbeat)
         c.heartbeat_changed_at = np.where(act, room.t, c.heartbeat_changed_at)
-        room._dirty = True
