@@ -62,7 +62,6 @@ ATM_BAR = 1.01325
 OFF, STARTING, UNLOADED, LOADED, TRIPPED = 0, 1, 2, 3, 4
 # Control sources as the controllers report them.
 LOCAL, REMOTE, LOCAL_FALLBACK = 0, 1, 2
-
 CONTROL_NAMES = (
     "run_request",
     "load_enable",
@@ -224,6 +223,7 @@ class AirRoom:
         self._min_speed = np.where(m.is_vsd, m.min_speed, 1.0)
         self._min_speed_eps = self._min_speed + 1e-9
         self._fad = m.fad_m3min.astype(np.float64)
+        self._runon_stopping = np.minimum(m.run_on_s, m.stop_delay_s)
         self.local_load_bar = np.broadcast_to(local_load_bar, (b, m.count)).astype(np.float64)
         self.local_unload_bar = np.broadcast_to(local_unload_bar, (b, m.count)).astype(np.float64)
         self.local_target_bar = np.broadcast_to(local_target_bar, (b, m.count)).astype(np.float64)
@@ -256,11 +256,13 @@ class AirRoom:
             refused_writes=np.zeros(m.count, np.int64),
         )
         self.sequencer = sequencer
+        self.control_changes = 0  # writes and panel-key changes so far (what a sequencer may undo)
         self._dirty = True
         self._expiry = math.inf
         self.remote_active = np.zeros((b, m.count), np.bool_)
         self.last_power = np.zeros((b, m.count))
         self.last_flow = np.zeros((b, m.count))
+        self._tmp = np.zeros((b, m.count))  # step scratch
         self._refresh_controls()
 
     # ------------------------------------------------------------------ control inputs
@@ -280,6 +282,7 @@ class AirRoom:
         """The panel key (local/remote): not a Modbus write, a test hook of the simulator."""
         self.controls.remote_enabled[room, self.machines.index(machine)] = enabled
         self._dirty = True
+        self.control_changes += 1
 
     def write(self, machine: str | int, name: str, value: float, room: int = 0) -> WriteResult:
         """A control write from outside (the Modbus surface), at the room's current time."""
@@ -322,6 +325,7 @@ class AirRoom:
             array = getattr(c, name)
             array[room, m] = value
         self._dirty = True
+        self.control_changes += 1
 
     def _refresh_controls(self) -> None:
         c = self.controls
@@ -330,11 +334,12 @@ class AirRoom:
         self.remote_active = active
         self.eff_run = np.where(active, c.run_request, True)
         self.eff_can_load = self.eff_run & np.where(active, c.load_enable, True)
+        self._cannot_load = ~self.eff_can_load
         self.eff_load_bar = np.where(active, c.load_bar, self.local_load_bar)
         self.eff_unload_bar = np.where(active, c.unload_bar, self.local_unload_bar)
         self.eff_target_bar = np.where(active, c.target_bar, self.local_target_bar)
         m = self.machines
-        self._runon_set = np.where(self.eff_run, m.run_on_s, np.minimum(m.run_on_s, m.stop_delay_s))
+        self._runon_set = np.where(self.eff_run, m.run_on_s, self._runon_stopping)
         self.runon_left = np.where(self.eff_run, self.runon_left, np.minimum(self.runon_left, m.stop_delay_s))
         expiries = np.where(active, c.heartbeat_changed_at + c.heartbeat_timeout_s, math.inf)
         self._expiry = float(expiries.min()) if expiries.size else math.inf
@@ -377,6 +382,9 @@ class AirRoom:
 
     def step(self, demand_m3min: FloatArray) -> None:
         """Advance every room by dt_s with this process demand ([B], m3/min of free air)."""
+        # Few numpy calls per step (their overhead dominates at B = 1), in place where the state is
+        # kept, and no masked (`where=`) or fancy-indexed operations (slow at a year's batch). The
+        # comments give the plain expression each group computes, bit for bit.
         if self.sequencer is not None:
             self.sequencer.control(self)
         if self._dirty or self.t >= self._expiry:
@@ -385,58 +393,93 @@ class AirRoom:
         m = self.machines
         p = self.p
         mode = self.mode
+        tmp = self._tmp
         loaded = mode == LOADED
         unloaded = mode == UNLOADED
         starting = mode == STARTING
-        running = loaded | unloaded | starting
+        running = loaded | unloaded
+        running |= starting
         # VSD: PI speed control towards the target (fixed-speed machines have min = max = 1).
-        err = self.eff_target_bar - p[:, None]
-        integ = np.clip(self.integ + (self.ki * dt) * err, self._min_speed, 1.0)
-        speed = np.clip(self.kp * err + integ, self._min_speed, 1.0)
-        self.integ = np.where(loaded, integ, self._min_speed)
+        pc = p[:, None]
+        err = self.eff_target_bar - pc
+        integ = np.multiply(err, self.ki * dt)
+        integ += self.integ  # clip(integ + ki dt err, min_speed, 1)
+        np.maximum(integ, self._min_speed, out=integ)
+        np.minimum(integ, 1.0, out=integ)
+        speed = np.multiply(err, self.kp, out=err)  # clip(kp err + integ, min_speed, 1)
+        speed += integ
+        np.maximum(speed, self._min_speed, out=speed)
+        np.minimum(speed, 1.0, out=speed)
+        self.integ = np.where(loaded, integ, self._min_speed)  # the integrator rests unloaded
         self.speed = speed
         filling = self.fill_left > 0
-        flow = loaded * ~filling * speed * self._fad
-        full = self._pf0 + self._pf1 * p[:, None]
-        power = full * np.where(loaded, self._a + self._b * speed, running * m.unload_fraction)
+        flow = np.multiply(speed, self._fad)  # loaded and not refilling: speed x FAD
+        flow *= loaded > filling
+        full = self._pf1 * pc  # pf0 + pf1 p
+        full += self._pf0
+        share = np.multiply(self._b, speed)  # loaded: a + b speed; else running x unload share
+        share += self._a
+        power = np.where(loaded, share, np.multiply(running, m.unload_fraction, out=tmp))
+        power *= full
         leak = self._leak_k * (p + ATM_BAR)
-        supply = flow.sum(axis=1)
-        p_new = p + (supply - demand_m3min - leak) * self._dp_per_m3min
+        p_new = flow.sum(axis=1)  # p + (supply - demand - leak) x dp per m3/min
+        p_new -= demand_m3min
+        p_new -= leak
+        p_new *= self._dp_per_m3min
+        p_new += p
         self.p = p_new
         self.last_power, self.last_flow = power, flow
-        # Counters over the step just simulated (state held during the step).
+        # Counters over the step just simulated (state held during the step); x mask = x or 0.
         c = self.counters
-        c["energy_kwh"] += power * (dt / 3600.0)
-        c["loaded_kwh"] += loaded * power * (dt / 3600.0)
-        c["blowdown_kwh"] += filling * power * (dt / 3600.0)
-        c["running_s"] += running * dt
-        c["loaded_s"] += loaded * dt
-        c["air_m3"] += flow * (dt / 60.0)
-        self.leak_m3 += leak * (dt / 60.0)
+        kwh = np.multiply(power, dt / 3600.0, out=share)
+        c["energy_kwh"] += kwh
+        c["loaded_kwh"] += np.multiply(kwh, loaded, out=tmp)
+        c["blowdown_kwh"] += np.multiply(kwh, filling, out=tmp)
+        c["air_m3"] += np.multiply(flow, dt / 60.0, out=tmp)
+        c["loaded_s"] += np.multiply(loaded, dt, out=tmp)
+        running_dt = np.multiply(running, dt, out=tmp)
+        c["running_s"] += running_dt
+        self.t_run += running_dt
+        self.fill_left -= np.multiply(filling, dt, out=tmp)
+        self.runon_left -= np.multiply(unloaded, dt, out=tmp)
+        leak *= dt / 60.0
+        self.leak_m3 += leak
         self.process_m3 += demand_m3min * (dt / 60.0)
         self.t += dt
-        self.t_run += running * dt
-        self.fill_left -= filling * dt
-        self.runon_left -= unloaded * dt
         # Transitions at the end of the step, on the new pressure.
         pn = p_new[:, None]
-        can_load = self.eff_can_load
-        unload = loaded & (~can_load | ((pn >= self.eff_unload_bar) & (speed <= self._min_speed_eps)))
-        load = unloaded & can_load & (pn <= self.eff_load_bar)
-        stop = (
-            unloaded
-            & ~load
-            & (self.runon_left <= 0)
-            & (self.t_run >= m.min_run_s)
-            & ~(self.eff_run & (pn <= self.eff_load_bar))
-        )
-        start_done = starting & (self.t_run >= m.start_s)
-        start = (mode == OFF) & self.eff_run & (pn <= self.eff_load_bar) & (self.t >= self.next_start_ok)
-        to_loaded = start_done & can_load & (pn < self.eff_unload_bar)
+        low = pn <= self.eff_load_bar
+        high = pn >= self.eff_unload_bar
+        run_low = self.eff_run & low
+        # unload = loaded & (~can_load | (high & speed at its minimum))
+        unload = speed <= self._min_speed_eps
+        unload &= high
+        unload |= self._cannot_load
+        unload &= loaded
+        load = low & self.eff_can_load  # unloaded & can_load & low
+        load &= unloaded
+        # stop = unloaded & ~load & run-on over & min run over & ~(run & low); load implies run & low
+        stop = self.runon_left <= 0
+        stop &= unloaded
+        stop &= self.t_run >= m.min_run_s
+        stop = np.greater(stop, run_low, out=stop)
+        start_done = self.t_run >= m.start_s  # starting & t_run >= start_s
+        start_done &= starting
+        start = self.t >= self.next_start_ok  # off & run & low & t >= next_start_ok
+        start &= mode == OFF
+        start &= run_low
+        to_loaded = np.greater(self.eff_can_load, high, out=high)  # start_done & can_load & ~high
+        to_loaded &= start_done
         # OFF->STARTING +1, STARTING->UNLOADED +1 or ->LOADED +2, UNLOADED->LOADED +1, ->OFF -2,
         # LOADED->UNLOADED -1: each machine takes at most one transition per step.
-        self.mode = (mode + start + start_done + to_loaded + load - 2 * stop - unload).astype(np.int8)
-        loading = load | to_loaded
+        mode += start
+        mode += start_done
+        mode += to_loaded
+        mode += load
+        mode -= stop
+        mode -= stop
+        mode -= unload
+        loading = np.logical_or(load, to_loaded, out=load)
         c["load_cycles"] += loading
         self.fill_left = np.where(loading, m.sump_fill_s, self.fill_left)
         self.runon_left = np.where(unload, self._runon_set, self.runon_left)
@@ -551,6 +594,10 @@ class Sequencer:
             raise ValueError(f"sequencer order {params.order} must name every machine once")
         self.params = params
         self.active = np.asarray(active, np.bool_)
+        self._any_active = bool(self.active.any())
+        self._act = self.active[:, None]
+        self._inactive = ~self._act
+        self._seen: tuple[int, int] | None = None  # (room, its control_changes) when last written
         rank = np.empty(machines.count, np.int64)
         rank[np.asarray(params.order, np.int64)] = np.arange(machines.count)
         target = params.target_bar
@@ -566,22 +613,35 @@ class Sequencer:
         self._beat = 0
 
     def control(self, room: AirRoom) -> None:
-        if room.t < self._next_at or not self.active.any():
+        if room.t < self._next_at or not self._any_active:
             return
         p = self.params
         self._next_at = room.t + p.period_s
         c = room.controls
-        act = self.active[:, None]
+        act = self._act
+        mode = room.mode
         idle_s = self._machines.run_on_s - room.runon_left
-        stop = (room.mode == UNLOADED) & (idle_s >= p.stop_unloaded_s) & c.run_request
-        run = np.where(room.mode == OFF, True, c.run_request & ~stop)
-        c.remote_enabled = np.where(act, True, c.remote_enabled)
-        c.run_request = np.where(act, run, c.run_request)
-        c.load_enable = np.where(act, True, c.load_enable)
-        c.load_bar = np.where(act, self.load_bar, c.load_bar)
-        c.unload_bar = np.where(act, self.unload_bar, c.unload_bar)
-        c.target_bar = np.where(act, self.target_bar, c.target_bar)
+        stop = (mode == UNLOADED) & (idle_s >= p.stop_unloaded_s) & c.run_request
+        run = (mode == OFF) | (c.run_request > stop)  # off, or asked to run and not stopped now
+        run = np.where(act, run, c.run_request)
+        # The room re-derives its effective controls only when this call changes them: the first
+        # time, after an outside write or panel change (undone here), when a run request flips, or
+        # when a heartbeat had gone stale. Otherwise only the heartbeat moves on (a fresh one stays
+        # fresh, and the room's refresh at the old expiry finds the same controls).
+        changed = (
+            self._seen != (id(room), room.control_changes)
+            or not np.array_equal(run, c.run_request)
+            or not (room.remote_active | self._inactive).all()
+        )
+        self._seen = (id(room), room.control_changes)
+        c.run_request = run
+        if changed:
+            c.remote_enabled = c.remote_enabled | act
+            c.load_enable = c.load_enable | act
+            c.load_bar = np.where(act, self.load_bar, c.load_bar)
+            c.unload_bar = np.where(act, self.unload_bar, c.unload_bar)
+            c.target_bar = np.where(act, self.target_bar, c.target_bar)
+            room._dirty = True
         self._beat += 1
         c.heartbeat = np.where(act, self._beat, c.heartbeat)
         c.heartbeat_changed_at = np.where(act, room.t, c.heartbeat_changed_at)
-        room._dirty = True
