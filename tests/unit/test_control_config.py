@@ -13,7 +13,7 @@ import pytest
 from agent.config.loader import load_config
 from agent.control import Memory, Pressure, RoomSnapshot, decide, writable_devices
 from tests.unit.test_config import GOOD
-from tests.unit.test_config_hostile import CONTROL, ENV
+from tests.unit.test_config_hostile import CONTROL, ENV, compressor
 from tests.unit.test_control_strategy import stopped
 
 
@@ -31,12 +31,12 @@ def test_no_control_section_means_off_and_no_rooms(tmp_path: Path) -> None:
 
 def test_mode_off_unquoted_is_the_mode_off(tmp_path: Path) -> None:
     # YAML 1.1 reads a bare `off` as false: the loader takes it as the mode its user wrote
-    text = GOOD + CONTROL.replace("mode: active", "mode: off")
+    text = compressor(CONTROL.replace("mode: active", "mode: off"))
     assert load_config(site(tmp_path, text), env=ENV).config.control.mode == "off"
 
 
 def test_the_control_section_loads_with_its_defaults(tmp_path: Path) -> None:
-    control = load_config(site(tmp_path, GOOD + CONTROL), env=ENV).config.control
+    control = load_config(site(tmp_path, compressor(CONTROL)), env=ENV).config.control
     room = control.rooms[0]
     assert (control.mode, control.cycle_s, control.heartbeat_timeout_s) == ("active", 5.0, 30)
     assert (room.load_bar, room.unload_bar) == (6.65, 6.95)
@@ -53,14 +53,14 @@ def writes_in(tmp_path: Path, text: str, mode: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("mode", ["off", "advise", "dry-run", "active"])
 def test_a_config_without_writes_enabled_never_writes_in_any_mode(tmp_path: Path, mode: str) -> None:
-    commands, writes = writes_in(tmp_path, GOOD + CONTROL, mode)
+    commands, writes = writes_in(tmp_path, compressor(CONTROL), mode)
     assert commands > 0
     assert writes == 0
 
 
 @pytest.mark.parametrize("mode", ["off", "advise", "dry-run", "active"])
 def test_with_writes_enabled_only_active_writes(tmp_path: Path, mode: str) -> None:
-    text = (GOOD + CONTROL).replace("    area: hall\n", "    area: hall\n    writes_enabled: true\n", 1)
+    text = compressor(CONTROL).replace("    area: hall\n", "    area: hall\n    writes_enabled: true\n", 1)
     commands, writes = writes_in(tmp_path, text, mode)
     assert commands > 0
     assert writes == (commands if mode == "active" else 0)
