@@ -186,7 +186,18 @@ def decide(
         if missing:
             alarms.append(Alarm("machine_unseen", f"no reading of {', '.join(missing)}: holding"))
         held = [bad] if bad is not None else []
-        return Decision(snap.room, snap.t, config.mode, (), (), (), alarms=(*held, *alarms), memory=memory)
+        return Decision(
+            snap.room,
+            snap.t,
+            config.mode,
+            (),
+            (),
+            (),
+            alarms=(*held, *alarms),
+            memory=memory,
+            pressure_bar=snap.pressure.bar,
+            demand_m3min=snap.demand_m3min,
+        )
     bar = snap.pressure.bar
     assert bar is not None
     running = tuple(m.device for m in room.machines if seen[m.device].running)
@@ -224,4 +235,6 @@ def decide(
         withdrawn=tuple(withdrawn),
         alarms=tuple(alarms),
         memory=Memory(beat, sent_at, tuple(deferred)),
+        pressure_bar=bar,
+        demand_m3min=snap.demand_m3min,
     )

@@ -121,3 +121,5 @@ class Decision:
     withdrawn: tuple[Command, ...] = ()  # deferred earlier, no longer wanted
     alarms: tuple[Alarm, ...] = ()
     memory: Memory = field(default_factory=Memory)
+    pressure_bar: float | None = None  # as the snapshot had it
+    demand_m3min: float | None = None
