@@ -137,6 +137,20 @@ class ControlConfig(_Strict):
     capacity_margin: float = Field(
         default=0.1, ge=0, le=1, description="Capacity kept above the estimated demand, as a share of it."
     )
+    demand_window_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="The room is sized for the highest demand estimate of this window: a machine that "
+        "trips takes its air out of the estimate, not out of the site's demand.",
+    )
+    anticipation_s: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="Header pressure projected this far ahead at its present rate; below the minimum "
+        "counts as low pressure (a start takes seconds: act before the minimum, not at it).",
+    )
     rooms: tuple[ControlRoom, ...] = Field(default=(), max_length=20, description="Compressor rooms.")
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from agent.control.model import (
     Pressure,
     RoomSnapshot,
 )
-from agent.control.strategy import best_combination, estimate_demand, power_kw
+from agent.control.strategy import best_combination, estimate_demand, peak_demand, power_kw
 
 __all__ = [
     "Alarm",
@@ -29,6 +29,7 @@ __all__ = [
     "best_combination",
     "decide",
     "estimate_demand",
+    "peak_demand",
     "power_kw",
     "writable_devices",
 ]

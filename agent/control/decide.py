@@ -201,9 +201,15 @@ def decide(
     bar = snap.pressure.bar
     assert bar is not None
     running = tuple(m.device for m in room.machines if seen[m.device].running)
-    if bar < room.minimum_bar:
-        alarms.append(Alarm("pressure_low", f"room {snap.room}: {bar:.2f} bar < {room.minimum_bar:g} bar"))
-        commands = low_pressure_commands(room, seen, bar)
+    projected = bar + min(0.0, snap.dpdt_bar_per_min) * config.anticipation_s / 60.0
+    if projected < room.minimum_bar:
+        falling = "" if bar < room.minimum_bar else f" in {config.anticipation_s:g} s at the present rate"
+        alarms.append(
+            Alarm(
+                "pressure_low", f"room {snap.room}: {projected:.2f} bar < {room.minimum_bar:g} bar{falling}"
+            )
+        )
+        commands = low_pressure_commands(room, seen, projected)
         combination = tuple(m.device for m in room.machines if seen[m.device].commandable) or running
     else:
         plan = best_combination(

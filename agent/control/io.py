@@ -35,7 +35,7 @@ from agent.control.model import (
     Pressure,
     RoomSnapshot,
 )
-from agent.control.strategy import estimate_demand
+from agent.control.strategy import estimate_demand, peak_demand
 from agent.errors import AgentError
 from agent.modbus.decode import decode_point, encode_point
 from agent.modbus.io import Registers
@@ -109,6 +109,7 @@ class ControlLoop:
     results: list[WriteResult] = field(default_factory=list)  # the last cycle's writes
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _pressure: dict[str, tuple[float, float]] = field(default_factory=dict)  # room -> (t, bar)
+    _demand: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # room -> (t, m3/min)
 
     def _device(self, name: str) -> Device:
         return next(d for d in self.config.devices if d.name == name)
@@ -179,8 +180,12 @@ class ControlLoop:
                 dpdt = (bar - before[1]) / (t - before[0]) * 60.0
             self._pressure[room.name] = (t, bar)
         delivered = sum(m.flow_m3min or 0.0 for m in seen)
-        demand = estimate_demand(delivered, dpdt, room.receiver_m3)
-        return RoomSnapshot(room.name, t, Pressure(bar, bar is not None, 0.0), seen, demand)
+        window = self.config.control.demand_window_s
+        recent = [e for e in self._demand.get(room.name, []) if t - e[0] <= window]
+        recent.append((t, estimate_demand(delivered, dpdt, room.receiver_m3)))
+        self._demand[room.name] = recent
+        demand = peak_demand(recent, t, window)
+        return RoomSnapshot(room.name, t, Pressure(bar, bar is not None, 0.0), seen, demand, dpdt)
 
     async def cycle(self) -> list[Decision]:
         """One decision per room, carried out as the mode says. Off: nothing at all."""

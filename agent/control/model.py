@@ -79,7 +79,8 @@ class RoomSnapshot:
     t: float  # epoch seconds of the look
     pressure: Pressure
     machines: tuple[MachineSnapshot, ...]
-    demand_m3min: float  # estimated air demand (see strategy.estimate_demand)
+    demand_m3min: float  # estimated air demand (see strategy.estimate_demand, peak_demand)
+    dpdt_bar_per_min: float = 0.0  # the header pressure's present rate of change
 
 
 @dataclass(frozen=True)

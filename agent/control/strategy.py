@@ -16,7 +16,7 @@ from itertools import combinations
 from agent.config.control import ControlMachine
 from agent.control.model import MachineSnapshot
 
-__all__ = ["Plan", "best_combination", "estimate_demand", "power_kw"]
+__all__ = ["Plan", "best_combination", "estimate_demand", "peak_demand", "power_kw"]
 
 ATMOSPHERE_BAR = 1.013
 
@@ -25,6 +25,11 @@ def estimate_demand(delivered_m3min: float, dpdt_bar_per_min: float, receiver_m3
     """Air the site takes, m3/min (free air): what the machines deliver minus what the receiver
     stores. Pressure rising 0.1 bar/min in 2 m3 is 0.2 m3/min going into the receiver, not the site."""
     return max(0.0, delivered_m3min - receiver_m3 * dpdt_bar_per_min / ATMOSPHERE_BAR)
+
+
+def peak_demand(estimates: Sequence[tuple[float, float]], t: float, window_s: float) -> float:
+    """The highest of the (time, m3/min) estimates within `window_s` before `t` (0 with none)."""
+    return max((d for at, d in estimates if t - at <= window_s), default=0.0)
 
 
 def power_kw(machines: Sequence[ControlMachine], demand_m3min: float) -> float | None:

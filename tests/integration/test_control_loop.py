@@ -18,6 +18,7 @@ from agent.control.io import ControlLoop
 from agent.modbus.bus import arbiter_for
 from simulators.clock import FixedClock
 from simulators.controls import EngineControls
+from simulators.faults import Fault, FaultKind
 from simulators.server import SimulatedFactory, WriteCounts
 from tests.integration.conftest import StartFactory
 from tests.integration.test_sim_control_surface import NOON_DAY_2, TINY, _tiny_room
@@ -27,13 +28,21 @@ pytestmark = pytest.mark.integration
 CYCLE_S = 5.0
 
 
-def site(factory: SimulatedFactory, mode: str, writes_enabled: bool) -> SiteConfig:
+def site(factory: SimulatedFactory, mode: str, writes_enabled: bool, **bus_options: float) -> SiteConfig:
     bus = factory.bus("compressors")
     machine: dict[str, Any] = {"min_run_s": 60, "min_stop_s": 30}
     return SiteConfig.model_validate(
         {
             "site": {"name": "tiny"},
-            "buses": [{"name": "compressors", "type": "rtu_over_tcp", "host": bus.host, "port": bus.port}],
+            "buses": [
+                {
+                    "name": "compressors",
+                    "type": "rtu_over_tcp",
+                    "host": bus.host,
+                    "port": bus.port,
+                    **bus_options,
+                }
+            ],
             "devices": [
                 {
                     "name": name,
@@ -140,3 +149,90 @@ async def test_active_heartbeat_keeps_the_machines_under_remote_control(start_fa
     assert values["target_pressure_setpoint_bar"] == pytest.approx(6.9)
     assert values["heartbeat_timeout_s"] == 30
     assert loop.memory["room"].heartbeat == cycles
+
+
+# ---- faults on the simulator (issue 19, "What it must show")
+
+
+async def start_active(
+    start_factory: StartFactory, demand_m3min: float, timeout_s: float = 0.2
+) -> tuple[SimulatedFactory, EngineControls, FixedClock, ControlLoop, Any]:
+    clock = FixedClock(NOON_DAY_2)
+    engine = EngineControls(_tiny_room(NOON_DAY_2), demand_m3min=lambda t: demand_m3min)
+    factory = await start_factory(TINY, clock=clock, controls=engine)
+    config = site(factory, "active", writes_enabled=True, timeout_s=timeout_s, retries=0)
+    registry = ProfileRegistry()
+    profiles = {d.name: registry.get(d.profile) for d in config.devices}
+    arbiter = arbiter_for(config.buses[0])
+    return (
+        factory,
+        engine,
+        clock,
+        ControlLoop(config, profiles, {"compressors": arbiter}, clock=clock.now),
+        arbiter,
+    )
+
+
+async def test_a_machine_switched_to_local_is_never_commanded_again(start_factory: StartFactory) -> None:
+    factory, _, clock, loop, arbiter = await start_active(start_factory, 9.0)
+    try:
+        for _ in range(3):
+            await loop.cycle()
+            clock.advance(CYCLE_S)
+        factory.set_remote_enabled("c1", False)
+        before = factory.write_counts("c1")
+        alarms = []
+        for _ in range(6):
+            decisions = await loop.cycle()
+            alarms += [a.code for d in decisions for a in d.alarms if a.device == "c1"]
+            clock.advance(CYCLE_S)
+        assert factory.write_counts("c1") == before  # not even a refused write
+        assert alarms == ["machine_local"] * 6
+        assert factory.write_counts("c2").accepted > 0
+    finally:
+        await arbiter.close()
+
+
+async def test_a_bad_pressure_sensor_holds_alarms_and_writes_nothing(start_factory: StartFactory) -> None:
+    factory, engine, clock, loop, arbiter = await start_active(start_factory, 9.0)
+    try:
+        for _ in range(3):
+            await loop.cycle()
+            clock.advance(CYCLE_S)
+        factory.bus("compressors").faults.set(11, Fault(FaultKind.TIMEOUT))  # c2 carries the pressure
+        before = factory.write_counts("c1")
+        codes = set()
+        for _ in range(8):  # 40 simulated seconds: longer than the 30 s heartbeat timeout
+            decisions = await loop.cycle()
+            assert all(d.writes == () for d in decisions)
+            codes |= {a.code for d in decisions for a in d.alarms}
+            clock.advance(CYCLE_S)
+        assert factory.write_counts("c1") == before
+        assert "pressure_bad" in codes
+        # no heartbeat: c1 is back on its own band (control source 2), holding the pressure itself
+        assert engine.control_values("c1", clock.now())["control_source"] == 2
+    finally:
+        await arbiter.close()
+
+
+async def test_a_trip_brings_the_next_machine_in_before_the_minimum(start_factory: StartFactory) -> None:
+    factory, engine, clock, loop, arbiter = await start_active(start_factory, 4.0)  # the VSD alone serves
+    try:
+        for _ in range(40):  # c1 is unloaded and stopped; c2 trims alone
+            decisions = await loop.cycle()
+            clock.advance(CYCLE_S)
+        assert decisions[0].combination == ("c2",)
+        assert engine.control_values("c1", clock.now())["state"] == 0
+        factory.trip("c2")
+        first = await loop.cycle()
+        assert ("c1", "run_command", 1) in [(c.device, c.point, c.value) for c in first[0].writes]
+        pressures = []
+        for _ in range(12):  # a simulated minute, the pressure looked at every second
+            for _ in range(5):
+                clock.advance(1.0)
+                pressures.append(engine.control_values("c1", clock.now())["discharge_pressure_bar"])
+            await loop.cycle()
+        assert min(pressures) >= 6.0, min(pressures)  # the room's configured minimum
+        assert engine.control_values("c1", clock.now())["state"] in (1, 2)
+    finally:
+        await arbiter.close()

@@ -240,3 +240,24 @@ def test_writes_for_mode_is_the_gate() -> None:
 def test_snapshot_helpers_keep_their_defaults() -> None:
     assert replace(stopped("c1"), state=MachineState.UNLOADED).running
     assert not stopped("c1", remote_enabled=False).commandable
+
+
+# ---- falling pressure: act before the minimum, not at it
+
+
+@pytest.mark.parametrize(
+    ("bar", "dpdt", "ahead_s", "low"),
+    [
+        (6.5, -1.2, 30.0, True),  # 6.5 - 1.2 x 30/60 = 5.9 < 6.0
+        (6.5, -1.2, 20.0, False),  # 6.5 - 1.2 x 20/60 = 6.1
+        (6.5, 3.0, 20.0, False),  # rising: never anticipated upward
+        (6.2, 0.0, 600.0, False),
+        (5.9, 0.0, 0.0, True),  # below it now
+    ],
+)
+def test_pressure_falling_toward_the_minimum_counts_as_low(
+    bar: float, dpdt: float, ahead_s: float, low: bool
+) -> None:
+    snap = replace(snapshot(bar=bar, demand=1.0), dpdt_bar_per_min=dpdt)
+    decision = run(snap, anticipation_s=ahead_s)
+    assert ("pressure_low" in [a.code for a in decision.alarms]) is low

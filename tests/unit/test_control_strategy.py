@@ -12,7 +12,14 @@ from dataclasses import dataclass, replace
 import pytest
 
 from agent.config.control import ControlMachine
-from agent.control import MachineSnapshot, MachineState, best_combination, estimate_demand, power_kw
+from agent.control import (
+    MachineSnapshot,
+    MachineState,
+    best_combination,
+    estimate_demand,
+    peak_demand,
+    power_kw,
+)
 
 C1 = ControlMachine(
     device="c1", kind="load_unload", rated_fad_m3_min=10, rated_power_kw=55, unloaded_power_kw=15
@@ -150,3 +157,11 @@ def test_the_least_power_allowed_combination(case: Case) -> None:
     else:
         assert plan is not None
         assert plan.devices == case.expected
+
+
+def test_the_room_is_sized_for_the_peak_of_the_window() -> None:
+    history = [(0.0, 9.0), (30.0, 4.0), (70.0, 2.0)]  # a machine tripped at 70 s: its air left the estimate
+    assert peak_demand(history, 70.0, 60.0) == 4.0
+    assert peak_demand(history, 70.0, 80.0) == 9.0
+    assert peak_demand(history, 200.0, 60.0) == 0.0
+    assert peak_demand([], 0.0, 60.0) == 0.0
