@@ -236,3 +236,25 @@ async def test_a_trip_brings_the_next_machine_in_before_the_minimum(start_factor
         assert engine.control_values("c1", clock.now())["state"] in (1, 2)
     finally:
         await arbiter.close()
+
+
+async def test_when_the_agent_stops_every_machine_goes_back_to_its_own_band(
+    start_factory: StartFactory,
+) -> None:
+    _, engine, clock, loop, arbiter = await start_active(start_factory, 9.0)
+    try:
+        for _ in range(6):
+            await loop.cycle()
+            clock.advance(CYCLE_S)
+        assert {engine.control_values(m, clock.now())["control_source"] for m in ("c1", "c2")} == {1.0}
+        # the agent is killed: no more cycles, no more heartbeats
+        pressures, sources = [], []
+        for _ in range(120):  # two simulated minutes
+            clock.advance(1.0)
+            values = {m: engine.control_values(m, clock.now()) for m in ("c1", "c2")}
+            pressures.append(values["c1"]["discharge_pressure_bar"])
+            sources.append({m: v["control_source"] for m, v in values.items()})
+        assert all(s == {"c1": 2.0, "c2": 2.0} for s in sources[31:]), sources  # within the 30 s timeout
+        assert min(pressures) >= 6.0, min(pressures)
+    finally:
+        await arbiter.close()
