@@ -78,6 +78,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> LoadedConfi
     )
     _check_references(loaded, data, registry)
     _check_analytics(loaded, data)
+    _check_control(loaded, data, registry)
     _apply_datasheets(data, registry)
     _check_web(loaded, data, env)
     for where, message in coercion_issues(SiteConfig, data):
@@ -162,6 +163,61 @@ def _check_analytics(loaded: LoadedYaml, data: dict[str, Any]) -> None:
                 ("analytics", "compressors", i, "device"),
                 f"no device {name!r} in this file (devices: {_names(devices)})",
             )
+
+
+CONTROL_POINTS = ("run_command", "load_command", "heartbeat", "heartbeat_timeout_s")
+"""Writable points every sequenced machine's profile must have (docs/control.md)."""
+
+
+def _check_control(loaded: LoadedYaml, data: dict[str, Any], registry: ProfileRegistry) -> None:
+    """`mode: off` as YAML 1.1 reads it (false) is the mode off; every machine and pressure source
+    names a device of this file, every machine's profile has the control points writable, and no
+    machine is sequenced by two rooms."""
+    control = data.get("control")
+    if not isinstance(control, dict):
+        return
+    if control.get("mode") is False:
+        control["mode"] = "off"
+    devices = {_text(d.get("name")) for _, d in _items(data, "devices")} - {None}
+    owner: dict[str, str] = {}
+    for r, room in _items(control, "rooms"):
+        name = _text(room.get("pressure_device"))
+        if name is not None and name not in devices:
+            loaded.issue(
+                ("control", "rooms", r, "pressure_device"),
+                f"no device {name!r} in this file (devices: {_names(devices)})",
+            )
+        for m, machine in _items(room, "machines"):
+            name = _text(machine.get("device"))
+            where = ("control", "rooms", r, "machines", m, "device")
+            if name is not None and name not in devices:
+                loaded.issue(where, f"no device {name!r} in this file (devices: {_names(devices)})")
+            elif name is not None and (problem := _control_surface_problem(name, data, registry)):
+                loaded.issue(where, problem)
+            elif name is not None and name in owner and owner[name] != str(room.get("name")):
+                loaded.issue(where, f"machine {name!r} is already sequenced by room {owner[name]!r}")
+            if name is not None:
+                owner.setdefault(name, str(room.get("name")))
+
+
+def _control_surface_problem(device: str, data: dict[str, Any], registry: ProfileRegistry) -> str | None:
+    profile_id = next(
+        (_text(d.get("profile")) for _, d in _items(data, "devices") if d.get("name") == device)
+    )
+    if profile_id is None:
+        return None
+    try:
+        profile = registry.get(profile_id)
+    except (KeyError, ConfigError):
+        return None  # reported at the device's profile
+    writable = {p.name for p in profile.points if getattr(p, "writable", False)}
+    missing = [p for p in CONTROL_POINTS if p not in writable]
+    if not missing:
+        return None
+    return (
+        f"device {device!r} (profile {profile_id}) has no writable {', '.join(missing)}: "
+        "the sequencer commands a compressor controller's control surface (docs/control.md)"
+    )
 
 
 def _apply_datasheets(data: dict[str, Any], registry: ProfileRegistry) -> None:

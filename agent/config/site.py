@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from agent.config.analytics import AnalyticsConfig
+from agent.config.control import ControlConfig
 from agent.config.strict import StrictModel as _Strict  # one base for every config model
 
 __all__ = [
@@ -238,6 +239,10 @@ class SiteConfig(_Strict):
     analytics: AnalyticsConfig = Field(
         default_factory=AnalyticsConfig,
         description="Factors, tariff, shifts, production, baseline; time zone defaults to the site's.",
+    )
+    control: ControlConfig = Field(
+        default_factory=ControlConfig,
+        description="Compressor-room sequencing (docs/control.md): off unless set, writes where enabled.",
     )
 
     @model_validator(mode="before")

@@ -45,6 +45,8 @@ class Link(Protocol):
 
     async def read(self, unit: int, function: Function, address: int, count: int) -> Registers: ...
 
+    async def write_register(self, unit: int, address: int, value: int) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -131,6 +133,23 @@ class LineArbiter:
             finally:
                 self._last_end = time.monotonic()
 
+    async def write_register(self, unit: int, address: int, value: int) -> None:
+        """One holding-register write in the line's turn, like a read (agent.control's only way out)."""
+        async with self._lock:
+            link = await self._open()
+            quiet = self._last_end + self._delay_s - time.monotonic()
+            if quiet > 0:
+                await asyncio.sleep(quiet)
+            self.requests += 1
+            try:
+                await link.write_register(unit, address, value)
+            except DeviceError as exc:
+                if _link_is_broken(exc):
+                    self._drop(backoff=_reopen_waits(exc))
+                raise
+            finally:
+                self._last_end = time.monotonic()
+
     async def _open(self) -> Link:
         if self._link is not None:
             return self._link
@@ -210,6 +229,35 @@ class PoolArbiter:
         broken = backoff = False
         try:
             return await link.read(unit, function, address, count)
+        except DeviceError as exc:
+            broken = _link_is_broken(exc)
+            backoff = broken and _reopen_waits(exc)
+            raise
+        finally:
+            self._busy -= 1
+            self._give_back(link, broken, backoff)
+
+    async def write_register(self, unit: int, address: int, value: int) -> None:
+        """One holding-register write through the pool, like a read; `read` keeps its own copy of
+        these lines because it is the hot path (a shared helper cost a coroutine per read)."""
+        if self._closed:
+            raise Unreachable(f"bus {self.name}: closed")
+        if self._held < self._max and not self._queue:
+            self._held += 1
+            link = self._idle.pop() if self._idle else None
+        else:
+            link = await self._wait_turn()
+        if link is None:
+            try:
+                link = await self._open()
+            except BaseException:
+                self._pass_on(None)
+                raise
+        self._busy += 1
+        self.requests += 1
+        broken = backoff = False
+        try:
+            await link.write_register(unit, address, value)
         except DeviceError as exc:
             broken = _link_is_broken(exc)
             backoff = broken and _reopen_waits(exc)

@@ -84,6 +84,13 @@ class ModbusLink:
         await self.connect()
         return await self._client.read(unit, function, address, count)
 
+    async def write_register(self, unit: int, address: int, value: int) -> None:
+        """Write one holding register (function 6). Only `agent.control` calls this, and only for a
+        device with `writes_enabled: true` (docs/control.md)."""
+        if not self._client.connected:
+            await self.connect()
+        await self._client.write_register(unit, address, value)
+
 
 class _RtuClient:
     """RTU framing and CRC through pymodbus, imported only once such a bus exists: a TCP-only agent
@@ -124,6 +131,22 @@ class _RtuClient:
         except errors.ModbusException as exc:
             raise DeviceError(f"unit {unit} {function} {address}+{count}: {exc}") from exc
         return _values(response, function, count)
+
+    async def write_register(self, unit: int, address: int, value: int) -> None:
+        errors = self._errors
+        what = f"unit {unit} fc6 {address} = {value}"
+        try:
+            response = await self._client.write_register(address, value, device_id=unit)
+        except errors.ModbusIOException as exc:
+            raise DeviceTimeout(f"{what}: no response") from exc
+        except errors.ConnectionException as exc:
+            raise Unreachable(f"{describe_bus(self.bus)}: {exc}") from exc
+        except TimeoutError as exc:
+            raise DeviceTimeout(f"{what}: timeout") from exc
+        except errors.ModbusException as exc:
+            raise DeviceError(f"{what}: {exc}") from exc
+        if response.isError():
+            raise ExceptionResponse(int(getattr(response, "exception_code", 0)))
 
 
 _READS = {
@@ -240,6 +263,30 @@ class _TcpClient:
         finally:
             self._pass_turn()
 
+    async def write_register(self, unit: int, address: int, value: int) -> None:
+        """Function 6; retried on a timeout like a read (writing the same value twice is harmless)."""
+        if self._in_flight < PIPELINE_WINDOW and not self._queue:
+            self._in_flight += 1
+        else:
+            await self._wait_turn()
+        try:
+            attempt = 0
+            while True:
+                tid, future = self._send(unit, 6, address, value, write=True)
+                try:
+                    await future
+                except DeviceTimeout:
+                    if attempt >= self._retries:
+                        raise
+                    attempt += 1
+                else:
+                    return
+                finally:
+                    self._pending.pop(tid, None)
+                    self._session.expire(tid)
+        finally:
+            self._pass_turn()
+
     async def _wait_turn(self) -> None:
         """Queue until a request in flight hands its place in the window over (FIFO)."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -262,12 +309,19 @@ class _TcpClient:
                 return
         self._in_flight -= 1
 
-    def _send(self, unit: int, code: int, address: int, count: int) -> tuple[int, asyncio.Future[Registers]]:
+    def _send(
+        self, unit: int, code: int, address: int, count: int, write: bool = False
+    ) -> tuple[int, asyncio.Future[Registers]]:
         transport = self.transport
         if transport is None:
             raise Unreachable(f"{describe_bus(self.bus)}: not connected")
         loop = asyncio.get_running_loop()
-        tid, frame = self._session.request(unit, code, address, count)
+        session = self._session
+        tid, frame = (
+            session.write_request(unit, address, count)
+            if write
+            else session.request(unit, code, address, count)
+        )
         future: asyncio.Future[Registers] = loop.create_future()
         self._pending[tid] = (future, loop.time() + self._timeout_s, unit, code, address, count)
         transport.write(frame)

@@ -6,6 +6,7 @@ moves the bytes; this module decides what they mean. "Need more bytes" is a retu
     request    [tid:2][protocol 0:2][length 6:2][unit:1][function:1][address:2][quantity:2]
     reply      [tid:2][protocol 0:2][length 3+n:2][unit:1][function:1][byte count n:1][data:n]
     exception  [tid:2][protocol 0:2][length 3:2][unit:1][function|0x80:1][exception code:1]
+    write (6)  [tid:2][protocol 0:2][length 6:2][unit:1][6:1][address:2][value:2], the reply its echo
 
 An `MbapSession` is one connection's side of the conversation. It numbers the requests (1..65535,
 never one still in flight), splits the incoming stream into frames (whole, split anywhere, several in
@@ -18,6 +19,7 @@ in, in byte order (so a frame fails with the same reason however the stream was 
   checked the same way and then skipped: a late answer is never taken for a later request;
 - the unit id and the function code of that request, or its exception form (function | 0x80) with a
   non-zero exception code;
+- a write's reply (function 6) echoes its address and value;
 - a byte count of exactly what the quantity needs (2 per register, 1 per 8 bits rounded up), and an
   MBAP length of exactly that frame.
 
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_LENGTH",
     "MAX_REGISTERS",
     "MIN_LENGTH",
+    "WRITE_REGISTER",
     "MbapSession",
     "Reply",
 ]
@@ -50,6 +53,8 @@ BIT_FUNCTIONS = frozenset({1, 2})
 LATE_KEPT = 64
 
 _REQUEST = struct.Struct(">HHHBBHH")
+_ECHO = struct.Struct(">HH")  # a write's echo: address, value
+WRITE_REGISTER = 6
 _HEADER = struct.Struct(">HHH")  # transaction id, protocol id, length
 _LIMITS = {1: MAX_BITS, 2: MAX_BITS, 3: MAX_REGISTERS, 4: MAX_REGISTERS}  # quantity per function
 _WORDS: dict[int, struct.Struct] = {}  # quantity -> ">{quantity}H", compiled once per block size
@@ -94,6 +99,18 @@ class MbapSession:
         data_bytes = (quantity + 7) >> 3 if function <= 2 else 2 * quantity  # bits packed 8 a byte
         in_flight[tid] = (unit, function, data_bytes, address, quantity)
         return tid, _REQUEST.pack(tid, 0, 6, unit, function, address, quantity)
+
+    def write_request(self, unit: int, address: int, value: int) -> tuple[int, bytes]:
+        """A new transaction id and the frame writing `value` to one holding register (function 6);
+        its reply is the request's echo, returned as `[value]`."""
+        if not (0 <= unit <= 255 and 0 <= address <= 0xFFFF and 0 <= value <= 0xFFFF):
+            raise ValueError(f"not a Modbus write: unit {unit} fc6 {address} = {value}")
+        tid = self._last_tid % 0xFFFF + 1
+        if tid in self._in_flight or tid in self._late:
+            tid = self._free_tid(tid)
+        self._last_tid = tid
+        self._in_flight[tid] = (unit, WRITE_REGISTER, 3, address, value)  # echo: 3 + 3 = length 6
+        return tid, _REQUEST.pack(tid, 0, 6, unit, WRITE_REGISTER, address, value)
 
     def _free_tid(self, tid: int) -> int:
         in_flight, late = self._in_flight, self._late
@@ -157,7 +174,7 @@ class MbapSession:
                 raise self._fail("function_code", f"{_describe(request, tid)}: reply has fc{code}")
             if size < 9:
                 return None
-            if expected != 3 and buffer[8] != data_bytes:
+            if expected != 3 and function != WRITE_REGISTER and buffer[8] != data_bytes:
                 detail = f"{_describe(request, tid)}: byte count {buffer[8]}, expected {data_bytes}"
                 raise self._fail("byte_count", detail)
             if expected == 3 and buffer[8] == 0:
@@ -168,7 +185,16 @@ class MbapSession:
             end = 6 + length
             if size < end:
                 return None
-            reply = (tid, _values(buffer, function, quantity), 0) if expected != 3 else (tid, None, buffer[8])
+            if function == WRITE_REGISTER and expected != 3:
+                echo = _ECHO.unpack_from(buffer, 8)
+                if echo != request[3:]:
+                    detail = f"{_describe(request, tid)}: echo {echo[0]} = {echo[1]}"
+                    raise self._fail("echo", detail)
+                reply: Reply = (tid, [quantity], 0)
+            elif expected != 3:
+                reply = (tid, _values(buffer, function, quantity), 0)
+            else:
+                reply = (tid, None, buffer[8])
             del buffer[:end]
             if late:
                 del self._late[tid]

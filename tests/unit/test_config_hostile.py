@@ -41,6 +41,26 @@ def append(extra: str) -> str:
     return GOOD + textwrap.dedent(extra)
 
 
+CONTROL = """\
+control:
+  mode: active
+  rooms:
+    - name: room1
+      pressure_device: main
+      minimum_bar: 6.0
+      target_bar: 6.8
+      machines:
+        - {device: main, kind: vsd, rated_fad_m3_min: 8, rated_power_kw: 45}
+"""
+
+
+def compressor(extra: str) -> str:
+    """GOOD with its main meter a VSD compressor controller (same lines), and `extra` appended."""
+    return append(extra).replace(
+        "profile: eastron/sdm630\n    interval_s", "profile: generic/compressor_vsd\n    interval_s", 1
+    )
+
+
 NESTED_5000 = "site: {name: plant}\nextra: " + "[" * 5000 + "]" * 5000 + "\n"
 BLOCK_NESTED = "site:\n  name: plant\n" + "".join(f"{'  ' * i}k{i}:\n" for i in range(1, 200))
 
@@ -306,6 +326,91 @@ SITE_CASES = [
         33,
         "analytics.compressed_air.pressure_band_bar",
         "0 < low < high",
+    ),
+    # ---- issue 19: the control section
+    Hostile(
+        "control machine names no device",
+        compressor(CONTROL.replace("device: main, kind", "device: ghost, kind")),
+        39,
+        "control.rooms[0].machines[0].device",
+        "no device 'ghost'",
+    ),
+    Hostile(
+        "control pressure from no device",
+        compressor(CONTROL.replace("pressure_device: main", "pressure_device: ghost")),
+        35,
+        "control.rooms[0].pressure_device",
+        "no device 'ghost'",
+    ),
+    Hostile(
+        "control band reaches the minimum",
+        compressor(CONTROL.replace("minimum_bar: 6.0", "minimum_bar: 6.7")),
+        34,
+        "control.rooms[0]",
+        "must lie above minimum_bar",
+    ),
+    Hostile(
+        "control mode misspelt",
+        compressor(CONTROL.replace("mode: active", "mode: activ")),
+        32,
+        "control.mode",
+        "'dry-run'",
+    ),
+    Hostile(
+        "control mode on (a boolean)",
+        compressor(CONTROL.replace("mode: active", "mode: on")),
+        32,
+        "control.mode",
+        "not a boolean",
+    ),
+    Hostile(
+        "control heartbeat timeout shorter than three cycles",
+        compressor(CONTROL.replace("mode: active", "mode: active\n  cycle_s: 5\n  heartbeat_timeout_s: 10")),
+        31,
+        "control",
+        "at least 3 cycles",
+    ),
+    Hostile(
+        "control command limit of zero",
+        compressor(CONTROL.replace("mode: active", "mode: active\n  max_commands_per_minute: 0")),
+        33,
+        "control.max_commands_per_minute",
+        "greater than or equal to 1",
+    ),
+    Hostile(
+        "control machine kind unknown",
+        compressor(CONTROL.replace("kind: vsd", "kind: turbo")),
+        39,
+        "control.rooms[0].machines[0].kind",
+        "'load_unload'",
+    ),
+    Hostile(
+        "control unloaded power above rated",
+        compressor(CONTROL.replace("rated_power_kw: 45}", "rated_power_kw: 45, unloaded_power_kw: 50}")),
+        39,
+        "control.rooms[0].machines[0]",
+        "must be below rated_power_kw",
+    ),
+    Hostile(
+        "control machine in two rooms",
+        compressor(CONTROL + CONTROL.split("  rooms:\n", 1)[1].replace("name: room1", "name: room2")),
+        45,
+        "control.rooms[1].machines[0].device",
+        "already sequenced by room 'room1'",
+    ),
+    Hostile(
+        "control machine min run time is text",
+        compressor(CONTROL.replace("rated_power_kw: 45}", "rated_power_kw: 45, min_run_s: '300'}")),
+        39,
+        "control.rooms[0].machines[0].min_run_s",
+        "not text",
+    ),
+    Hostile(
+        "control machine without a control surface",
+        append(CONTROL),
+        39,
+        "control.rooms[0].machines[0].device",
+        "has no writable run_command, load_command, heartbeat, heartbeat_timeout_s",
     ),
     Hostile(
         "dashboard on all interfaces without a token",

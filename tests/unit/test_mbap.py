@@ -389,3 +389,40 @@ def test_a_seeded_mutation_fuzz_of_100000_frames_never_breaks_the_codec() -> Non
     # The mutations reach both outcomes.
     assert errors > 10_000
     assert accepted > 10_000
+
+
+# -- function 6: one holding register written (agent.control's only write) ----------------------
+
+
+def test_a_write_is_the_twelve_bytes_of_the_spec_and_its_echo_the_value() -> None:
+    session = MbapSession()
+    tid, request = session.write_request(7, 12, 0xBEEF)
+    assert request == bytes.fromhex("0001 0000 0006 07 06 000c beef".replace(" ", ""))
+    for chunks in splits(frame(tid, 7, bytes.fromhex("06000cbeef"))):
+        session = MbapSession()
+        session.write_request(7, 12, 0xBEEF)
+        assert replies(session, chunks) == [(tid, [0xBEEF], 0)]
+
+
+def test_a_refused_write_is_its_exception_code() -> None:
+    session = MbapSession()
+    tid, _ = session.write_request(7, 12, 1)
+    assert replies(session, [frame(tid, 7, bytes([0x86, 4]))]) == [(tid, None, 4)]
+
+
+@pytest.mark.parametrize("echo", ["06000d0001", "06000c0002"], ids=["other address", "other value"])
+def test_a_write_whose_echo_differs_is_a_protocol_error(echo: str) -> None:
+    session = MbapSession()
+    tid, _ = session.write_request(7, 12, 1)
+    session.feed(frame(tid, 7, bytes.fromhex(echo)))
+    with pytest.raises(ProtocolError) as info:
+        session.next_reply()
+    assert info.value.reason == "echo"
+
+
+@pytest.mark.parametrize(
+    ("unit", "address", "value"), [(256, 0, 0), (1, 0x10000, 0), (1, 0, -1), (1, 0, 70000)]
+)
+def test_a_write_no_register_could_hold_is_refused(unit: int, address: int, value: int) -> None:
+    with pytest.raises(ValueError, match="not a Modbus write"):
+        MbapSession().write_request(unit, address, value)
