@@ -244,6 +244,13 @@ def test_chinese_pages_have_no_english_words_raw_identifiers_or_missing_glyphs(
                 drawn = _platform_fonts(page, selector)  # Latin digits may come from another font
                 if not drawn & cjk:
                     problems.append(f"{name}: {selector} drawn with {drawn}, not a CJK font")
+        if name == "devices":
+            # A compressor delivering no air has no specific power: a grey state, not the red of a fault.
+            no_air = page.eval_on_selector_all(
+                ".pill[data-reason='no_air_delivery']", "els => els.map((e) => [e.className, e.innerText])"
+            )
+            wrong = [(c, t) for c, t in no_air if "bad" in c or t != "无意义：未供气"]
+            problems += [f"devices: no-air pill {c!r} {t!r}" for c, t in wrong]
         page.screenshot(path=str(shots / f"demo-{name}-zh-checked.png"), full_page=True)
     assert problems == [], "\n".join(problems)
     assert watched.errors == []

@@ -195,8 +195,11 @@ function valueLine(v) {
     : typeof v.value === "boolean" ? t(v.value ? "yes" : "no") : v.value === null ? t("common.none") : String(v.value);
   return el("div", {}, el("span", { class: "point", title: v.point, "data-point": v.point }, I18N.point(v.point)), ": ",
     el("b", {}, shown), " " + I18N.unit(v.unit || "") + " ",
-    v.quality === "good" ? null : el("span", { class: "pill " + v.quality, "data-reason": v.reason || "" },
-      I18N.quality(v.quality) + (v.reason ? " · " + I18N.reason(v.reason) : "")));
+    v.quality === "good" ? null : v.reason === "no_air_delivery"
+      // A machine delivering no air (stopped or unloaded) has no specific power: a state, not a fault.
+      ? el("span", { class: "pill off", "data-reason": v.reason }, t("devices.noAir"))
+      : el("span", { class: "pill " + v.quality, "data-reason": v.reason || "" },
+        I18N.quality(v.quality) + (v.reason ? " · " + I18N.reason(v.reason) : "")));
 }
 
 function lastValues(device, list) {

@@ -81,7 +81,7 @@ const STRINGS = {
     "rat.why.source_fallback": "value taken from the other source than the rubric names",
     "flag.missing": "missing", "flag.unit_mismatch": "wrong unit", "flag.low_completeness": "low data · not scored",
     "flag.placeholder_curve": "placeholder curve", "flag.source_fallback": "other source",
-    "yes": "yes", "no": "no", "quality.good": "good", "quality.stale": "stale", "quality.bad": "bad",
+    "devices.noAir": "not meaningful: no air delivered", "yes": "yes", "no": "no", "quality.good": "good", "quality.stale": "stale", "quality.bad": "bad",
     "state.online": "online", "state.offline": "offline", "state.starting": "starting", "state.stopped": "stopped",
     "state.unknown": "unknown", "state.loaded": "loaded", "state.unloaded": "unloaded", "state.off": "off",
   },
@@ -159,7 +159,7 @@ const STRINGS = {
     "rat.why.source_fallback": "数值取自细则指定来源以外的来源",
     "flag.missing": "缺失", "flag.unit_mismatch": "单位不符", "flag.low_completeness": "数据不足 · 不计分",
     "flag.placeholder_curve": "占位曲线", "flag.source_fallback": "其他来源",
-    "yes": "是", "no": "否", "quality.good": "正常", "quality.stale": "过期", "quality.bad": "异常",
+    "devices.noAir": "无意义：未供气", "yes": "是", "no": "否", "quality.good": "正常", "quality.stale": "过期", "quality.bad": "异常",
     "state.online": "在线", "state.offline": "离线", "state.starting": "启动中", "state.stopped": "已停止",
     "state.unknown": "未知", "state.loaded": "加载", "state.unloaded": "卸载", "state.off": "停机",
   },
@@ -199,7 +199,7 @@ const PHRASES = {
 
 // Point names, quality reasons, check and factor names: raw identifiers in the API, words on the page.
 // A point name is read word by word (its unit suffix is dropped: the unit is shown beside the value).
-const POINT_UNIT_SUFFIX = /_(kw_per_m3_min|units_per_h|m3_min|kvarh|kvah|kvar|kva|kwh|kw|pct|deg|rpm|bar|hz|m3|v|a|c|h)$/;
+const POINT_UNIT_SUFFIX = /_(kw_per_m3_min|units_per_h|m3_min|kvarh|kvah|kvar|kva|kwh|kw|pct|deg|rpm|bar|hz|m3|v|a|c|h|s)$/;
 const POINT_WORDS = {
   en: { l1: "L1", l2: "L2", l3: "L3", n: "N", ll: "L-L", ln: "L-N", thd: "THD", fad: "FAD", avg: "average",
     temp: "temperature", dp: "differential pressure", "4q": "4-quadrant", pct: "%", kwh: "kWh", kvarh: "kvarh",
@@ -214,7 +214,9 @@ const POINT_WORDS = {
     warning: "预警", word: "字", emergency: "急停", stop: "", fault: "故障", high: "过高", overload: "过载",
     failure: "故障", filter: "滤芯", dp: "压差", service: "保养", due: "到期", line: "产线", units: "数量",
     good: "合格", reject: "不合格", nominal: "额定", product: "产品", code: "代码", outdoor: "室外", relative: "相对",
-    humidity: "湿度", interval: "周期", mean: "平均", per: "每", h: "小时", pct: "%" },
+    humidity: "湿度", interval: "周期", mean: "平均", per: "每", h: "小时", pct: "%",
+    remote: "远程", enabled: "允许", control: "控制", source: "来源", starts: "启动次数", last: "最近", hour: "一小时",
+    run: "启停", command: "命令", heartbeat: "心跳", timeout: "超时", header: "总管" },
 };
 const REASONS = {
   en: { timeout: "timeout", unreachable: "unreachable", protocol_error: "protocol error", illegal_address: "illegal address",
