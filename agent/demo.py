@@ -98,7 +98,7 @@ def prepare_history(
     cache = workdir / "history" / f"{scenario.name}-{scenario.start.date()}-{days}d"
     generated = cache / "history.csv.gz"
     if not generated.exists():
-        log.info("generating %d days of 15-minute history for %s (about 10 s) ...", days + 1, scenario.name)
+        log.info("generating %d days of 15-minute history for %s (about 15 s) ...", days + 1, scenario.name)
         # the extra day covers today up to now
         generate_history(scenario, days + 1, cache, progress=history_progress(log))
     store_path = workdir / "store" / "history.db"
