@@ -216,7 +216,7 @@ class BusServer:
         # that its action (silence) runs whatever the request.
         coils, discrete, _, _ = _empty_simdata()
         everything = _register_block(65535)
-        devices.append(SimDevice(0, simdata=(coils, discrete, everything, everything), action=self._absent))
+        devices.append(SimDevice(0, simdata=(coils, discrete, everything, everything), action=_absent))
         if self.spec.transport == "serial":
             server_port = await self._start_socat()
             self._server = ModbusSerialServer(
@@ -290,10 +290,6 @@ class BusServer:
             simdata=(coils, discrete, holding, inputs),
             action=partial(self._action, unit, image),
         )
-
-    async def _absent(self, function: int, *_: Any) -> ExcCodes | None:
-        # No device has this unit id: on a real line nobody answers.
-        raise NoSuchIdException("no device with this unit id")
 
     async def _action(
         self,
@@ -575,7 +571,7 @@ class ProfileServer:
         sims = [self._sim_device(unit, device) for unit, device in self.devices.items()]
         coils, discrete, _, _ = _empty_simdata()
         everything = _register_block(65535)
-        sims.append(SimDevice(0, simdata=(coils, discrete, everything, everything), action=self._absent))
+        sims.append(SimDevice(0, simdata=(coils, discrete, everything, everything), action=_absent))
         self._server = ModbusTcpServer(
             sims, address=(self.host, self.port), framer=FramerType.SOCKET, ignore_missing_devices=True
         )
@@ -605,9 +601,6 @@ class ProfileServer:
         return SimDevice(
             unit, simdata=(coils, discrete, holding, inputs), action=partial(self._action, device)
         )
-
-    async def _absent(self, function: int, *_: Any) -> ExcCodes | None:
-        raise NoSuchIdException("no device with this unit id")
 
     async def _action(
         self,
@@ -640,6 +633,11 @@ def _refusal(profile: Profile, function: Function, address: int, count: int) -> 
         if forbidden.function is function and address <= forbidden.end and forbidden.start < address + count:
             return ExcCodes.ILLEGAL_ADDRESS
     return None
+
+
+async def _absent(function: int, *_: Any) -> ExcCodes | None:
+    """Unit id 0's action, for ids no device has: on a real line nobody answers."""
+    raise NoSuchIdException("no device with this unit id")
 
 
 def _panel_keys(scenario: Scenario) -> dict[str, bool]:
