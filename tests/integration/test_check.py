@@ -1,9 +1,9 @@
 """`energy-agent check` against generic simulated devices on a real Modbus TCP socket.
 
 Every shipped profile is served by the simulator's generic device (simulators/generic.py), once as
-mapped and, for every power meter, once per kind of wrong map; all of them on one server, one unit
-id each, checked concurrently with one interval between the two reads. The check must pass on the
-right map and name the fault on each wrong one.
+mapped and, for every power meter and real compressor controller, once per kind of wrong map; all
+of them on one server, one unit id each, checked concurrently with one interval between the two
+reads. The check must pass on the right map and name the fault on each wrong one.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ pytestmark = pytest.mark.integration
 REGISTRY = ProfileRegistry()
 PROFILES = REGISTRY.ids()
 METERS = [pid for pid in PROFILES if REGISTRY.get(pid).device_kind == "power_meter"]
+# The real compressor controllers (issue 21), not the generic maps of this project.
+CONTROLLERS = [
+    pid
+    for pid in PROFILES
+    if REGISTRY.get(pid).device_kind == "compressor" and not pid.startswith("generic/")
+]
 # The three the issue names first, then the rest of what the check can recognise.
 FAULTS = [
     Cause.WORD_ORDER,
@@ -43,9 +49,13 @@ FAULTS = [
     Cause.FUNCTION_CODE,
 ]
 CASES: list[tuple[str, Cause | None]] = [(pid, None) for pid in PROFILES] + [
-    (pid, fault) for pid in METERS for fault in FAULTS
+    (pid, fault) for pid in METERS + CONTROLLERS for fault in FAULTS
 ]
-INTERVAL_S = 1.2  # long enough for a 0.01 kWh register to tick at the generic load (38 kW)
+# Long enough for a 0.01 kWh register to tick at the generic single-phase load (12.7 kW: one step
+# per 2.8 s; three-phase, 38 kW, is faster). A swapped-word counter shows only when it moves: at
+# 1.2 s hiking/dds238-2's word_order case was caught only when the reads happened to straddle a
+# step, which depended on how long the server took to start.
+INTERVAL_S = 3.2
 
 
 async def _check_all() -> dict[tuple[str, Cause | None], Diagnosis]:
@@ -115,6 +125,40 @@ def test_check_fails_a_wrong_meter_map_and_names_the_cause(
     diagnosis = diagnoses[(profile_id, fault)]
     if fault in SCALES and not kinds_of(profile_id) & ABSOLUTE:
         assert diagnosis.passed  # the limit, pinned: nothing to measure the scale against
+        return
+    assert not diagnosis.passed
+    assert diagnosis.likely is not None, [str(r) for r in diagnosis.as_mapped.failures[:5]]
+    assert diagnosis.likely.cause is fault, (
+        f"named {diagnosis.likely.cause} ({len(diagnosis.likely.failures)} failures); "
+        + ", ".join(f"{h.cause}: {len(h.failures)}" for h in diagnosis.hypotheses)
+    )
+
+
+def test_the_registry_has_real_compressor_controllers_to_check() -> None:
+    assert len(CONTROLLERS) >= 4  # issue 21: at least four real controllers
+    assert {"compair/delcos_xl", "ingersoll_rand/xe145m", "kaeser/sigma_control"} <= set(CONTROLLERS)
+
+
+def _has_multi_register_value(profile_id: str) -> bool:
+    return any(
+        isinstance(p, NumericPoint) and p.dtype not in ("int16", "uint16")
+        for p in REGISTRY.get(profile_id).points
+    )
+
+
+@pytest.mark.parametrize(("profile_id", "fault"), [(pid, f) for pid in CONTROLLERS for f in FAULTS])
+def test_check_fails_a_wrong_controller_map_and_names_the_cause(
+    diagnoses: dict[tuple[str, Cause | None], Diagnosis], profile_id: str, fault: Cause
+) -> None:
+    diagnosis = diagnoses[(profile_id, fault)]
+    # The limits, pinned: a map of 16-bit registers has no word order to get wrong, and values ten
+    # times smaller (hours, 0.7 bar, currents, speeds) are still plausible without a voltage or a
+    # frequency to measure them against.
+    if fault is Cause.WORD_ORDER and not _has_multi_register_value(profile_id):
+        assert diagnosis.passed
+        return
+    if fault is Cause.SCALE_DIV10 and not kinds_of(profile_id) & ABSOLUTE:
+        assert diagnosis.passed
         return
     assert not diagnosis.passed
     assert diagnosis.likely is not None, [str(r) for r in diagnosis.as_mapped.failures[:5]]

@@ -18,6 +18,12 @@ from agent.errors import ConfigError
 REGISTRY = ProfileRegistry()
 PROFILES = REGISTRY.ids()
 METERS = [pid for pid in PROFILES if REGISTRY.get(pid).device_kind == "power_meter"]
+# The real compressor controllers (issue 21): their makers' tables come in the same notations.
+CONTROLLERS = [
+    pid
+    for pid in PROFILES
+    if REGISTRY.get(pid).device_kind == "compressor" and not pid.startswith("generic/")
+]
 HEADER = {"id": "acme/m1", "vendor": "Acme", "model": "M1", "device_kind": "power_meter"}
 
 
@@ -37,8 +43,10 @@ def register_facts(profile: Profile) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("style", ["zero", "one", "hex", "reference"])
-@pytest.mark.parametrize("profile_id", METERS)
-def test_every_shipped_meter_round_trips_through_its_register_table(profile_id: str, style: str) -> None:
+@pytest.mark.parametrize("profile_id", METERS + CONTROLLERS)
+def test_every_shipped_meter_and_controller_round_trips_through_its_register_table(
+    profile_id: str, style: str
+) -> None:
     profile = REGISTRY.get(profile_id)
     table = export_csv(profile, style)  # type: ignore[arg-type]
     header = {"id": profile.id, "vendor": profile.vendor, "model": profile.model}

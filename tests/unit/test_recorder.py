@@ -82,6 +82,53 @@ def test_each_role_is_planned_into_its_series(loaded: LoadedConfig) -> None:
     ]
 
 
+CONTROLLERS_SITE = """\
+site: {name: plant, timezone: Europe/Berlin}
+buses:
+  - {name: tcp1, type: tcp, host: 127.0.0.1}
+devices:
+  - {name: compair, bus: tcp1, unit_id: 1, profile: compair/delcos_xl}
+  - {name: ir, bus: tcp1, unit_id: 2, profile: ingersoll_rand/xe145m}
+  - {name: kaeser, bus: tcp1, unit_id: 3, profile: kaeser/sigma_control}
+  - {name: datakom, bus: tcp1, unit_id: 4, profile: datakom/dk40}
+"""
+
+
+def test_the_real_compressor_controllers_feed_the_series_their_maps_allow(tmp_path: Path) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(CONTROLLERS_SITE, encoding="utf-8")
+    loaded = load_config(path, env={})
+    recorder = LiveRecorder(loaded.config, loaded.registry.get)
+    assert recorder.series_of("compair") == [
+        "loaded_hours_h -> compair.loaded_h",
+        "running_hours_h -> compair.running_h",
+        "compressor_volume_m3_min -> compair.air_m3",  # the controller's computed delivery
+        "line_pressure_bar -> compair.pressure_bar",
+        "line_pressure_bar -> compair.pressure_min_bar",
+    ]
+    assert recorder.series_of("ir") == [
+        "loaded_hours_h -> ir.loaded_h",
+        "running_hours_h -> ir.running_h",
+        "discharge_pressure_bar -> ir.pressure_bar",
+        "discharge_pressure_bar -> ir.pressure_min_bar",
+    ]
+    # no hours or state in the readable process map: pressure only
+    assert recorder.series_of("kaeser") == [
+        "system_pressure_local_bar -> kaeser.pressure_bar",
+        "system_pressure_local_bar -> kaeser.pressure_min_bar",
+    ]
+    # the pressure has no unit in the register list: hours only
+    assert recorder.series_of("datakom") == [
+        "loaded_hours_h -> datakom.loaded_h",
+        "running_hours_h -> datakom.running_h",
+    ]
+    # 7.0 m3/min for a quarter of an hour is 105 m3 of air
+    for ts in (0, 300, 600):
+        recorder.feed(poll("compair", ts, compressor_volume_m3_min=7.0))
+    closed = {c.name: c.value for c in recorder.feed(poll("compair", 900, compressor_volume_m3_min=7.0))}
+    assert closed["compair.air_m3"] == pytest.approx(105.0)
+
+
 def test_the_header_pressure_is_recorded_as_its_interval_mean_and_lowest_sample(loaded: LoadedConfig) -> None:
     recorder = LiveRecorder(loaded.config, loaded.registry.get)
     for ts, bar in ((0, 7.0), (300, 6.4), (600, 7.2)):

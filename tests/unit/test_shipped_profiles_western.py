@@ -31,7 +31,7 @@ METERS = [
     "siemens/pac4200",
     "socomec/diris_a10",
 ]
-COMPRESSORS = ["datakom/dk40", "ingersoll_rand/xe145m", "kaeser/sigma_control"]
+COMPRESSORS = ["compair/delcos_xl", "datakom/dk40", "ingersoll_rand/xe145m", "kaeser/sigma_control"]
 # Profiles whose register table has no second public source at all (no implementation, no other
 # document): they must say so in `source` instead of listing a cross-check that does not exist.
 NO_SECOND_SOURCE = {"datakom/dk40"}
@@ -132,6 +132,15 @@ SPOT_CHECKS = [
     ("datakom/dk40", "loaded_hours_h", Function.HOLDING, 27 - 1, "uint32", 0.1),
     ("datakom/dk40", "alarm_bits", Function.HOLDING, 29 - 1, "uint32", 1.0),
     ("datakom/dk40", "warning_bits", Function.HOLDING, 31 - 1, "uint16", 1.0),
+    # CompAir DELCOS XL: ts_mtaircompressor's protocol addresses (hex), mbar -> bar, 0.1 A, 0.1 m3/min
+    ("compair/delcos_xl", "motor_current_a", Function.HOLDING, 0x23, "uint16", 0.1),
+    ("compair/delcos_xl", "compressor_volume_m3_min", Function.HOLDING, 0x2B, "uint16", 0.1),
+    ("compair/delcos_xl", "stage1_output_pressure_bar", Function.HOLDING, 0x2D, "int16", 0.001),
+    ("compair/delcos_xl", "line_pressure_bar", Function.HOLDING, 0x2E, "int16", 0.001),
+    ("compair/delcos_xl", "stage1_output_temperature_c", Function.HOLDING, 0x2F, "int16", 1.0),
+    ("compair/delcos_xl", "status_word_1", Function.HOLDING, 0x30, "uint16", 1.0),
+    ("compair/delcos_xl", "running_hours_h", Function.HOLDING, 0x39, "uint32", 1.0),
+    ("compair/delcos_xl", "loaded_hours_h", Function.HOLDING, 0x3B, "uint32", 1.0),
 ]
 
 
@@ -221,3 +230,56 @@ def test_cross_checked_may_only_name_points_of_the_profile() -> None:
         Profile.model_validate(data)
     data["cross_checked"] = [{"source": "somewhere", "points": ["a"]}]
     assert Profile.model_validate(data).cross_checked[0].points == ("a",)
+
+
+# bgerp/UniPi's "Delcos Pro" register numbers (unipi/DelcpsPro.php), one higher than the protocol
+# addresses ts_mtaircompressor sends: the cross-check that pins meaning, type and scale.
+BGERP_DELCOS_PRO = {
+    "target_speed_rpm": 35,
+    "motor_current_a": 36,
+    "heatsink_temperature_c": 37,
+    "motor_speed_percent": 39,
+    "motor_speed_rpm": 40,
+    "compressor_volume_percent": 43,
+    "compressor_volume_m3_min": 44,
+    "group_volume_m3_min": 45,
+    "stage1_output_pressure_bar": 46,
+    "line_pressure_bar": 47,
+    "stage1_output_temperature_c": 48,
+    "status_word_1": 49,
+}
+
+
+def test_delcos_xl_cross_check_is_the_second_source_numbered_one_higher() -> None:
+    p = profile("compair/delcos_xl")
+    confirmed = {name for check in p.cross_checked for name in check.points}
+    assert confirmed == set(BGERP_DELCOS_PRO)
+    assert {name: p.point(name).address + 1 for name in BGERP_DELCOS_PRO} == BGERP_DELCOS_PRO
+    # no maker's document could be read: the profile must not pretend it was
+    assert "not read here" in p.source
+    assert "read here from two independent public implementations" in p.source
+
+
+def test_delcos_xl_feeds_the_air_analytics_and_leaves_the_disputed_power_out() -> None:
+    p = profile("compair/delcos_xl")
+    assert p.device_kind == "compressor"
+    roles = {r: p.role_point(r) for r in (Role.RUNNING_HOURS, Role.LOADED_HOURS, Role.DISCHARGE_PRESSURE)}
+    assert {r: (pt.name if pt else None) for r, pt in roles.items()} == {
+        Role.RUNNING_HOURS: "running_hours_h",
+        Role.LOADED_HOURS: "loaded_hours_h",
+        Role.DISCHARGE_PRESSURE: "line_pressure_bar",
+    }
+    flow = p.role_point(Role.AIR_FLOW)
+    assert flow is not None
+    assert (flow.name, flow.unit) == ("compressor_volume_m3_min", "m3/min")
+    # 0x28 motor input: kW x0.1 in ts_mtaircompressor, W x1 in bgerp/UniPi: not shipped
+    assert all(pt.address != 0x28 for pt in p.points)
+    assert not any(isinstance(pt, NumericPoint) and pt.unit in ("kW", "W") for pt in p.points)
+    # read-only: the document defining the remote start / stop and reset registers was not readable
+    assert not any(pt.writable for pt in p.points)
+    # the hour counters are high word first (decode_uint32 big-endian in ts_mtaircompressor)
+    running = numeric(p, "running_hours_h")
+    assert decode_point(running, [0x0001, 0x0002], p.order_of(running)).value == 65538
+    # a line pressure of 7.25 bar arrives as 7250 mbar
+    line = numeric(p, "line_pressure_bar")
+    assert decode_point(line, [7250], p.order_of(line)).value == pytest.approx(7.25)
