@@ -57,6 +57,11 @@ def active(at: float) -> Json:
     return _message(decision, failed=refused)
 
 
+def held(at: float) -> Json:
+    """The header transmitter's reading is bad: no command at all, alarm pressure_bad, pressure null."""
+    return _message(run(replace(snapshot(running("c1"), bar=None, demand=5.0), t=at), mode="active"))
+
+
 def room(decisions: Sequence[Json]) -> Json:
     """The room as `control_status()` lists it: the band from the config, the rest from the latest cycle."""
     latest = decisions[0]

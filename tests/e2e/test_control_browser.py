@@ -25,6 +25,7 @@ from tests.e2e.control_fake import (
     PlainLive,
     active,
     dry_run_status,
+    held,
     limited,
     low_pressure,
     room,
@@ -126,6 +127,9 @@ def _open(page: Page, url: str, lang: str) -> None:
     page.add_init_script(f"window.localStorage.setItem('ea-lang', '{lang}')")
     page.goto(url + "/control")
     page.wait_for_selector("#content[data-ready]")
+    # refresh() shows a failed load or render in the header instead of throwing
+    page.wait_for_function("document.getElementById('updated').textContent !== ''")
+    assert page.locator("#updated").inner_text().startswith(("Updated", "更新于"))
 
 
 def _chart(page: Page, points: int) -> dict[str, Any]:
@@ -238,6 +242,18 @@ def test_the_page_follows_the_live_state_without_reloading(page: Page, history: 
         assert beats == ["Heartbeat 1 → c1, c2 written", "Heartbeat 1 → v1 not written"]
         assert page.locator("#ctl-main-alarms").inner_text().endswith("none")
         page.screenshot(path=str(_shots(tmp_path) / "control-active.png"), full_page=True)
+
+        latest = [held(T0 + 10), active(T0 + 5), low_pressure(T0)]
+        live.status = {"mode": "active", "cycle_s": 5.0, "rooms": [room(latest)]}
+        page.wait_for_function("document.getElementById('ctl-main-chart').data[0].y[2] === null")
+        chart = _chart(page, 3)  # the held cycle's pressure is a gap in the line, not a zero
+        assert chart["y"] == [5.8, 6.3, None]
+        assert page.locator("#ctl-main-pressure .value").inner_text() == "—"
+        assert page.locator("#ctl-main-pressure .sub").inner_text() == "no trusted reading: the room is held"
+        pill = page.locator("#ctl-main-alarms .pill")
+        assert (pill.inner_text(), pill.get_attribute("data-severity")) == ("pressure reading bad", "red")
+        newest = page.locator("#ctl-main-decisions tbody tr").nth(0)
+        assert newest.locator("td").nth(4).inner_text() == "no command"
 
         live.status = None  # control switched off while the page is open
         page.locator("#control-absent").wait_for()
