@@ -13,7 +13,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+import yaml
 
+from agent.config.control import ControlConfig
 from agent.history.store import HistoryStore
 from agent.web import HistorySource, LiveState, create_app
 from tests.e2e.control_fake import ControlLive, PlainLive, dry_run_status
@@ -123,3 +125,13 @@ def test_the_nothing_is_written_notice_is_plain_in_advise_and_dry_run() -> None:
         strings = _strings(lang)
         for mode in ("advise", "dry-run"):
             assert strings[f"ctl.mode_note.{mode}"].endswith(phrase)
+
+
+def test_the_config_the_page_offers_to_start_from_is_a_valid_control_section() -> None:
+    app = (STATIC / "app.js").read_text(encoding="utf-8")
+    start = app.index("const CONTROL_SNIPPET =")
+    pieces = re.findall(r'"((?:[^"\\]|\\.)*)"', app[start : app.index(";", start)])
+    snippet = yaml.safe_load("".join(json.loads(f'"{p}"') for p in pieces))
+    control = ControlConfig.model_validate(snippet["control"])
+    assert control.mode == "dry-run"  # nothing is written while the site tries it
+    assert [r.name for r in control.rooms] == ["main"]
