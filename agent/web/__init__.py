@@ -7,6 +7,7 @@
 from agent.web.app import PAGES, TOKEN_COOKIE, TOKEN_ENV, check_bind, create_app, is_loopback
 from agent.web.history_source import HistorySource
 from agent.web.source import (
+    ControlLiveState,
     DashboardSettings,
     DashboardSource,
     DeviceStatus,
@@ -20,6 +21,7 @@ __all__ = [
     "PAGES",
     "TOKEN_COOKIE",
     "TOKEN_ENV",
+    "ControlLiveState",
     "DashboardSettings",
     "DashboardSource",
     "DeviceStatus",

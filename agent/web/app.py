@@ -30,9 +30,13 @@ __all__ = ["PAGES", "TOKEN_COOKIE", "TOKEN_ENV", "check_bind", "create_app", "is
 
 TOKEN_ENV = WEB_TOKEN_ENV  # one name for the config check and the server
 TOKEN_COOKIE = "energy_agent_token"
-PAGES = ("overview", "devices", "air", "savings", "rating")
+PAGES = ("overview", "devices", "air", "control", "savings", "rating")
 _STATIC = Path(__file__).parent / "static"
 _TEMPLATE = Path(__file__).parent / "templates" / "page.html"
+# In the navigation only while the site's control runs (mode advise, dry-run or active): most sites
+# have none, and a "Control" tab on a site that controls nothing would suggest it does. The page
+# itself is always served, and explains how to enable control.
+_CONTROL_LINK = '<a href="/control" data-nav="control" data-i18n="nav.control">Control</a>'
 _OWN_ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript"}
 
 
@@ -135,9 +139,12 @@ def _add_health(app: FastAPI, health: Callable[[], Mapping[str, Any]] | None) ->
 def _add_pages(app: FastAPI, source: DashboardSource, poll_seconds: float) -> None:
     template = _TEMPLATE.read_text(encoding="utf-8")
     site = re.sub(r"[<>&\"']", "", source.settings.display_name or source.settings.site)
+    timezone = re.sub(r"[^A-Za-z0-9_+/-]", "", source.settings.timezone)
 
     def page(name: str) -> HTMLResponse:
-        html = template.replace("{{page}}", name).replace("{{site}}", site)
+        controls = name == "control" or source.control().get("mode", "off") != "off"
+        html = template.replace("{{page}}", name).replace("{{site}}", site).replace("{{timezone}}", timezone)
+        html = html.replace("{{nav_control}}", _CONTROL_LINK if controls else "")
         return HTMLResponse(html.replace("{{poll_ms}}", str(int(poll_seconds * 1000))))
 
     for name in PAGES:
@@ -222,6 +229,14 @@ def _add_api(app: FastAPI, source: DashboardSource) -> None:
         hours: int = Query(24, ge=1, le=MAX_HOURS, description=f"Window before now, 1..{MAX_HOURS} h"),
     ) -> JSONResponse:
         return JSONResponse(jsonable(source.compressor_trace(hours)))
+
+    @app.get(
+        "/api/control",
+        summary="Compressor-room control: mode, per room the pressure band, pressure, demand, running "
+        "machines, alarms and the recent decisions (docs/control.md); mode off and no rooms without control",
+    )
+    def control() -> JSONResponse:
+        return JSONResponse(jsonable(source.control()))
 
     @app.get(
         "/api/savings",

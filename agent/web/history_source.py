@@ -37,7 +37,14 @@ from agent.mv.model import MvModel, compressed_air_room
 from agent.mv.results import Baseline, PeriodFigures, Savings
 from agent.web.air_trace import PressureBand, compressor_trace
 from agent.web.jsonable import jsonable_dict
-from agent.web.source import DashboardSettings, JsonDict, LiveState, MetricSample, RatingProvider
+from agent.web.source import (
+    DashboardSettings,
+    JsonDict,
+    LiveState,
+    MetricSample,
+    RatingProvider,
+    control_status,
+)
 
 __all__ = ["HistorySource", "savings_json"]
 
@@ -543,6 +550,10 @@ class HistorySource:
         if package is None:
             return {"available": False, "reason": "no rating inputs for this period", "period": label}
         return {"available": True, "period": label, "package": jsonable_dict(package)}
+
+    def control(self) -> JsonDict:
+        """The compressor-room control, live only (nothing of it is read from the history)."""
+        return jsonable_dict(control_status(self.live))
 
     def metrics(self) -> list[MetricSample]:
         samples = list(self.live.agent_metrics()) if self.live is not None else []

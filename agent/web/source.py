@@ -4,8 +4,9 @@ The web app never touches SQLite, analytics or the runtime directly; it asks a `
 plain JSON-ready dicts. `HistorySource` (agent/web/history_source.py) implements it over a
 `HistoryStore`, the analytics and (optionally) the rating. The runtime plugs its live view in through
 `LiveState`: device health (anything shaped like `agent.runtime.health.HealthSnapshot`), the latest
-reading per point, and the agent's own counters for /metrics. Without a live state the source
-derives device status from the history (last interval seen).
+reading per point, the agent's own counters for /metrics and, optionally, the compressor-room
+control's status (`ControlLiveState`). Without a live state the source derives device status from
+the history (last interval seen).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agent.config.analytics import AnalyticsConfig
 from agent.mv.site import MvSite
 
 __all__ = [
+    "ControlLiveState",
     "DashboardSettings",
     "DashboardSource",
     "DeviceStatus",
@@ -26,6 +28,7 @@ __all__ = [
     "LiveState",
     "MetricSample",
     "RatingProvider",
+    "control_status",
 ]
 
 JsonDict = dict[str, Any]
@@ -91,6 +94,30 @@ class LiveState(Protocol):
         ...
 
 
+class ControlLiveState(Protocol):
+    """The optional part of a `LiveState`: the compressor-room control's live view.
+
+    Kept out of `LiveState` itself so a live state without control (an older runtime, a test's
+    fake) still is one; the dashboard looks the method up with `getattr` (`control_status` below).
+    """
+
+    def control_status(self) -> Mapping[str, Any] | None:
+        """None: the site has no `control:` section, or its mode is off. Otherwise, JSON-ready:
+        `{"mode", "cycle_s", "rooms": [{"room", "minimum_bar", "target_bar", "band_low_bar",
+        "band_high_bar", "pressure_bar", "demand_m3min", "combination", "alarms", "decisions"}]}`,
+        each decision the `agent.control.payload.control_payload` document, newest first, at most 50
+        (docs/control.md, "The dashboard")."""
+        ...
+
+
+def control_status(live: object) -> JsonDict:
+    """What `GET /api/control` answers: the live state's control status, or mode off with no rooms
+    when there is no live state, it has no `control_status`, or that returns None."""
+    method = getattr(live, "control_status", None)
+    status = method() if callable(method) else None
+    return {"mode": "off", "rooms": []} if status is None else dict(status)
+
+
 # A rating for a local period 'YYYY' or 'YYYY-MM': the data package dict (agent.rating.build_package
 # shape), or None when the site has no rating file. Kept a callable so this module does not depend
 # on how the rating inputs are gathered.
@@ -148,5 +175,9 @@ class DashboardSource(Protocol):
     def savings(self, start: date | None = None, end: date | None = None) -> JsonDict: ...
 
     def rating(self, period: str | None = None) -> JsonDict: ...
+
+    def control(self) -> JsonDict:
+        """The compressor-room control's live status (`control_status`); mode off without one."""
+        ...
 
     def metrics(self) -> list[MetricSample]: ...

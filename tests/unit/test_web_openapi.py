@@ -26,6 +26,7 @@ ROUTES = [
     "/api/energy",
     "/api/compressors",
     "/api/compressors/trace",
+    "/api/control",
     "/api/savings",
     "/api/rating",
     "/api/rating/package",

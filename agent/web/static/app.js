@@ -5,7 +5,8 @@ const PAGE = document.body.dataset.page;
 const POLL_MS = Number(document.body.dataset.pollMs) || 5000;
 const t = (key) => I18N.t(key);
 let lastData = null;
-let siteTz = undefined;
+// The site's timezone (the page carries it); the overview's answer says the same.
+let siteTz = document.body.dataset.tz || undefined;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -472,6 +473,181 @@ const air = {
   },
 };
 
+// ---------------------------------------------------------------- control
+
+// Red: the header pressure is low, bad or stale, or the sequencer cannot help (no capacity, the last
+// machine kept, a machine it cannot see: the room is held). Amber: a machine it may not command.
+const CONTROL_RED = new Set(["pressure_low", "pressure_bad", "pressure_stale", "no_capacity", "last_machine",
+  "machine_unseen"]);
+const CONTROL_SNIPPET = "control:\n  mode: dry-run          # off | advise | dry-run | active\n  rooms:\n" +
+  "    - name: main\n      pressure_device: vsd-1\n      minimum_bar: 6.0\n      target_bar: 6.8\n      band_bar: 0.3\n" +
+  "      machines:\n        - {device: comp-1, kind: load_unload, rated_fad_m3_min: 10, rated_power_kw: 55}";
+
+// An epoch as the site's wall-clock time ("2025-10-15 14:00:05"), whatever the browser's timezone.
+function siteTime(ts) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: siteTz, hourCycle: "h23", year: "numeric",
+    month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ts * 1000));
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second;
+}
+
+const bar = (v) => (v === null || v === undefined ? t("common.none") : I18N.num(v, 2) + " bar");
+const controlId = (room) => "ctl-" + String(room).replace(/[^a-z0-9_-]/gi, "_");
+
+function alarmPill(a) {
+  const red = CONTROL_RED.has(a.code);
+  return el("span", { class: "pill " + (red ? "bad" : "warn"), "data-code": a.code, "data-severity": red ? "red" : "amber",
+    title: a.message }, t("ctl.alarm." + a.code) + (a.device ? " · " + a.device : ""));
+}
+
+// The value a command writes, as words: "start" / "load", or the point's name with its value and unit.
+function commandText(c) {
+  const onOff = { run_command: ["ctl.cmd.stop", "ctl.cmd.start"], load_command: ["ctl.cmd.unload", "ctl.cmd.load"] }[c.point];
+  if (onOff && (c.value === 0 || c.value === 1)) return t(onOff[c.value]);
+  if (/_bar$/.test(c.point)) return I18N.point(c.point) + " = " + bar(c.value);
+  return I18N.point(c.point) + " = " + I18N.auto(c.value) + (/_s$/.test(c.point) ? " s" : "");
+}
+
+// Written, not written (active, refused or not writes_enabled), or would write (advise, dry-run).
+function writtenPill(c, mode) {
+  if (c.written) return el("span", { class: "pill ok", "data-written": "yes" }, t("ctl.written"));
+  if (mode === "active") return el("span", { class: "pill off", "data-written": "no" }, t("ctl.not_written"));
+  return el("span", { class: "pill warn", "data-written": "would" }, t("ctl.would_write"));
+}
+
+function commandLine(c, mark) {
+  return el("div", { class: "cmd", "data-device": c.device, "data-point": c.point },
+    el("b", {}, c.device), " ", el("span", { title: c.point }, commandText(c)), " ",
+    c.safety ? [el("span", { class: "pill bad", "data-safety": "1" }, t("ctl.safety")), " "] : null, mark,
+    c.reason ? el("span", { class: "reason muted" }, " — " + I18N.phrase(c.reason)) : null);
+}
+
+// Heartbeats (one per machine per cycle) fold into one line; the other commands one line each.
+function commandsCell(d) {
+  const beats = d.commands.filter((c) => c.point === "heartbeat");
+  const others = d.commands.filter((c) => c.point !== "heartbeat");
+  const lines = others.map((c) => commandLine(c, writtenPill(c, d.mode)));
+  for (const written of [true, false]) {  // a refused heartbeat is shown apart from the written ones
+    const group = beats.filter((c) => Boolean(c.written) === written);
+    if (!group.length) continue;
+    lines.push(el("div", { class: "cmd muted", "data-point": "heartbeat" }, t("ctl.heartbeat") + " " + group[0].value + " → " +
+      group.map((c) => c.device).join(", ") + " ", writtenPill(group[0], d.mode)));
+  }
+  for (const [key, list] of [["deferred", d.deferred], ["withdrawn", d.withdrawn]]) {
+    lines.push(...(list || []).map((c) => commandLine(c, el("span", { class: "pill off", "data-state": key }, t("ctl." + key)))));
+  }
+  return lines.length ? el("div", {}, lines) : t("ctl.no_command");
+}
+
+function decisionsTable(id, room) {
+  const decisions = room.decisions || [];
+  if (!decisions.length) return el("p", { class: "note", id: id + "-decisions" }, t("ctl.no_decisions"));
+  const rows = decisions.map((d) => [siteTime(d.ts), bar(d.pressure_bar),
+    d.demand_m3min === null ? t("common.none") : I18N.num(d.demand_m3min, 1) + " m³/min",
+    d.combination.length ? d.combination.join(", ") : t("common.none"), commandsCell(d),
+    d.alarms.length ? el("div", {}, byRedFirst(d.alarms).map((a) => el("div", {}, alarmPill(a)))) : t("common.none")]);
+  const node = table([t("ctl.time"), t("ctl.pressure"), t("ctl.demand"), t("ctl.combination"), t("ctl.commands"),
+    t("ctl.alarms")], rows, [1, 2]);
+  node.id = id + "-decisions";
+  return node;
+}
+
+function bandText(room) {
+  return t("ctl.band") + " " + I18N.num(room.band_low_bar, 2) + " – " + I18N.num(room.band_high_bar, 2) + " bar · " +
+    t("ctl.target") + " " + I18N.num(room.target_bar, 2) + " bar · " + t("ctl.minimum") + " " + I18N.num(room.minimum_bar, 2) + " bar";
+}
+
+// Red alarms first: they are about the air the site gets.
+const byRedFirst = (alarms) => alarms.slice().sort((a, b) => CONTROL_RED.has(b.code) - CONTROL_RED.has(a.code));
+
+function alarmCard(id, alarms) {
+  return el("div", { class: "card", id: id + "-alarms" }, el("h3", {}, t("ctl.alarms_now")),
+    alarms.length ? el("ul", { class: "alarms" }, byRedFirst(alarms).map((a) => el("li", { "data-code": a.code }, alarmPill(a),
+      el("div", { class: "sub" }, I18N.phrase(a.message)))))
+      : el("div", { class: "value ok-text" }, t("ctl.no_alarms")));
+}
+
+function roomSection(room) {
+  const id = controlId(room.room);
+  const running = room.combination || [];
+  return el("section", { class: "room", "data-room": room.room },
+    el("h2", {}, t("ctl.room") + " " + room.room),
+    el("div", { class: "grid" },
+      kpi(id + "-pressure", t("ctl.pressure_now"), bar(room.pressure_bar), room.pressure_bar,
+        room.pressure_bar === null ? t("ctl.pressure_unknown") : null),
+      kpi(id + "-demand", t("ctl.demand"), room.demand_m3min === null ? t("common.none") : I18N.num(room.demand_m3min, 1) + " m³/min",
+        room.demand_m3min, t("ctl.demand_note")),
+      kpi(id + "-combination", t("ctl.combination"), running.length ? running.join(", ") : t("ctl.none_running"), running.length),
+      alarmCard(id, room.alarms || []),
+      el("div", { class: "card wide" }, el("h3", {}, t("ctl.chart")),
+        el("div", { class: "sub", id: id + "-band" }, bandText(room)),
+        el("div", { class: "chart", id: id + "-chart" }))),
+    el("h3", { class: "spaced" }, t("ctl.decisions")),
+    decisionsTable(id, room));
+}
+
+function modeCard(status) {
+  const mode = status.mode || "off";
+  return el("div", { class: "card mode-card", id: "control-mode" }, el("h3", {}, t("ctl.mode")),
+    el("span", { class: "pill mode mode-" + mode, id: "control-mode-badge", "data-mode": mode }, t("ctl.mode." + mode)),
+    el("div", { class: "sub mode-note", id: "control-mode-note" }, t("ctl.mode_note." + mode)),
+    status.cycle_s ? el("div", { class: "sub" }, t("ctl.cycle").replace("{s}", I18N.auto(status.cycle_s))) : null);
+}
+
+const control = {
+  async load() { return { status: await api("/api/control") }; },
+  // A change of mode or rooms rebuilds the page; otherwise cards and tables are swapped in place.
+  shape({ status }) { return (status.mode || "off") + ":" + (status.rooms || []).map((r) => r.room).join(","); },
+  render({ status }) {
+    const rooms = status.rooms || [];
+    if (!rooms.length) {
+      return el("div", {}, el("div", { class: "grid" }, modeCard(status)),
+        el("div", { class: "note", id: "control-absent" },
+          el("p", {}, el("b", {}, t("ctl.absent"))), el("p", {}, t("ctl.absent_how")),
+          el("pre", { class: "snippet" }, CONTROL_SNIPPET),
+          el("p", {}, t("ctl.absent_docs") + " ", el("code", {}, "docs/control.md"))));
+    }
+    return el("div", {}, el("div", { class: "grid" }, modeCard(status)), rooms.map(roomSection));
+  },
+  charts({ status }) {
+    for (const room of status.rooms || []) this.band(room);
+  },
+  // The recent decisions' header pressure over time, over the band, the target and the minimum.
+  band(room) {
+    const id = controlId(room.room) + "-chart";
+    const decisions = (room.decisions || []).slice().reverse();  // oldest first
+    const node = document.getElementById(id);
+    if (!node) return;
+    if (!decisions.length) {
+      if (node.classList.contains("js-plotly-plot")) Plotly.purge(node);
+      node.replaceChildren(el("div", { class: "note no-data" }, t("ctl.no_decisions")));
+      return;
+    }
+    if (node.querySelector(".no-data")) node.replaceChildren();
+    const y = decisions.map((d) => d.pressure_bar);
+    const seen = y.filter((v) => v !== null);
+    const low = Math.min(room.minimum_bar, ...seen) - 0.2;
+    const high = Math.max(room.band_high_bar, ...seen) + 0.2;
+    const line = (value, color, dash) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: value, y1: value,
+      line: { color, width: 1.5, dash } });
+    const label = (value, text, color) => ({ xref: "paper", x: 1, xanchor: "left", y: value, yanchor: "middle",
+      text: text + " " + I18N.num(value, 2), showarrow: false, font: { size: 11, color } });
+    const shapes = [
+      { type: "rect", xref: "paper", x0: 0, x1: 1, y0: room.band_low_bar, y1: room.band_high_bar, layer: "below",
+        fillcolor: "rgba(11,110,79,0.12)", line: { width: 0 } },
+      line(room.band_low_bar, "#0b6e4f", "dash"), line(room.band_high_bar, "#0b6e4f", "dash"),
+      line(room.target_bar, "#0b6e4f", "dot"), line(room.minimum_bar, "#b3261e", "solid"),
+    ];
+    const annotations = [label(room.band_high_bar, t("ctl.band_high"), "#0b6e4f"), label(room.target_bar, t("ctl.target"), "#0b6e4f"),
+      label(room.band_low_bar, t("ctl.band_low"), "#0b6e4f"), label(room.minimum_bar, t("ctl.minimum"), "#b3261e")];
+    const colors = decisions.map((d) => (d.alarms.some((a) => CONTROL_RED.has(a.code)) ? "#b3261e" : "#12303f"));
+    plot(id, [{ x: decisions.map((d) => siteTime(d.ts)), y, name: t("ctl.pressure_series"), type: "scatter",
+      mode: "lines+markers", connectgaps: false, line: { color: "#12303f", width: 1.5 }, marker: { size: 8, color: colors } }],
+    Object.assign({ shapes, annotations, showlegend: false, margin: { l: 60, r: 130, t: 10, b: 40 },
+      yaxis: { title: { text: t("air.axis_pressure") }, range: [low, high] } }));
+  },
+};
+
 // ---------------------------------------------------------------- savings
 
 // "grid CO2 (national, 2023)" -> "电网 CO₂ 排放因子（全国，2023）"; other factor names through I18N.name.
@@ -591,7 +767,7 @@ const rating = {
   charts() {},
 };
 
-const PAGES = { overview, devices, air, savings: savingsPage, rating };
+const PAGES = { overview, devices, air, control, savings: savingsPage, rating };
 
 function applyStaticStrings() {
   document.documentElement.lang = I18N.lang;
@@ -604,6 +780,9 @@ function applyStaticStrings() {
 function draw(data, rebuild) {
   const page = PAGES[PAGE];
   const content = document.getElementById("content");
+  const shape = page.shape ? page.shape(data) : "";
+  if (content.dataset.shape !== shape) rebuild = true;
+  content.dataset.shape = shape;
   const fresh = page.render(data);
   const open = new Set(Array.from(content.querySelectorAll("details[open]")).map((d) => d.dataset.key));
   for (const d of fresh.querySelectorAll("details")) if (open.has(d.dataset.key)) d.open = true;
