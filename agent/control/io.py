@@ -136,8 +136,11 @@ def load_run_state(path: Path) -> dict[str, tuple[bool, float]]:
     except (OSError, ValueError) as exc:
         _state_unreadable(path, f"{type(exc).__name__}: {exc}")
         return {}
-    machines = document.get("machines") if isinstance(document, dict) else None
-    if document.get("version") != 1 or not isinstance(machines, dict):
+    if not isinstance(document, dict) or document.get("version") != 1:
+        _state_unreadable(path, "not a version-1 document with a 'machines' object")
+        return {}
+    machines = document.get("machines")
+    if not isinstance(machines, dict):
         _state_unreadable(path, "not a version-1 document with a 'machines' object")
         return {}
     state: dict[str, tuple[bool, float]] = {}
@@ -188,6 +191,7 @@ class ControlLoop:
     latest: Latest | None = None  # each device's latest poll (inside `run`); None: read every point
     state_path: Path | None = None  # run/stop times kept across restarts; None: in memory only
     unreadable: dict[str, str] = field(default_factory=dict)  # the last cycle: device -> why not read
+    snapshots: dict[str, RoomSnapshot] = field(default_factory=dict)  # room -> its last look
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _saved: dict[str, tuple[bool, float]] | None = None  # as loaded from / written to state_path
     _written_at: dict[str, float] = field(default_factory=dict)  # device -> time of its last write
@@ -345,7 +349,7 @@ class ControlLoop:
         decisions, self.results = [], []
         unreadable, self.unreadable = self.unreadable, {}
         for room in control.rooms:
-            snap = await self.snapshot(room)
+            snap = self.snapshots[room.name] = await self.snapshot(room)
             decision = decide(snap, room, control, self.memory.get(room.name, Memory()), writable)
             self.memory[room.name] = decision.memory
             took = self.clock() - snap.t
