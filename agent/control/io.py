@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.config.control import ControlRoom
 from agent.config.profile import BitPoint, Function, NumericPoint, Profile, register_count
@@ -198,6 +198,7 @@ class ControlLoop:
     _pressure: dict[str, tuple[float, float]] = field(default_factory=dict)  # room -> (t, bar)
     _demand: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # room -> (t, m3/min)
     _dpdt: dict[str, float] = field(default_factory=dict)  # room -> the last rate of change
+    _said: dict[tuple[str, str], set[Any]] = field(default_factory=dict)  # what was logged last cycle
 
     def _device(self, name: str) -> Device:
         return next(d for d in self.config.devices if d.name == name)
@@ -364,23 +365,42 @@ class ControlLoop:
         return decisions
 
     def _log(self, decision: Decision) -> None:
-        for alarm in decision.alarms:
-            log.warning("control %s: %s", alarm.code, alarm.message)
-        if decision.mode == "dry-run":
-            for c in decision.commands:
-                try:
-                    address, raw = register_write(self.profiles[c.device], c)
-                except ValueError as exc:
-                    log.warning("control dry-run: %s", exc)
-                    continue
-                level = logging.DEBUG if c.point == "heartbeat" else logging.INFO
-                log.log(
-                    level,
-                    "control dry-run: would write %s holding %d (%s) = %d (%g): %s",
-                    c.device, address, c.point, raw, c.value, c.reason,
-                )  # fmt: skip
+        """Every command with its device, register, value and reason, and every alarm: logged when
+        it appears (a command repeated from the last cycle, and the heartbeat, at DEBUG), so a
+        dry run that is never carried out does not repeat itself every cycle."""
+        room = decision.room
+        alarms = {(a.code, a.device): a for a in decision.alarms}
+        before = self._said.get(("alarm", room), set())
+        for key, alarm in alarms.items():
+            if key not in before:
+                log.warning("control %s: %s", alarm.code, alarm.message)
+        for code, device in sorted(before - alarms.keys(), key=str):
+            log.info("control %s cleared%s", code, f" ({device})" if device else "")
+        self._said[("alarm", room)] = set(alarms)
+        said, now = self._said.get(("command", room), set()), set()
+        writes = set(decision.writes)
+        for c in decision.commands:
+            command = (c.device, c.point, c.value)
+            now.add(command)
+            try:
+                address, raw = register_write(self.profiles[c.device], c)
+            except ValueError as exc:
+                log.warning("control %s: %s", decision.mode, exc)
+                continue
+            repeated = c.point == "heartbeat" or command in said
+            verb = "write" if c in writes else "would write"
+            log.log(
+                logging.DEBUG if repeated else logging.INFO,
+                "control %s: %s %s holding %d (%s) = %d (%g): %s",
+                decision.mode, verb, c.device, address, c.point, raw, c.value, c.reason,
+            )  # fmt: skip
+        self._said[("command", room)] = now
+        deferred_before, deferred = self._said.get(("deferred", room), set()), set()
         for c in decision.deferred:
-            log.info("control: deferred by the command limit: %s %s = %g", c.device, c.point, c.value)
+            deferred.add((c.device, c.point, c.value))
+            if (c.device, c.point, c.value) not in deferred_before:
+                log.info("control: deferred by the command limit: %s %s = %g", c.device, c.point, c.value)
+        self._said[("deferred", room)] = deferred
 
     async def _write(self, command: Command) -> WriteResult:
         dev = self._device(command.device)
