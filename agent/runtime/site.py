@@ -60,9 +60,15 @@ async def serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput)
     from agent.runtime.signals import install_signal_handlers
 
     agent = Agent(loaded, output, loader=lambda: load_config(path))
+    control = ControlRunner(agent, None, state_dir=store_dir(loaded.config, path))  # logs, no records
     remove = install_signal_handlers(agent)
     try:
-        await agent.run()
+        async with asyncio.TaskGroup() as tg:
+            runner = tg.create_task(agent.run(), name="agent")
+            await agent.started.wait()
+            sequencer = tg.create_task(supervise("control", control.run), name="control")
+            await runner
+            sequencer.cancel()
     finally:
         remove()
 
