@@ -5,8 +5,9 @@ its own bus connections, decides, and prints per room the pressure, the band, th
 the combination, every command it would write (device, register, raw and scaled value, reason) and
 the alarms. It is always a dry run, whatever the file says (`mode: active`, `writes_enabled: true`):
 the mode is forced to dry-run and the buses it gets refuse every write, so nothing is ever written.
-Nothing is published or recorded either. `--once` runs one cycle and exits: 0, or 2 when a device
-of a room could not be read (named with its bus and address).
+Nothing is published or recorded either. The first decision comes one cycle after a first look
+(the demand estimate needs the pressure's rate of change). `--once` runs one cycle and exits: 0, or
+2 when a device of a room could not be read (named with its bus and address).
 
 It polls the room's devices itself: do not run it beside `energy-agent run` on a serial line that
 has no room for a second master's requests.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -147,6 +149,11 @@ async def _run(config: SiteConfig, profiles: Mapping[str, Any], once: bool, stre
     loop = ControlLoop(config=config, profiles=profiles, buses=buses)
     cycle_s = config.control.cycle_s
     try:
+        # A first look one cycle ahead of the first decision: the demand estimate needs the
+        # pressure's rate of change, which one look cannot give.
+        for room in config.control.rooms:
+            await loop.snapshot(room)
+        await asyncio.sleep(cycle_s)
         while True:
             started = time.monotonic()
             decisions = await loop.cycle()
@@ -168,6 +175,8 @@ def _room_devices(room: ControlRoom) -> set[str]:
 
 def control_command(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)  # a ConfigError exits 1 with every issue at file:line
+    if not getattr(args, "debug", False):  # the table says what the log would: keep it readable
+        logging.getLogger("energy_agent.control").setLevel(logging.ERROR)
     config = dry_run_config(loaded)
     profiles = {d.name: loaded.registry.get(d.profile) for d in config.devices}
     rooms, cycle_s = len(config.control.rooms), config.control.cycle_s

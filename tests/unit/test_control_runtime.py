@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from agent.config.registry import ProfileRegistry
@@ -17,11 +18,16 @@ from agent.config.site import SiteConfig
 from agent.control.io import SHUTDOWN_ALARMS, ControlBus, ControlLoop
 from agent.control.model import Alarm, Command, Decision
 from agent.control.payload import control_payload
+from agent.outbox import Outbox
+from agent.outbox.codec import decode_result, encode_result
 from agent.readings.model import PollResult, Readings
 from agent.runtime.control import ControlStatus, control_record
-from agent.sinks.payloads import line_protocol
+from agent.sinks.payloads import CONTROL_PAYLOAD, line_protocol
 
 T = 1_800_000_000.0
+CONTROL_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "schemas/mqtt/control.schema.json").read_text(encoding="utf-8")
+)
 REGISTRY = ProfileRegistry()
 
 
@@ -275,3 +281,49 @@ def test_the_history_record_is_the_contracts_influx_line_and_carries_the_message
                                         writes=0, seq=8))  # fmt: skip
     assert "pressure_bar" not in line.split(" ")[1].split(",")[0]  # None is left out
     assert line.split(" ")[1].startswith("band_low_bar=6.7,")
+
+
+async def test_a_cycle_whose_reads_overrun_cycle_s_writes_nothing_not_even_the_heartbeat() -> None:
+    times = iter([T, T + 6.0])  # the look at T, the decision 6 s later: longer than cycle_s 5
+    cfg = config("active")
+    buses: dict[str, ControlBus] = {"air": NoBus()}  # a write would fail the test
+    control = ControlLoop(
+        config=cfg,
+        profiles={d.name: REGISTRY.get(d.profile) for d in cfg.devices},
+        buses=buses,
+        clock=lambda: next(times),
+        latest=room_polls(T - 1.0).get,
+    )
+    (decision,) = await control.cycle()
+    assert any(c.point == "heartbeat" for c in decision.commands)  # decided, not carried out
+    assert decision.writes == ()
+    assert control.results == []
+    assert [a.code for a in decision.alarms] == ["cycle_overrun"]
+    jsonschema.validate(json.loads(control_payload("plant", decision)), CONTROL_SCHEMA)
+
+
+def test_the_control_record_survives_the_outbox(tmp_path: Path) -> None:
+    room = config().control.rooms[0]
+    d = decision(T, (Command("c1", "run_command", 1, "in the least-power combination: start"),))
+    unseen = Decision("main", T + 5, "dry-run", (), (), (), alarms=(Alarm("pressure_bad", "bad"),))
+    records = [
+        control_record("plant", x, room, control_payload("plant", x), running=1, writes=0, seq=i)
+        for i, x in enumerate((d, unseen))
+    ]
+    outbox = Outbox(tmp_path / "outbox.db", ["mqtt"])
+    try:
+        outbox.put_many(records)
+        rows = outbox.read_after("mqtt", 10)
+    finally:
+        outbox.close()
+    assert [r.result for r in rows] == records
+    # and parsed back from the stored text, as after a restart (the codec's cache taken first)
+    for record in records:
+        body = encode_result(record)
+        assert decode_result(body, readers=1) is record  # the cache hands it out once
+        parsed = decode_result(body)
+        assert parsed == record
+        payload = parsed.readings.get(CONTROL_PAYLOAD)
+        assert payload is not None
+        assert isinstance(payload.value, str)
+        jsonschema.validate(json.loads(payload.value), CONTROL_SCHEMA)
