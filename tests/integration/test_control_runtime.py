@@ -26,6 +26,7 @@ from agent.runtime.control import ControlRunner
 from agent.runtime.delivery import Delivery
 from agent.runtime.output import MemoryOutput
 from agent.runtime.site import serve_site
+from agent.runtime.supervise import Backoff, supervise
 from simulators.clock import AcceleratedClock, FixedClock
 from simulators.controls import EngineControls
 from simulators.faults import Fault, FaultKind
@@ -276,6 +277,36 @@ async def test_a_changed_control_section_applies_on_reload_and_a_broken_one_is_r
     assert factory.write_counts("c2") == WriteCounts()
     assert recorded
     assert {r.device_kind for r in recorded} == {"control"}
+
+
+async def test_a_crashing_cycle_is_logged_and_the_loop_restarted_with_what_it_learned(
+    start_factory: StartFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory, _, _ = await start_room(start_factory, demand_m3min=4.0)
+    path = write_site(tmp_path / "site.yaml", site_dict(factory.bus("compressors").port, "dry-run"))
+    agent = Agent(load_config(path), MemoryOutput(), loader=lambda: load_config(path))
+    failures: list[int] = []
+
+    async def record(result: Any) -> None:  # a sink that breaks once, on the second cycle
+        if result.seq == 2 and not failures:
+            failures.append(result.seq)
+            raise RuntimeError("the record sink broke")
+
+    runner = ControlRunner(agent, record, state_dir=tmp_path / "store")
+    task = asyncio.create_task(agent.run())
+    await agent.started.wait()
+    control = asyncio.create_task(supervise("control", runner.run, backoff=Backoff(0.05, 0.1)))
+    try:
+        await until(lambda: runner.cycles >= 5, 15, "cycles after the crash")
+    finally:
+        agent.stop()
+        await task
+        await control  # returns once the agent stops
+    assert failures == [2]
+    assert "event=task_failed task=control" in caplog.text
+    assert "the record sink broke" in caplog.text
+    assert runner.loop is not None
+    assert runner.loop.memory["room"].heartbeat >= 5  # the counter went on: one loop, restarted
 
 
 # ---- energy-agent control SITE.yaml --dry-run
