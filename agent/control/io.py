@@ -199,6 +199,7 @@ class ControlLoop:
     _demand: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # room -> (t, m3/min)
     _dpdt: dict[str, float] = field(default_factory=dict)  # room -> the last rate of change
     _said: dict[tuple[str, str], set[Any]] = field(default_factory=dict)  # what was logged last cycle
+    _was_unreadable: dict[str, str] = field(default_factory=dict)  # `unreadable` of the cycle before
 
     def _device(self, name: str) -> Device:
         return next(d for d in self.config.devices if d.name == name)
@@ -282,7 +283,8 @@ class ControlLoop:
         )
 
     def _unreadable(self, device: str, why: str) -> None:
-        if device not in self.unreadable:
+        """Logged when a device becomes unreadable, not every cycle it stays so."""
+        if device not in self.unreadable and device not in self._was_unreadable:
             log.warning("control: cannot read %s: %s", device, why)
         self.unreadable[device] = why
 
@@ -348,7 +350,7 @@ class ControlLoop:
             return []
         writable = writable_devices(self.config)
         decisions, self.results = [], []
-        unreadable, self.unreadable = self.unreadable, {}
+        self._was_unreadable, self.unreadable = self.unreadable, {}
         for room in control.rooms:
             snap = self.snapshots[room.name] = await self.snapshot(room)
             decision = decide(snap, room, control, self.memory.get(room.name, Memory()), writable)
@@ -360,7 +362,7 @@ class ControlLoop:
             if control.mode == "active":
                 self.results.extend([await self._write(c) for c in decision.writes])
             decisions.append(decision)
-        for device in unreadable.keys() - self.unreadable.keys():
+        for device in sorted(self._was_unreadable.keys() - self.unreadable.keys()):
             log.info("control: %s read again", device)
         return decisions
 

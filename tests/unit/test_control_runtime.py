@@ -327,3 +327,21 @@ def test_the_control_record_survives_the_outbox(tmp_path: Path) -> None:
         assert payload is not None
         assert isinstance(payload.value, str)
         jsonschema.validate(json.loads(payload.value), CONTROL_SCHEMA)
+
+
+async def test_an_unreadable_machine_is_logged_when_it_goes_and_when_it_comes_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="energy_agent.control")
+    polls = room_polls(T - 20.0)  # older than stale_after_s
+    now = [T]
+    control = loop(polls, T)
+    control.clock = lambda: now[0]
+    for _ in range(3):
+        await control.cycle()
+        now[0] += 5.0
+    assert caplog.text.count("cannot read c1: its latest poll is") == 1
+    polls.update(room_polls(now[0] - 1.0))
+    await control.cycle()
+    assert caplog.text.count("control: c1 read again") == 1
+    assert caplog.text.count("control pressure_stale cleared") == 1
