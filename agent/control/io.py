@@ -12,21 +12,43 @@ calls `decide`, and then, by mode:
 It keeps what the registers do not tell: when each machine last started or stopped (from its `state`
 changes) and the previous pressure (for dP/dt, the demand estimate). A machine that cannot be read is
 missing from the snapshot, which holds the room (see `decide`).
+
+Two ways to see the room. Alone (tests, `energy-agent control`), every point is read through the
+arbiter. Inside `energy-agent run`, `latest` gives each device's latest poll (one read, many
+consumers): the points are taken from it with their quality, and the readings' real age goes into
+the staleness rule; a point the device's poll plan leaves out (a `points:` subset) is read through
+the arbiter, and so are the read-backs of a device written since its latest poll. A machine whose
+latest poll failed, or is older than `stale_after_s`, is unseen (the room holds).
+
+`state_path` keeps when each machine last started or stopped across a restart of the agent (a
+small JSON file, replaced atomically on every change). Unknown (no file, a corrupt file, a machine
+not in it, a machine whose condition changed while the agent was down) counts as *just* started or
+stopped: min_run_s and min_stop_s then apply from the first look, which protects the motor; the
+low-pressure rule does not wait for min_stop_s, so the air supply is not put at risk by it.
+
+A cycle whose own reads took longer than `cycle_s` (the line is congested, the loop was starved)
+writes nothing, not even the heartbeat, and raises `cycle_overrun`: a decision on stale data is not
+carried out, and a hanging agent stops the heartbeat, so the machines go back to their own band.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
 
 from agent.config.control import ControlRoom
 from agent.config.profile import BitPoint, Function, NumericPoint, Profile, register_count
 from agent.config.site import Device, SiteConfig
 from agent.control.decide import decide, writable_devices
 from agent.control.model import (
+    Alarm,
     Command,
     Decision,
     MachineSnapshot,
@@ -39,8 +61,12 @@ from agent.control.strategy import estimate_demand, peak_demand
 from agent.errors import AgentError
 from agent.modbus.decode import decode_point, encode_point
 from agent.modbus.io import Registers
+from agent.readings.model import PollResult
 
-__all__ = ["ControlBus", "ControlLoop", "WriteResult", "register_write"]
+__all__ = ["ControlBus", "ControlLoop", "Latest", "WriteResult", "load_run_state", "register_write"]
+
+Latest = Callable[[str], PollResult | None]
+"""The latest poll of a device, or None (not polled by the agent, or not yet)."""
 
 log = logging.getLogger("energy_agent.control")
 
@@ -97,6 +123,61 @@ class _Seen:
     since: float = 0.0  # when it entered its running / stopped condition
 
 
+def _running(state: MachineState) -> bool:
+    return state in (MachineState.UNLOADED, MachineState.LOADED)
+
+
+def load_run_state(path: Path) -> dict[str, tuple[bool, float]]:
+    """device -> (running, since) as saved; {} with one warning when the file is unreadable."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        _state_unreadable(path, f"{type(exc).__name__}: {exc}")
+        return {}
+    if not isinstance(document, dict) or document.get("version") != 1:
+        _state_unreadable(path, "not a version-1 document with a 'machines' object")
+        return {}
+    machines = document.get("machines")
+    if not isinstance(machines, dict):
+        _state_unreadable(path, "not a version-1 document with a 'machines' object")
+        return {}
+    state: dict[str, tuple[bool, float]] = {}
+    for device, entry in machines.items():
+        running = entry.get("running") if isinstance(entry, dict) else None
+        since = entry.get("since") if isinstance(entry, dict) else None
+        if not isinstance(running, bool) or not isinstance(since, int | float) or isinstance(since, bool):
+            _state_unreadable(path, f"machine {device!r}: expected {{running: bool, since: number}}")
+            return {}
+        state[str(device)] = (running, float(since))
+    return state
+
+
+def _state_unreadable(path: Path, detail: str) -> None:
+    log.warning(
+        "event=control_state_unreadable path=%s detail=%s: every machine counts as just started or "
+        "stopped (min_run_s and min_stop_s apply from now)",
+        path,
+        detail,
+    )
+
+
+def _save_run_state(path: Path, state: Mapping[str, tuple[bool, float]]) -> None:
+    """Write the file atomically: a temporary file beside it, fsynced, then renamed over it."""
+    document = {
+        "version": 1,
+        "machines": {d: {"running": r, "since": since} for d, (r, since) in sorted(state.items())},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as stream:
+        json.dump(document, stream, indent=1)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(tmp, path)
+
+
 @dataclass
 class ControlLoop:
     """One site's sequencer: `cycle()` once per `control.cycle_s` (the caller owns the timing)."""
@@ -107,9 +188,18 @@ class ControlLoop:
     clock: Callable[[], float] = time.time
     memory: dict[str, Memory] = field(default_factory=dict)
     results: list[WriteResult] = field(default_factory=list)  # the last cycle's writes
+    latest: Latest | None = None  # each device's latest poll (inside `run`); None: read every point
+    state_path: Path | None = None  # run/stop times kept across restarts; None: in memory only
+    unreadable: dict[str, str] = field(default_factory=dict)  # the last cycle: device -> why not read
+    snapshots: dict[str, RoomSnapshot] = field(default_factory=dict)  # room -> its last look
     _seen: dict[str, _Seen] = field(default_factory=dict)
+    _saved: dict[str, tuple[bool, float]] | None = None  # as loaded from / written to state_path
+    _written_at: dict[str, float] = field(default_factory=dict)  # device -> time of its last write
     _pressure: dict[str, tuple[float, float]] = field(default_factory=dict)  # room -> (t, bar)
     _demand: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # room -> (t, m3/min)
+    _dpdt: dict[str, float] = field(default_factory=dict)  # room -> the last rate of change
+    _said: dict[tuple[str, str], set[Any]] = field(default_factory=dict)  # what was logged last cycle
+    _was_unreadable: dict[str, str] = field(default_factory=dict)  # `unreadable` of the cycle before
 
     def _device(self, name: str) -> Device:
         return next(d for d in self.config.devices if d.name == name)
@@ -130,28 +220,56 @@ class ControlLoop:
             return None
         return float(value)
 
+    async def _values(
+        self, device: str, names: Sequence[str], t: float
+    ) -> tuple[dict[str, float | None], float]:
+        """The points' values and the age of the look: from the device's latest poll when there is
+        one (a point it lacks, or a read-back older than our last write, is read), else all read."""
+        result = self.latest(device) if self.latest is not None else None
+        if result is None:
+            return {name: await self._point(device, name) for name in names}, 0.0
+        readings = result.readings
+        written = self._written_at.get(device)
+        fresh = written is None or (result.requested_at or result.ts) > written
+        values: dict[str, float | None] = {}
+        for name in names:
+            reading = readings.get(name)
+            if reading is None or (not fresh and name in READ_BACK):
+                values[name] = await self._point(device, name)
+            elif reading.quality != "good" or not isinstance(reading.value, int | float):
+                values[name] = None
+            else:
+                values[name] = float(reading.value)
+        return values, max(0.0, t - result.ts)
+
     async def _machine(self, device: str, t: float) -> MachineSnapshot | None:
         try:
-            values = {name: await self._point(device, name) for name in (*STATUS_POINTS, *READ_BACK)}
-            alarms = [await self._point(device, name) for name in SHUTDOWN_ALARMS]
+            values, age = await self._values(device, (*STATUS_POINTS, *READ_BACK, *SHUTDOWN_ALARMS), t)
         except AgentError as exc:
-            log.warning("control: cannot read %s: %s", device, exc)
+            self._unreadable(device, str(exc))
             return None
         if values["state"] is None:
+            self._unreadable(device, "no good state reading")
+            return None
+        if age > self.config.control.stale_after_s:
+            self._unreadable(device, f"its latest poll is {age:.0f} s old")
             return None
         state = MachineState(int(values["state"]))
-        seen = self._seen.setdefault(device, _Seen(state, t - 1e6))
-        running = state in (MachineState.UNLOADED, MachineState.LOADED)
-        if seen.state is not None and running != (seen.state in (MachineState.UNLOADED, MachineState.LOADED)):
-            seen.since = t
+        running = _running(state)
+        seen = self._seen.get(device)
+        if seen is None:
+            seen = self._seen[device] = _Seen(state, self._first_since(device, running, t - age))
+        elif seen.state is not None and running != _running(seen.state):
+            seen.since = t - age
         seen.state = state
+        await self._keep(device, running, seen.since)
         load = values["load_command"]
         return MachineSnapshot(
             device=device,
             state=state,
             remote_enabled=values["remote_enabled"] == 1,
             control_source=int(values["control_source"] or 0),
-            alarm=any(a for a in alarms if a is not None),
+            alarm=any(values[a] for a in SHUTDOWN_ALARMS),
             run_s=t - seen.since if running else 0.0,
             stop_s=t - seen.since if not running else 0.0,
             starts_last_hour=int(values["starts_last_hour"] or 0),
@@ -164,28 +282,66 @@ class ControlLoop:
             heartbeat_timeout_s=values["heartbeat_timeout_s"],
         )
 
+    def _unreadable(self, device: str, why: str) -> None:
+        """Logged when a device becomes unreadable, not every cycle it stays so."""
+        if device not in self.unreadable and device not in self._was_unreadable:
+            log.warning("control: cannot read %s: %s", device, why)
+        self.unreadable[device] = why
+
+    def _first_since(self, device: str, running: bool, t: float) -> float:
+        """When a machine first seen entered its condition. Without a state file: long ago (the
+        behaviour before persistence). With one: as saved if it is in the same condition, else
+        just now (unknown counts as just started / stopped: min_run_s and min_stop_s apply)."""
+        if self.state_path is None:
+            return t - 1e6
+        if self._saved is None:
+            self._saved = load_run_state(self.state_path)
+        saved = self._saved.get(device)
+        if saved is not None and saved[0] == running:
+            return min(saved[1], t)
+        return t
+
+    async def _keep(self, device: str, running: bool, since: float) -> None:
+        if self.state_path is None:
+            return
+        saved = self._saved if self._saved is not None else {}
+        if saved.get(device) == (running, since):
+            return
+        saved = {**saved, device: (running, since)}
+        self._saved = saved
+        try:
+            await asyncio.to_thread(_save_run_state, self.state_path, saved)
+        except OSError as exc:  # a full or read-only disk: the loop goes on, the next change retries
+            log.warning("control: cannot save the machines' run/stop times to %s: %s", self.state_path, exc)
+
     async def snapshot(self, room: ControlRoom) -> RoomSnapshot:
         t = self.clock()
         machines = [await self._machine(m.device, t) for m in room.machines]
         seen = tuple(m for m in machines if m is not None)
+        age = 0.0
         try:
-            bar = await self._point(room.pressure_device, room.pressure_point)
+            values, age = await self._values(room.pressure_device, (room.pressure_point,), t)
+            bar = values[room.pressure_point]
         except AgentError as exc:
-            log.warning("control: cannot read the pressure of room %s: %s", room.name, exc)
+            self._unreadable(room.pressure_device, str(exc))
             bar = None
         dpdt = 0.0
         if bar is not None:
+            seen_at = t - age
             before = self._pressure.get(room.name)
-            if before is not None and t > before[0]:
-                dpdt = (bar - before[1]) / (t - before[0]) * 60.0
-            self._pressure[room.name] = (t, bar)
+            if before is not None and seen_at > before[0]:
+                dpdt = (bar - before[1]) / (seen_at - before[0]) * 60.0
+            elif before is not None:  # the same poll as last cycle: the rate it gave then
+                dpdt = self._dpdt.get(room.name, 0.0)
+            self._pressure[room.name] = (seen_at, bar)
+            self._dpdt[room.name] = dpdt
         delivered = sum(m.flow_m3min or 0.0 for m in seen)
         window = self.config.control.demand_window_s
         recent = [e for e in self._demand.get(room.name, []) if t - e[0] <= window]
         recent.append((t, estimate_demand(delivered, dpdt, room.receiver_m3)))
         self._demand[room.name] = recent
         demand = peak_demand(recent, t, window)
-        return RoomSnapshot(room.name, t, Pressure(bar, bar is not None, 0.0), seen, demand, dpdt)
+        return RoomSnapshot(room.name, t, Pressure(bar, bar is not None, age), seen, demand, dpdt)
 
     async def cycle(self) -> list[Decision]:
         """One decision per room, carried out as the mode says. Off: nothing at all."""
@@ -194,34 +350,59 @@ class ControlLoop:
             return []
         writable = writable_devices(self.config)
         decisions, self.results = [], []
+        self._was_unreadable, self.unreadable = self.unreadable, {}
         for room in control.rooms:
-            snap = await self.snapshot(room)
+            snap = self.snapshots[room.name] = await self.snapshot(room)
             decision = decide(snap, room, control, self.memory.get(room.name, Memory()), writable)
             self.memory[room.name] = decision.memory
+            took = self.clock() - snap.t
+            if took > control.cycle_s:
+                decision = _overrun(decision, took, control.cycle_s)
             self._log(decision)
             if control.mode == "active":
                 self.results.extend([await self._write(c) for c in decision.writes])
             decisions.append(decision)
+        for device in sorted(self._was_unreadable.keys() - self.unreadable.keys()):
+            log.info("control: %s read again", device)
         return decisions
 
     def _log(self, decision: Decision) -> None:
-        for alarm in decision.alarms:
-            log.warning("control %s: %s", alarm.code, alarm.message)
-        if decision.mode == "dry-run":
-            for c in decision.commands:
-                try:
-                    address, raw = register_write(self.profiles[c.device], c)
-                except ValueError as exc:
-                    log.warning("control dry-run: %s", exc)
-                    continue
-                level = logging.DEBUG if c.point == "heartbeat" else logging.INFO
-                log.log(
-                    level,
-                    "control dry-run: would write %s holding %d (%s) = %d (%g): %s",
-                    c.device, address, c.point, raw, c.value, c.reason,
-                )  # fmt: skip
+        """Every command with its device, register, value and reason, and every alarm: logged when
+        it appears (a command repeated from the last cycle, and the heartbeat, at DEBUG), so a
+        dry run that is never carried out does not repeat itself every cycle."""
+        room = decision.room
+        alarms = {(a.code, a.device): a for a in decision.alarms}
+        before = self._said.get(("alarm", room), set())
+        for key, alarm in alarms.items():
+            if key not in before:
+                log.warning("control %s: %s", alarm.code, alarm.message)
+        for code, device in sorted(before - alarms.keys(), key=str):
+            log.info("control %s cleared%s", code, f" ({device})" if device else "")
+        self._said[("alarm", room)] = set(alarms)
+        said, now = self._said.get(("command", room), set()), set()
+        writes = set(decision.writes)
+        for c in decision.commands:
+            command = (c.device, c.point, c.value)
+            now.add(command)
+            try:
+                address, raw = register_write(self.profiles[c.device], c)
+            except ValueError as exc:
+                log.warning("control %s: %s", decision.mode, exc)
+                continue
+            repeated = c.point == "heartbeat" or command in said
+            verb = "write" if c in writes else "would write"
+            log.log(
+                logging.DEBUG if repeated else logging.INFO,
+                "control %s: %s %s holding %d (%s) = %d (%g): %s",
+                decision.mode, verb, c.device, address, c.point, raw, c.value, c.reason,
+            )  # fmt: skip
+        self._said[("command", room)] = now
+        deferred_before, deferred = self._said.get(("deferred", room), set()), set()
         for c in decision.deferred:
-            log.info("control: deferred by the command limit: %s %s = %g", c.device, c.point, c.value)
+            deferred.add((c.device, c.point, c.value))
+            if (c.device, c.point, c.value) not in deferred_before:
+                log.info("control: deferred by the command limit: %s %s = %g", c.device, c.point, c.value)
+        self._said[("deferred", room)] = deferred
 
     async def _write(self, command: Command) -> WriteResult:
         dev = self._device(command.device)
@@ -231,9 +412,19 @@ class ControlLoop:
             address, raw = register_write(self.profiles[command.device], command)
         except ValueError as exc:
             return WriteResult(command, -1, -1, str(exc))
+        self._written_at[dev.name] = self.clock()
         try:
             await self.buses[dev.bus].write_register(dev.unit_id, address, raw)
         except AgentError as exc:
             log.warning("control: write %s %s = %d failed: %s", dev.name, command.point, raw, exc)
             return WriteResult(command, address, raw, str(exc))
         return WriteResult(command, address, raw)
+
+
+def _overrun(decision: Decision, took: float, cycle_s: float) -> Decision:
+    """The cycle's reads took longer than a cycle: nothing is written, not even the heartbeat."""
+    alarm = Alarm(
+        "cycle_overrun",
+        f"the cycle's reads took {took:.1f} s, longer than cycle_s {cycle_s:g} s: nothing written",
+    )
+    return replace(decision, writes=(), alarms=(*decision.alarms, alarm))

@@ -21,6 +21,7 @@ from agent.config.site import Device, RtuOverTcpBus, SerialBus, TcpBus
 from agent.errors import ConfigError
 from agent.modbus.bus import LineArbiter, LinkFactory, PoolArbiter, arbiter_for
 from agent.modbus.lines import line_loads, plan_cost_for
+from agent.readings.model import PollResult
 from agent.runtime.health import HealthSnapshot
 from agent.runtime.logfmt import log_event
 from agent.runtime.output import Output
@@ -75,6 +76,7 @@ class Agent:
         self._tg: asyncio.TaskGroup | None = None
         self.reloads = 0
         self.started = asyncio.Event()
+        self.stopping = asyncio.Event()  # set when a stop is asked: background loops end with it
 
     # -- control -------------------------------------------------------------------------------
 
@@ -92,6 +94,15 @@ class Agent:
 
     def pollers(self) -> dict[str, DevicePoller]:
         return {name: r.poller for name, r in self._running.items()}
+
+    def latest(self, device: str) -> PollResult | None:
+        """The latest poll of a running device (None: not polled, or not yet)."""
+        running = self._running.get(device)
+        return running.poller.last if running is not None else None
+
+    def arbiters(self) -> dict[str, LineArbiter | PoolArbiter]:
+        """The bus arbiters by bus name (replaced on a reload that changes a bus)."""
+        return {name: entry.arbiter for name, entry in self._buses.items()}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -117,6 +128,7 @@ class Agent:
         while True:
             command = await self._commands.get()
             if command == "stop":
+                self.stopping.set()
                 return
             await self._reload()
 

@@ -107,6 +107,13 @@ class Delivery:
         if self.intake.hold(result):
             self._due.set()
 
+    async def record(self, result: PollResult) -> None:
+        """A record that is not a poll (the sequencer's cycle, `agent.runtime.control`): into the
+        outbox like a poll, so it reaches every sink and survives an outage, but not into the
+        dashboard's latest values or the history series."""
+        if self.intake is not None and self.intake.hold(result):
+            self._due.set()
+
     async def status(self, event: StatusEvent) -> None:
         if self.mqtt is not None:
             await self.mqtt.publish_device_status(

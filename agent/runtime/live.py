@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.runtime.app import Agent
+from agent.runtime.control import ControlStatus
 from agent.runtime.delivery import Delivery
 from agent.runtime.health import HealthSnapshot, OutboxHealth, health_report
 from agent.web.source import LatestValue, MetricSample
@@ -17,9 +18,15 @@ __all__ = ["LiveView"]
 class LiveView:
     """Reads the agent's health and the latest poll per device; copies, never holds references."""
 
-    def __init__(self, agent: Agent, delivery: Delivery) -> None:
+    def __init__(self, agent: Agent, delivery: Delivery, control: ControlStatus | None = None) -> None:
         self.agent = agent
         self.delivery = delivery
+        self.control = control
+
+    def control_status(self) -> Mapping[str, Any] | None:
+        """The sequencer's mode, each room's band, latest look and last 50 decisions that did
+        something (docs/control.md, "The live view"); None when the site has no control or it is off."""
+        return self.control.snapshot() if self.control is not None else None
 
     def device_status(self) -> Sequence[HealthSnapshot]:
         return list(self.agent.health().values())

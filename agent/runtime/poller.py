@@ -168,6 +168,7 @@ class DevicePoller:
             if name in self.state.counters
         ]
         self._power_index = self._index.get(self._power) if self._power else None
+        self.last: PollResult | None = None  # the latest poll (the sequencer reads the room from it)
 
     @property
     def health(self) -> DeviceHealth:
@@ -217,6 +218,7 @@ class DevicePoller:
             else:
                 await self._succeeded(slot, result.latency_ms or 0.0)
         self.state.seq += 1
+        self.last = result
         await self.output.put(result)
         await self._close_intervals(slot)
         return result

@@ -3,8 +3,9 @@ rating publisher, wired and supervised.
 
 Polling (`Agent.run`) is the one task whose end ends the site: it returns after a stop signal once
 its in-flight polls are done. Every other task runs supervised (`agent.runtime.supervise`): the
-delivery pipeline, the dashboard server and its warm-up, the hourly rating publisher and the daily
-KPI publisher (`agent.runtime.kpi`). An error in one
+delivery pipeline, the compressor-room sequencer (`agent.runtime.control`, idle while
+`control.mode` is off), the dashboard server and its warm-up, the hourly rating publisher and the
+daily KPI publisher (`agent.runtime.kpi`). An error in one
 of them is logged once per transition and retried with backoff; it never stops polling or delivery.
 The CLI (`agent/cli/run.py`) only parses arguments and calls `serve_site` or `serve_jsonl`.
 """
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from agent.config.loader import LoadedConfig, load_config, store_dir
 from agent.errors import AgentError
 from agent.rating.site import site_rating_provider as _site_rating_provider
+from agent.runtime.control import ControlRunner
 from agent.runtime.kpi import KpiPublisher
 from agent.runtime.supervise import RETRY, Backoff, periodic, supervise
 
@@ -58,9 +60,15 @@ async def serve_jsonl(path: Path, loaded: LoadedConfig, output: JsonLinesOutput)
     from agent.runtime.signals import install_signal_handlers
 
     agent = Agent(loaded, output, loader=lambda: load_config(path))
+    control = ControlRunner(agent, None, state_dir=store_dir(loaded.config, path))  # logs, no records
     remove = install_signal_handlers(agent)
     try:
-        await agent.run()
+        async with asyncio.TaskGroup() as tg:
+            runner = tg.create_task(agent.run(), name="agent")
+            await agent.started.wait()
+            sequencer = tg.create_task(supervise("control", control.run), name="control")
+            await runner
+            sequencer.cancel()
     finally:
         remove()
 
@@ -81,8 +89,9 @@ async def serve_site(
     background = background or Background()
     delivery = Delivery(loaded.config, store_dir(loaded.config, path), registry=loaded.registry)
     agent = Agent(loaded, delivery, loader=lambda: load_config(path))
+    control = ControlRunner(agent, delivery.record, state_dir=delivery.directory)
     rating = rating or site_rating_provider(loaded, delivery.directory / "history.db")
-    server, warm_up = _dashboard(loaded, agent, delivery, rating)
+    server, warm_up = _dashboard(loaded, agent, delivery, rating, control)
     remove = install_signal_handlers(agent)
     try:
         async with asyncio.TaskGroup() as tg:
@@ -110,6 +119,7 @@ async def serve_site(
                     periodic("kpi", kpis.step, background.kpi_every_s, backoff=background.backoff), name="kpi"
                 )
             await agent.started.wait()
+            keep("control", control.run)  # on the agent's arbiters and latest polls: once it runs
             if started is not None:
                 started(agent, delivery)
             await runner  # returns after a stop signal: in-flight polls finished, output flushed
@@ -158,7 +168,7 @@ async def _warm_up(compute: Callable[[], Any]) -> None:
 
 
 def _dashboard(
-    loaded: LoadedConfig, agent: Agent, delivery: Delivery, rating: Rating | None
+    loaded: LoadedConfig, agent: Agent, delivery: Delivery, rating: Rating | None, control: ControlRunner
 ) -> tuple[Any, Callable[[], Any] | None]:
     web = loaded.config.web
     if web is None:
@@ -170,7 +180,7 @@ def _dashboard(
     from agent.web.settings import settings_for
 
     token = web.token.get_secret_value() if web.token is not None else os.environ.get(TOKEN_ENV) or None
-    live = LiveView(agent, delivery)
+    live = LiveView(agent, delivery, control.status)
     source = HistorySource(
         delivery.directory / "history.db",
         settings_for(loaded.config, config_path=loaded.path),

@@ -182,7 +182,10 @@ class MqttPublisher:
         prefix, site = self.config.prefix, self.site
         build = payloads.telemetry_payload
         items = [
-            (f"{prefix}/{site}/{row.result.device}/telemetry", build(row.result, row.boot)) for row in rows
+            _control_item(self._topic("control"), row)
+            if row.result.device_kind == payloads.CONTROL_KIND
+            else (f"{prefix}/{site}/{row.result.device}/telemetry", build(row.result, row.boot))
+            for row in rows
         ]
         window = _Window(link, items, self.config.qos, self.config.max_inflight)
         error = await self._run_window(link, window)
@@ -255,6 +258,13 @@ class MqttPublisher:
             log.debug("%s: %s not sent: %s", self.where, topic, error)
             return False
         return True
+
+
+def _control_item(topic: str, row: OutboxRow) -> tuple[str, bytes]:
+    """A sequencer record: its message as built when the cycle ran (docs/control.md)."""
+    reading = row.result.readings.get(payloads.CONTROL_PAYLOAD)
+    text = reading.value if reading is not None and isinstance(reading.value, str) else "{}"
+    return topic, text.encode()
 
 
 class _Window:

@@ -19,12 +19,15 @@ from typing import Any, TypeVar
 from agent.readings.model import PollResult, Reading, Readings
 
 __all__ = [
+    "CONTROL_KIND",
+    "CONTROL_PAYLOAD",
     "SCHEMA_AGENT_STATUS",
     "SCHEMA_DEVICE_STATUS",
     "SCHEMA_KPI",
     "SCHEMA_RATING",
     "SCHEMA_TELEMETRY",
     "agent_status_payload",
+    "control_line",
     "device_status_payload",
     "escape_measurement",
     "escape_tag",
@@ -42,6 +45,13 @@ SCHEMA_DEVICE_STATUS = "energy-agent/device-status/1"
 SCHEMA_AGENT_STATUS = "energy-agent/agent-status/1"
 SCHEMA_KPI = "energy-agent/kpi/1"
 SCHEMA_RATING = "energy-agent/rating/1"
+
+CONTROL_KIND = "control"
+"""`device_kind` of a sequencer record in the outbox (no profile has it): one room's cycle, `device`
+the room, tag `mode`, its figures as numeric readings and the `{prefix}/{site}/control` message as
+the string reading `CONTROL_PAYLOAD`. MQTT sends the message on the control topic, InfluxDB gets
+`control_line`."""
+CONTROL_PAYLOAD = "payload"
 
 
 def topic(prefix: str, site: str, *parts: str) -> str:
@@ -317,12 +327,29 @@ def _tags(result: PollResult) -> str:
     return "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(pairs.items()) if k and v)
 
 
+def control_line(result: PollResult) -> str:
+    """A sequencer record: `control,site=,room=,mode= pressure_bar=..,running=2i,... <ms>`; a
+    figure that is None or not finite is left out (commands, writes, alarms always stay)."""
+    tags = {"site": result.site, "room": result.device, "mode": result.tags.get("mode", "")}
+    series = "control" + "".join(f",{k}={escape_tag(v)}" for k, v in tags.items() if v)
+    fields = []
+    for reading in result.readings:
+        if reading.point == CONTROL_PAYLOAD:
+            continue
+        encoded = _field_value(reading.value)
+        if encoded is not None:
+            fields.append(f"{escape_tag(reading.point)}={encoded}")
+    return f"{series} {','.join(fields)} {round(result.ts * 1000)}"
+
+
 def line_protocol(result: PollResult) -> str:
     """One line per poll: measurement = device kind, numeric good/stale values, ms timestamp.
 
     Strings are skipped (not numbers); bad or non-finite values are counted in `bad_points`, which
-    also guarantees that every line has at least one field.
+    also guarantees that every line has at least one field. A sequencer record is `control_line`.
     """
+    if result.device_kind == CONTROL_KIND:
+        return control_line(result)
     readings = result.readings
     ts_ms = round(result.ts * 1000)
     plain = readings.plain_texts()

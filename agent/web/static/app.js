@@ -478,7 +478,7 @@ const air = {
 // Red: the header pressure is low, bad or stale, or the sequencer cannot help (no capacity, the last
 // machine kept, a machine it cannot see: the room is held). Amber: a machine it may not command.
 const CONTROL_RED = new Set(["pressure_low", "pressure_bad", "pressure_stale", "no_capacity", "last_machine",
-  "machine_unseen"]);
+  "machine_unseen", "cycle_overrun"]);
 const CONTROL_SNIPPET = "control:\n  mode: dry-run          # off | advise | dry-run | active\n  rooms:\n" +
   "    - name: main\n      pressure_device: vsd-1\n      minimum_bar: 6.0\n      target_bar: 6.8\n      band_bar: 0.3\n" +
   "      machines:\n        - {device: comp-1, kind: load_unload, rated_fad_m3_min: 10, rated_power_kw: 55}";
