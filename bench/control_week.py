@@ -24,7 +24,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,12 @@ def main() -> int:
     print(f"{'leak air, m3':34}{c['leak_m3']:>14,.0f}{a['leak_m3']:>14,.0f}")
     print(f"{'mean header pressure, bar':34}{c['mean_bar']:>14.2f}{a['mean_bar']:>14.2f}")
     print(f"{'lowest header pressure, bar':34}{c['min_bar']:>14.2f}{a['min_bar']:>14.2f}")
+    for label, mode_runs in (("cascade", cascade), ("active", active)):
+        low = min(mode_runs, key=lambda r: r.pressure_min_bar.min())
+        minute = int(np.argmin(low.pressure_min_bar))
+        below = sum(int((r.pressure_min_bar < site.control.rooms[0].minimum_bar).sum()) for r in mode_runs)
+        when = datetime.fromtimestamp(low.t0 + minute * 60, scenario.tz).strftime("%a %H:%M")
+        print(f"{'  lowest ' + label + ' at':34}{when:>14}   minutes below the minimum: {below}")
     sc, sa = starts(cascade), starts(active)
     for name in sa:
         print(f"{'most starts in an hour, ' + name:34}{sc[name]:>14}{sa[name]:>14}   (limit {limits[name]})")
