@@ -86,6 +86,8 @@ def low_pressure_commands(room: ControlRoom, seen: dict[str, MachineSnapshot], b
             continue
         if not snap.running and snap.starts_last_hour < m.max_starts_per_hour:
             commands.append(Command(m.device, "run_command", 1, reason + ": start", safety=True))
+        elif snap.running and snap.run_command == 0:  # stopping: a controller loads only if it may run
+            commands.append(Command(m.device, "run_command", 1, reason + ": keep running", safety=True))
         if snap.load_command != 1:
             commands.append(Command(m.device, "load_command", 1, reason + ": load", safety=True))
     return commands
@@ -188,10 +190,11 @@ def plan_commands(
     bar: float = float("inf"),
     demand_m3min: float = 0.0,
     join_s: float = START_S + 5.0,
+    dpdt_bar_per_min: float = 0.0,
 ) -> list[Command]:
     """Start, load, unload and stop towards `chosen`; a machine leaving is first unloaded, and
-    stopped only once it runs unloaded, and none leaves while one joins if the receiver could not
-    bridge the start (`make_before_break`: `bar`, `demand_m3min`, `join_s`); a machine joining a
+    stopped only once it runs unloaded; none leaves while the pressure is below the target and
+    falling (`dpdt_bar_per_min`), nor while one joins if the receiver could not bridge the start (`make_before_break`: `bar`, `demand_m3min`, `join_s`); a machine joining a
     running room gets its load point above the band, so its controller starts it now. The combination's
     trim machine gets the room's band, its base-load machines a wider one (`base_band`). While some
     machine is meant to run, a stopped machine left out whose run command reads 1 gets 0: else it
@@ -200,7 +203,9 @@ def plan_commands(
     commands: list[Command] = []
     members = [m for m in room.machines if m.device in chosen]
     trim = trim_machine(members) if members else None
-    hold = make_before_break(room, seen, members, bar, demand_m3min, join_s)
+    # below the target and falling the room lacks air: nothing leaves then
+    short = bar < room.target_bar and dpdt_bar_per_min < 0
+    hold = short or make_before_break(room, seen, members, bar, demand_m3min, join_s)
     # a machine joining a running room below its target (or in a swap that must wait for it) starts at
     # once: a controller starts at its load point, here put above the pressure the room is at
     runs = any(seen[m.device].running for m in room.machines)
@@ -353,6 +358,7 @@ def decide(
                 bar,
                 snap.demand_m3min,
                 START_S + config.cycle_s,
+                snap.dpdt_bar_per_min,
             )
     commands, kept = keep_last_machine(commands, seen, snap.demand_m3min)
     alarms.extend(kept)

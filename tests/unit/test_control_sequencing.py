@@ -160,3 +160,21 @@ def test_a_swap_waits_for_the_joiner_when_the_receiver_cannot_bridge_its_start()
     starts_now = {c.point: c.value for c in commands if c.device == "c2"}
     assert starts_now["load_pressure_setpoint_bar"] > ROOM.unload_bar  # the joiner starts at once
     assert starts_now["run_command"] == 1
+
+
+def test_on_low_pressure_a_machine_stopping_is_told_to_run_again_before_it_can_load() -> None:
+    stopping = running("c1", state=MachineState.UNLOADED, run_command=0, load_command=0)
+    decision = run(snapshot(stopping, running("v1"), bar=5.9, demand=15.0))
+    assert points(decision, "c1")["run_command"] == 1  # a controller loads only while it may run
+    assert points(decision, "c1")["load_command"] == 1
+    assert all(c.safety for c in decision.commands if c.point != "heartbeat")
+
+
+def test_below_the_target_and_falling_no_machine_leaves() -> None:
+    seen = {"c1": running("c1"), "c2": running("c2"), "v1": running("v1")}
+    falling = plan_commands(ROOM, seen, ("c2", "v1"), 30, 6.7, 12.0, 18.0, -0.5)
+    assert ("c1", "load_command") not in [c.key for c in falling]  # 6.7 < target 6.8, falling
+    rising = plan_commands(ROOM, seen, ("c2", "v1"), 30, 6.7, 12.0, 18.0, 0.5)
+    assert {c.key: c.value for c in rising}[("c1", "load_command")] == 0
+    at_target = plan_commands(ROOM, seen, ("c2", "v1"), 30, 6.8, 12.0, 18.0, -0.5)
+    assert {c.key: c.value for c in at_target}[("c1", "load_command")] == 0
