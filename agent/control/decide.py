@@ -194,12 +194,12 @@ def plan_commands(
 ) -> list[Command]:
     """Start, load, unload and stop towards `chosen`; a machine leaving is first unloaded, and
     stopped only once it runs unloaded; none leaves while the pressure is below the target and
-    falling (`dpdt_bar_per_min`), nor while one joins if the receiver could not bridge the start (`make_before_break`: `bar`, `demand_m3min`, `join_s`); a machine joining a
-    running room gets its load point above the band, so its controller starts it now. The combination's
-    trim machine gets the room's band, its base-load machines a wider one (`base_band`). While some
-    machine is meant to run, a stopped machine left out whose run command reads 1 gets 0: else it
-    would start on its own band, uncommanded (back on its own band it is anyway once the heartbeat
-    stops)."""
+    falling (`dpdt_bar_per_min`), nor while one joins if the receiver could not bridge the start
+    (`make_before_break`: `bar`, `demand_m3min`, `join_s`); a machine joining a running room gets its
+    load point above the band, so its controller starts it now. The combination's trim machine gets
+    the room's band, its base-load machines a wider one (`base_band`). While some machine is meant
+    to run, a stopped machine left out whose run command reads 1 gets 0: else it would start on its
+    own band, uncommanded (back on its own band it is anyway once the heartbeat stops)."""
     commands: list[Command] = []
     members = [m for m in room.machines if m.device in chosen]
     trim = trim_machine(members) if members else None
