@@ -58,12 +58,15 @@ class AirDemand:
     off_mean_s: float = 600.0  # ... and stands this long before it starts again
     noise: float = 0.04  # relative standard deviation of the minute-scale noise
     noise_knot_s: int = 60  # seconds between independent noise values
+    ramp_s: int = 0  # a production level change spreads over this long (lines start one by one)
 
     def __post_init__(self) -> None:
         if self.base_m3min < 0 or self.production_m3min < 0:
             raise ValueError("air demand: base_m3min and production_m3min must be >= 0")
         if self.groups < 0 or not 0 <= self.group_share <= 1:
             raise ValueError("air demand: groups must be >= 0 and group_share within 0..1")
+        if not 0 <= self.ramp_s <= _DAY_S:
+            raise ValueError("air demand: ramp_s must be within 0..86400")
         if self.on_mean_s <= 0 or self.off_mean_s <= 0 or self.noise_knot_s < 1 or self.noise < 0:
             raise ValueError("air demand: on_mean_s, off_mean_s, noise_knot_s must be > 0, noise >= 0")
 
@@ -77,7 +80,10 @@ def air_demand_of(scenario: Scenario) -> AirDemand:
     """The scenario's process demand shape (its air system's base and production demand)."""
     if scenario.air is None:
         raise ValueError(f"scenario {scenario.name}: no air system")
-    return AirDemand(base_m3min=scenario.air.base_demand_m3min, production_m3min=scenario.air.demand_m3min)
+    air = scenario.air
+    return AirDemand(
+        base_m3min=air.base_demand_m3min, production_m3min=air.demand_m3min, ramp_s=air.demand_ramp_s
+    )
 
 
 def _group_weights(groups: int) -> FloatArray:
@@ -108,12 +114,23 @@ def _noise(demand: AirDemand, rng: np.random.Generator) -> FloatArray:
     return np.interp(np.arange(_DAY_S, dtype=np.float64), knots, values)
 
 
+def _ramped(level: FloatArray, ramp_s: int) -> FloatArray:
+    """The level averaged over the last `ramp_s` seconds (the day's first value before midnight): a
+    step becomes a ramp of `ramp_s`, as lines come up one after another at a shift's start."""
+    padded = np.concatenate([np.full(ramp_s, level[0]), level])
+    total = np.cumsum(padded)
+    ramped: FloatArray = (total[ramp_s:] - total[:-ramp_s]) / ramp_s
+    return ramped
+
+
 def process_demand_m3min(
     demand: AirDemand, level: FloatArray, rng_groups: np.random.Generator, rng_noise: np.random.Generator
 ) -> FloatArray:
     """Demand per second of one day (m3/min) for a per-second production `level` (86,400 values)."""
     if level.shape != (_DAY_S,):
         raise ValueError(f"air demand: level must have {_DAY_S} per-second values, got {level.shape}")
+    if demand.ramp_s > 1:
+        level = _ramped(level, demand.ramp_s)
     if demand.groups:
         weights = _group_weights(demand.groups)
         running = weights @ _group_states(demand, rng_groups) / demand.availability

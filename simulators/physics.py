@@ -45,6 +45,7 @@ __all__ = [
     "build_room",
     "compute_day",
     "compute_days",
+    "day_production",
 ]
 
 _PF_LOADED = 0.87
@@ -228,6 +229,13 @@ def _process_for_day(scenario: Scenario, day_index: int) -> FloatArray:
     return _process_demand(scenario.air, air_level, day_rng(scenario.seed, day_index, 3))
 
 
+def day_production(scenario: Scenario, day_index: int) -> tuple[FloatArray, FloatArray]:
+    """(units produced, outdoor temperature degC) per physics step of one day, as the production
+    counter and the temperature sensor of `compute_day` see them (the same random streams)."""
+    inputs = _day_inputs(scenario, day_index, retrofit=False)
+    return inputs.units, inputs.temperature_c
+
+
 def _day_steps(
     scenario: Scenario, day: _DayInputs, compressors: dict[str, CompressorSteps], air: AirDay | None
 ) -> DaySteps:
@@ -354,6 +362,9 @@ def build_room(scenario: Scenario, active: npt.NDArray[np.bool_]) -> AirRoom:
     steps = np.arange(machines.count) * air.cascade_step_bar
     load = low[:, None] - steps
     unload = high[:, None] - steps
+    for m, spec in enumerate(air.compressors):  # a machine's own band, where the scenario sets one
+        if spec.band_bar is not None:
+            load[:, m], unload[:, m] = spec.band_bar
     leak_after = fix.leak_m3min if fix and fix.leak_m3min is not None else air.leak_m3min
     sequencer = None
     if fix is not None and fix.sequencing and active.any():

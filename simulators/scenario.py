@@ -145,6 +145,17 @@ class CompressorSpec(_Strict):
     remote_enabled: bool = Field(
         default=False, description="Panel key at 'remote' when the simulator starts."
     )
+    band_bar: tuple[float, float] | None = Field(
+        default=None,
+        description="The machine's own [load, unload] pressure, bar (a VSD holds the middle); "
+        "default: the room's cascade (pressure_band_bar, each machine cascade_step_bar lower).",
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> CompressorSpec:
+        if self.band_bar is not None and not 0 < self.band_bar[0] < self.band_bar[1]:
+            raise ValueError(f"band_bar must be [load, unload] with 0 < load < unload, got {self.band_bar}")
+        return self
 
 
 class AirSystem(_Strict):
@@ -161,6 +172,13 @@ class AirSystem(_Strict):
     dt_s: float = Field(default=1.0, gt=0, le=10, description="Time step of the compressor-room physics.")
     demand_m3min: float = Field(ge=0, description="Process air demand at production level 1.")
     base_demand_m3min: float = Field(default=0.0, ge=0, description="Process air needed around the clock.")
+    demand_ramp_s: int = Field(
+        default=0,
+        ge=0,
+        le=7200,
+        description="Live/second-by-second demand (simulators.airdemand): a production level change "
+        "spreads over this long, as lines start one after another (0: a step).",
+    )
     leak_m3min: float = Field(ge=0, description="Leak flow at the middle of the pressure band.")
     compressors: tuple[CompressorSpec, ...] = Field(min_length=1)
     power_per_bar: float = Field(default=0.07, ge=0, le=0.2, description="Power increase per bar.")

@@ -30,20 +30,25 @@ from agent.control.model import (
     Memory,
     RoomSnapshot,
 )
-from agent.control.strategy import best_combination
+from agent.control.strategy import ATMOSPHERE_BAR, best_combination, trim_machine
 
 __all__ = [
+    "base_band",
     "decide",
     "hold_on_bad_pressure",
+    "joining",
     "keep_last_machine",
     "limit_commands",
     "low_pressure_commands",
+    "make_before_break",
     "plan_commands",
+    "reserve_bar_per_min",
     "writable_devices",
     "writes_for_mode",
 ]
 
 WINDOW_S = 60.0
+START_S = 13.0  # a start: star-delta or soft start, then the sump's refill, before a machine gives air
 HEARTBEAT_MODULUS = 65536  # a uint16 register
 
 
@@ -81,45 +86,160 @@ def low_pressure_commands(room: ControlRoom, seen: dict[str, MachineSnapshot], b
             continue
         if not snap.running and snap.starts_last_hour < m.max_starts_per_hour:
             commands.append(Command(m.device, "run_command", 1, reason + ": start", safety=True))
+        elif snap.running and snap.run_command == 0:  # stopping: a controller loads only if it may run
+            commands.append(Command(m.device, "run_command", 1, reason + ": keep running", safety=True))
         if snap.load_command != 1:
             commands.append(Command(m.device, "load_command", 1, reason + ": load", safety=True))
     return commands
 
 
-def _setpoints(room: ControlRoom, machine: ControlMachine, snap: MachineSnapshot) -> list[Command]:
-    wanted = {"load_pressure_setpoint_bar": (room.load_bar, snap.load_bar)}
-    wanted["unload_pressure_setpoint_bar"] = (room.unload_bar, snap.unload_bar)
+def base_band(room: ControlRoom, rank: int = 0, bases: int = 1) -> tuple[float, float]:
+    """(load, unload) bar of a base-load machine, the `rank`-th of the combination's `bases`. It loads
+    lower than the room's band (by a quarter band, at most half the way from the band's low end to the
+    minimum) and unloads above it, so it stays loaded while the trim machine holds the band; the base
+    machines' unload points are staggered by rank over a quarter band above the band's top, so a
+    surplus unloads one of them, not all at once (the later in the room's list, the earlier). The
+    points do not depend on which machine trims: a new trim machine never moves them under the
+    present pressure (which would unload every base machine at once)."""
+    quarter = room.band_bar / 4
+    margin = min(quarter, (room.load_bar - room.minimum_bar) / 2)
+    unload = room.unload_bar + quarter - quarter * rank / max(bases, 1)
+    return round(room.load_bar - margin, 2), round(unload, 2)
+
+
+def _setpoints(
+    room: ControlRoom,
+    machine: ControlMachine,
+    snap: MachineSnapshot,
+    base: tuple[int, int] | None = None,
+    band: tuple[float, float] | None = None,
+) -> list[Command]:
+    """`base`: None for the trim machine and machines left out (the room's band); else (rank, base
+    machines) for `base_band`. `band`: this one
+    (a machine joining in a swap starts at once)."""
+    load, unload = (room.load_bar, room.unload_bar) if base is None else base_band(room, *base)
+    load, unload = band or (load, unload)
+    wanted = {"load_pressure_setpoint_bar": (load, snap.load_bar)}
+    wanted["unload_pressure_setpoint_bar"] = (unload, snap.unload_bar)
     if machine.kind == "vsd":
         wanted["target_pressure_setpoint_bar"] = (room.target_bar, snap.target_bar)
-    return [
-        Command(machine.device, point, value, f"band {room.load_bar:g}-{room.unload_bar:g} bar")
+    role = "base-load band" if base else "band"
+    commands = [
+        Command(machine.device, point, value, f"{role} {load:g}-{unload:g} bar")
         for point, (value, now) in wanted.items()
         if now is None or abs(now - value) > 0.005
     ]
+    if snap.unload_bar is not None and load >= snap.unload_bar:
+        # a band moving up: the unload point first, or the controller refuses a load point above it
+        commands.sort(key=lambda c: c.point != "unload_pressure_setpoint_bar")
+    return commands
+
+
+def joining(
+    seen: dict[str, MachineSnapshot], members: Sequence[ControlMachine], join_s: float
+) -> list[ControlMachine]:
+    """Machines of the combination that do not give air yet: stopped, or started less than `join_s`
+    ago and not loaded."""
+    return [
+        m
+        for m in members
+        if seen[m.device].state != MachineState.LOADED
+        and (not seen[m.device].running or seen[m.device].run_s < join_s)
+    ]
+
+
+def make_before_break(
+    room: ControlRoom,
+    seen: dict[str, MachineSnapshot],
+    members: Sequence[ControlMachine],
+    bar: float,
+    demand_m3min: float,
+    join_s: float,
+) -> bool:
+    """Whether the machines leaving must wait for those joining: a machine joins and the receiver
+    alone could not carry the air the room lacks meanwhile down to the minimum for `join_s` (a start,
+    the sump's refill, and the cycle until the sequencer sees it loaded)."""
+    if not joining(seen, members, join_s):
+        return False
+    delivering = sum(m.rated_fad_m3_min for m in members if seen[m.device].state == MachineState.LOADED)
+    lacking = demand_m3min - delivering
+    if lacking <= 0:
+        return False
+    stored = (bar - room.minimum_bar) * room.receiver_m3 / ATMOSPHERE_BAR  # m3 of free air
+    return stored / lacking * 60.0 < join_s
+
+
+def reserve_bar_per_min(room: ControlRoom, seen: dict[str, MachineSnapshot]) -> float:
+    """How fast the machines running unloaded, free to load (run and load commands 1), would raise
+    the pressure: they load on their own band, within it, before the minimum."""
+    free = sum(
+        m.rated_fad_m3_min
+        for m in room.machines
+        if seen[m.device].state == MachineState.UNLOADED
+        and seen[m.device].run_command == 1
+        and seen[m.device].load_command == 1
+    )
+    return free * ATMOSPHERE_BAR / room.receiver_m3
 
 
 def plan_commands(
-    room: ControlRoom, seen: dict[str, MachineSnapshot], chosen: Sequence[str], heartbeat_timeout_s: int
+    room: ControlRoom,
+    seen: dict[str, MachineSnapshot],
+    chosen: Sequence[str],
+    heartbeat_timeout_s: int,
+    bar: float = float("inf"),
+    demand_m3min: float = 0.0,
+    join_s: float = START_S + 5.0,
+    dpdt_bar_per_min: float = 0.0,
 ) -> list[Command]:
     """Start, load, unload and stop towards `chosen`; a machine leaving is first unloaded, and
-    stopped only once it runs unloaded."""
+    stopped only once it runs unloaded; none leaves while the pressure is below the target and
+    falling (`dpdt_bar_per_min`), nor while one joins if the receiver could not bridge the start
+    (`make_before_break`: `bar`, `demand_m3min`, `join_s`); a machine joining a running room gets its
+    load point above the band, so its controller starts it now. The combination's trim machine gets
+    the room's band, its base-load machines a wider one (`base_band`). While some machine is meant
+    to run, a stopped machine left out whose run command reads 1 gets 0: else it would start on its
+    own band, uncommanded (back on its own band it is anyway once the heartbeat stops)."""
     commands: list[Command] = []
+    members = [m for m in room.machines if m.device in chosen]
+    trim = trim_machine(members) if members else None
+    # below the target and falling the room lacks air: nothing leaves then
+    short = bar < room.target_bar and dpdt_bar_per_min < 0
+    hold = short or make_before_break(room, seen, members, bar, demand_m3min, join_s)
+    # a machine joining a running room below its target (or in a swap that must wait for it) starts at
+    # once: a controller starts at its load point, here put above the pressure the room is at
+    runs = any(seen[m.device].running for m in room.machines)
+    joiners = {m.device for m in joining(seen, members, join_s) if not seen[m.device].running}
+    joiners = joiners if runs and (bar < room.target_bar or hold) else set()
+    bases = [m.device for m in members if m is not trim]
     for m in room.machines:
         snap = seen[m.device]
         if not snap.commandable:
             continue
         if snap.heartbeat_timeout_s is None or snap.heartbeat_timeout_s != heartbeat_timeout_s:
             commands.append(Command(m.device, "heartbeat_timeout_s", heartbeat_timeout_s, "fallback timer"))
-        commands.extend(_setpoints(room, m, snap))
+        if m.device in joiners:
+            quarter = room.band_bar / 4
+            band = (round(room.unload_bar + quarter, 2), round(room.unload_bar + 2 * quarter, 2))
+            commands.extend(_setpoints(room, m, snap, band=band))
+        elif trim is not None and m.device in bases:
+            rank = (bases.index(m.device), len(bases))
+            commands.extend(_setpoints(room, m, snap, rank))
+        else:
+            commands.extend(_setpoints(room, m, snap))
         if m.device in chosen:
-            if not snap.running:
+            if not snap.running and snap.run_command != 1:
                 commands.append(Command(m.device, "run_command", 1, "in the least-power combination"))
             if snap.load_command != 1:
                 commands.append(Command(m.device, "load_command", 1, "in the least-power combination"))
+        elif hold and snap.running:
+            continue
         elif snap.state == MachineState.LOADED:
             commands.append(Command(m.device, "load_command", 0, "not needed: unload before stopping"))
         elif snap.state == MachineState.UNLOADED:
             commands.append(Command(m.device, "run_command", 0, "not needed and running unloaded: stop"))
+        elif snap.run_command == 1 and chosen:
+            commands.append(Command(m.device, "run_command", 0, "not needed: stay stopped"))
     return commands
 
 
@@ -146,14 +266,17 @@ def limit_commands(
     commands: Sequence[Command], memory: Memory, t: float, per_minute: int
 ) -> tuple[list[Command], list[Command], list[Command], tuple[float, ...]]:
     """(sent, deferred, withdrawn, send times): at most `per_minute` commands in any 60 s; safety
-    commands first, then those deferred before, then the rest. A command deferred earlier that this
-    cycle no longer wants is returned as withdrawn, so nothing vanishes without a trace."""
+    commands first, then those deferred before, then the rest. Safety commands (an interlock's:
+    low pressure, no capacity) are never deferred: they go even when the minute is used up (they
+    count all the same), or a burst of setpoints would hold back the start that keeps the pressure
+    up. A command deferred earlier that this cycle no longer wants is returned as withdrawn, so
+    nothing vanishes without a trace."""
     recent = tuple(s for s in memory.sent_at if t - s < WINDOW_S)
     wanted = {c.key for c in commands}
     withdrawn = [c for c in memory.deferred if c.key not in wanted]
     waited = {c.key for c in memory.deferred}
     order = sorted(commands, key=lambda c: (not c.safety, c.key not in waited))
-    room = max(0, per_minute - len(recent))
+    room = max(sum(c.safety for c in order), per_minute - len(recent))
     sent, deferred = order[:room], order[room:]
     return sent, deferred, withdrawn, recent + (t,) * len(sent)
 
@@ -201,7 +324,9 @@ def decide(
     bar = snap.pressure.bar
     assert bar is not None
     running = tuple(m.device for m in room.machines if seen[m.device].running)
-    projected = bar + min(0.0, snap.dpdt_bar_per_min) * config.anticipation_s / 60.0
+    # machines running unloaded and free to load are air in reserve: they load on their own band
+    rate = snap.dpdt_bar_per_min + reserve_bar_per_min(room, seen)
+    projected = bar + min(0.0, rate) * config.anticipation_s / 60.0
     if projected < room.minimum_bar:
         falling = "" if bar < room.minimum_bar else f" in {config.anticipation_s:g} s at the present rate"
         alarms.append(
@@ -215,13 +340,26 @@ def decide(
         plan = best_combination(
             room.machines, seen, snap.demand_m3min, config.capacity_margin, config.switch_saving_share
         )
+        if plan is None and config.capacity_margin > 0:
+            # no allowed combination keeps the margin (machines at their starts per hour, say): one
+            # that serves the demand itself is still a plan, not a lack of capacity
+            plan = best_combination(room.machines, seen, snap.demand_m3min, 0.0, config.switch_saving_share)
         if plan is None:
             alarms.append(Alarm("no_capacity", f"room {snap.room}: no allowed combination serves demand"))
             combination = running
             commands = low_pressure_commands(room, seen, bar)
         else:
             combination = plan.devices
-            commands = plan_commands(room, seen, plan.devices, config.heartbeat_timeout_s)
+            commands = plan_commands(
+                room,
+                seen,
+                plan.devices,
+                config.heartbeat_timeout_s,
+                bar,
+                snap.demand_m3min,
+                START_S + config.cycle_s,
+                snap.dpdt_bar_per_min,
+            )
     commands, kept = keep_last_machine(commands, seen, snap.demand_m3min)
     alarms.extend(kept)
     sent, deferred, withdrawn, sent_at = limit_commands(

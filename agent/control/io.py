@@ -10,8 +10,9 @@ calls `decide`, and then, by mode:
   request each; a refused or failed write is logged and reported, never raised.
 
 It keeps what the registers do not tell: when each machine last started or stopped (from its `state`
-changes) and the previous pressure (for dP/dt, the demand estimate). A machine that cannot be read is
-missing from the snapshot, which holds the room (see `decide`).
+changes) and the recent looks at the room (dP/dt and the smoothed demand estimate,
+`strategy.track_demand`). A machine that cannot be read is missing from the snapshot, which holds
+the room (see `decide`).
 
 Two ways to see the room. Alone (tests, `energy-agent control`), every point is read through the
 arbiter. Inside `energy-agent run`, `latest` gives each device's latest poll (one read, many
@@ -57,7 +58,7 @@ from agent.control.model import (
     Pressure,
     RoomSnapshot,
 )
-from agent.control.strategy import estimate_demand, peak_demand
+from agent.control.strategy import Sample, peak_demand, track_demand
 from agent.errors import AgentError
 from agent.modbus.decode import decode_point, encode_point
 from agent.modbus.io import Registers
@@ -74,6 +75,7 @@ STATUS_POINTS = ("state", "fad_m3_min", "running_hours_h", "remote_enabled", "co
 READ_BACK = (
     "starts_last_hour",
     "load_command",
+    "run_command",
     "load_pressure_setpoint_bar",
     "unload_pressure_setpoint_bar",
     "target_pressure_setpoint_bar",
@@ -195,8 +197,7 @@ class ControlLoop:
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _saved: dict[str, tuple[bool, float]] | None = None  # as loaded from / written to state_path
     _written_at: dict[str, float] = field(default_factory=dict)  # device -> time of its last write
-    _pressure: dict[str, tuple[float, float]] = field(default_factory=dict)  # room -> (t, bar)
-    _demand: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # room -> (t, m3/min)
+    _samples: dict[str, tuple[Sample, ...]] = field(default_factory=dict)  # room -> recent looks
     _dpdt: dict[str, float] = field(default_factory=dict)  # room -> the last rate of change
     _said: dict[tuple[str, str], set[Any]] = field(default_factory=dict)  # what was logged last cycle
     _was_unreadable: dict[str, str] = field(default_factory=dict)  # `unreadable` of the cycle before
@@ -263,7 +264,7 @@ class ControlLoop:
             seen.since = t - age
         seen.state = state
         await self._keep(device, running, seen.since)
-        load = values["load_command"]
+        load, run = values["load_command"], values["run_command"]
         return MachineSnapshot(
             device=device,
             state=state,
@@ -276,6 +277,7 @@ class ControlLoop:
             running_hours=values["running_hours_h"] or 0.0,
             flow_m3min=values["fad_m3_min"],
             load_command=None if load is None else int(load),
+            run_command=None if run is None else int(run),
             load_bar=values["load_pressure_setpoint_bar"],
             unload_bar=values["unload_pressure_setpoint_bar"],
             target_bar=values["target_pressure_setpoint_bar"],
@@ -325,22 +327,18 @@ class ControlLoop:
         except AgentError as exc:
             self._unreadable(room.pressure_device, str(exc))
             bar = None
-        dpdt = 0.0
-        if bar is not None:
-            seen_at = t - age
-            before = self._pressure.get(room.name)
-            if before is not None and seen_at > before[0]:
-                dpdt = (bar - before[1]) / (seen_at - before[0]) * 60.0
-            elif before is not None:  # the same poll as last cycle: the rate it gave then
-                dpdt = self._dpdt.get(room.name, 0.0)
-            self._pressure[room.name] = (seen_at, bar)
-            self._dpdt[room.name] = dpdt
         delivered = sum(m.flow_m3min or 0.0 for m in seen)
         window = self.config.control.demand_window_s
-        recent = [e for e in self._demand.get(room.name, []) if t - e[0] <= window]
-        recent.append((t, estimate_demand(delivered, dpdt, room.receiver_m3)))
-        self._demand[room.name] = recent
-        demand = peak_demand(recent, t, window)
+        seen_at = t - age
+        samples = self._samples.get(room.name, ())
+        if bar is not None and samples and seen_at <= samples[-1].t:
+            # the same poll as last cycle: nothing new, the rate and the demand it gave then
+            dpdt = self._dpdt.get(room.name, 0.0)
+            demand = peak_demand([(s.t, s.demand_m3min) for s in samples], seen_at, window)
+        else:
+            samples, dpdt, demand = track_demand(samples, seen_at, bar, delivered, room.receiver_m3, window)
+            self._samples[room.name] = samples
+            self._dpdt[room.name] = dpdt
         return RoomSnapshot(room.name, t, Pressure(bar, bar is not None, age), seen, demand, dpdt)
 
     async def cycle(self) -> list[Decision]:

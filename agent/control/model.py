@@ -58,6 +58,7 @@ class MachineSnapshot:
     running_hours: float = 0.0
     flow_m3min: float | None = None  # delivered air, when measured
     load_command: int | None = None  # read-back of the writable registers; None = unknown
+    run_command: int | None = None
     load_bar: float | None = None
     unload_bar: float | None = None
     target_bar: float | None = None

@@ -11,14 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 
 from agent.config.control import ControlMachine
 from agent.control.model import MachineSnapshot
 
-__all__ = ["Plan", "best_combination", "estimate_demand", "peak_demand", "power_kw"]
+__all__ = [
+    "DEMAND_SMOOTHING_S",
+    "Plan",
+    "Sample",
+    "best_combination",
+    "estimate_demand",
+    "peak_demand",
+    "power_kw",
+    "track_demand",
+    "trim_machine",
+]
 
 ATMOSPHERE_BAR = 1.013
+DEMAND_SMOOTHING_S = 30.0
+"""The demand estimate's span: the air delivered and the pressure slope over the last 30 s (six
+5 s cycles), not between two looks, where one machine loading or unloading just before a look
+swings it by its whole flow (issue 19's week: `no_capacity` a minute after a trip)."""
 
 
 def estimate_demand(delivered_m3min: float, dpdt_bar_per_min: float, receiver_m3: float) -> float:
@@ -32,13 +46,85 @@ def peak_demand(estimates: Sequence[tuple[float, float]], t: float, window_s: fl
     return max((d for at, d in estimates if t - at <= window_s), default=0.0)
 
 
-def power_kw(machines: Sequence[ControlMachine], demand_m3min: float) -> float | None:
+@dataclass(frozen=True)
+class Sample:
+    """One look at a room: header pressure, the air the machines report, and the demand estimated then."""
+
+    t: float
+    bar: float
+    delivered_m3min: float
+    demand_m3min: float
+
+
+def track_demand(
+    samples: Sequence[Sample],
+    t: float,
+    bar: float | None,
+    delivered_m3min: float,
+    receiver_m3: float,
+    window_s: float,
+    smoothing_s: float = DEMAND_SMOOTHING_S,
+) -> tuple[tuple[Sample, ...], float, float]:
+    """(the samples to keep, dP/dt now in bar/min, the demand to size the room for) after a look.
+
+    dP/dt is the fast one: the slope between the last two looks, plus the change of the machines'
+    air since the previous look (a machine that loaded or tripped in between changes the slope from
+    now on); the low-pressure rule projects with it.
+    The demand is smoothed: the mean air delivered over the last `smoothing_s` (trapezoids between
+    the looks) minus what the receiver stored over the same span (its pressure change), so a machine
+    loading or unloading between two looks moves it by its flow's share of the span, not by all
+    of it; the room is sized for the highest smoothed estimate of the last `window_s` (`peak_demand`).
+    Without a pressure the samples are kept as they were (nothing to add)."""
+    kept = [s for s in samples if t - s.t <= max(window_s, smoothing_s) and s.t < t]
+    if bar is None:
+        return tuple(kept), 0.0, peak_demand([(s.t, s.demand_m3min) for s in kept], t, window_s)
+    dpdt = 0.0
+    if kept:
+        last = kept[-1]
+        # the slope since the last look, and the air the machines gave more (a machine loading) or
+        # less (one tripping) since then: it changes the slope from now on, in full
+        changed = (delivered_m3min - last.delivered_m3min) * ATMOSPHERE_BAR / receiver_m3
+        dpdt = (bar - last.bar) / (t - last.t) * 60.0 + changed
+    span = [s for s in kept if t - s.t <= smoothing_s]
+    if span:
+        looks = [*((s.t, s.delivered_m3min) for s in span), (t, delivered_m3min)]
+        air = sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in pairwise(looks))
+        mean_delivered = air / (t - span[0].t)
+        slope = (bar - span[0].bar) / (t - span[0].t) * 60.0
+        demand = estimate_demand(mean_delivered, slope, receiver_m3)
+    else:
+        demand = estimate_demand(delivered_m3min, dpdt, receiver_m3)
+    kept.append(Sample(t, bar, delivered_m3min, demand))
+    return tuple(kept), dpdt, peak_demand([(s.t, s.demand_m3min) for s in kept], t, window_s)
+
+
+def trim_machine(machines: Sequence[ControlMachine]) -> ControlMachine:
+    """The machine of a combination that trims: its VSD, else its smallest load/unload machine."""
+    trims = [m for m in machines if m.kind == "vsd"]
+    return trims[0] if trims else min(machines, key=lambda m: m.rated_fad_m3_min)
+
+
+def _surplus_kw(base: Sequence[ControlMachine], trim: ControlMachine, demand_m3min: float) -> float:
+    """Power of machines that must run although their air exceeds the demand: the trim at its
+    minimum, the base machines loaded as far as the demand needs them, the rest running unloaded."""
+    low = trim.min_flow_share if trim.kind == "vsd" else 0.0
+    kw = trim.idle_kw + (trim.rated_power_kw - trim.idle_kw) * low
+    need = demand_m3min - trim.rated_fad_m3_min * low
+    for m in sorted(base, key=lambda m: -m.rated_fad_m3_min):
+        share = min(1.0, max(0.0, need / m.rated_fad_m3_min))
+        need -= share * m.rated_fad_m3_min
+        kw += m.idle_kw + (m.rated_power_kw - m.idle_kw) * share
+    return kw
+
+
+def power_kw(machines: Sequence[ControlMachine], demand_m3min: float, surplus: bool = False) -> float | None:
     """Power of `machines` serving `demand_m3min`, or None when they cannot: too little air, or so
-    much that a base-load machine would run part-loaded, or two VSDs (two part-loaded machines)."""
+    much that a base-load machine would run part-loaded, or two VSDs (two part-loaded machines).
+    `surplus`: price the too-much case instead (machines that may not stop yet, `_surplus_kw`)."""
     if not machines:
         return 0.0 if demand_m3min <= 0 else None
     trims = [m for m in machines if m.kind == "vsd"]
-    trim = trims[0] if trims else min(machines, key=lambda m: m.rated_fad_m3_min)
+    trim = trim_machine(machines)
     if len(trims) > 1:
         return None  # two VSDs both part-loaded: one of them in another combination does better
     base = [m for m in machines if m is not trim]
@@ -46,7 +132,8 @@ def power_kw(machines: Sequence[ControlMachine], demand_m3min: float) -> float |
     if rest > trim.rated_fad_m3_min + 1e-9:
         return None
     if rest < 0:
-        return None  # a base-load machine would run part-loaded too
+        # a base-load machine would run part-loaded too
+        return _surplus_kw(base, trim, demand_m3min) if surplus else None
     share = rest / trim.rated_fad_m3_min
     base_kw = sum(m.rated_power_kw for m in base)
     if trim.kind == "vsd":
@@ -94,22 +181,29 @@ def best_combination(
     """The allowed combination of least power with capacity for demand x (1 + margin); equal power
     (within 1 %) goes to the lower priority number, then to fewer running hours (duty rotates).
     The running combination is kept unless the best saves `switch_share` of its power.
-    None when no allowed combination has the capacity."""
+    When machines that may not stop yet give more air than the demand needs, the least-power
+    combination with them is chosen all the same (`power_kw(surplus=True)`): too much air is not a
+    lack of capacity. None when no allowed combination has the capacity."""
     wanted = demand_m3min * (1 + margin)
     candidates: list[tuple[float, float, float, tuple[str, ...]]] = []
-    for size in range(len(machines) + 1):
-        for subset in combinations(machines, size):
-            if sum(m.rated_fad_m3_min for m in subset) + 1e-9 < wanted:
-                continue
-            names = tuple(m.device for m in subset)
-            if not _allowed(names, machines, seen):
-                continue
-            kw = power_kw(subset, demand_m3min)
-            if kw is None:
-                continue
-            rank = sum(m.priority for m in subset)
-            hours = sum(seen[m.device].running_hours for m in subset)
-            candidates.append((kw, rank, hours, names))
+    # First the combinations that serve the demand as intended; only when none is allowed (machines
+    # that may not stop yet run more air than the demand needs) those where a base machine idles.
+    for surplus in (False, True):
+        for size in range(len(machines) + 1):
+            for subset in combinations(machines, size):
+                if sum(m.rated_fad_m3_min for m in subset) + 1e-9 < wanted:
+                    continue
+                names = tuple(m.device for m in subset)
+                if not _allowed(names, machines, seen):
+                    continue
+                kw = power_kw(subset, demand_m3min, surplus)
+                if kw is None:
+                    continue
+                rank = sum(m.priority for m in subset)
+                hours = sum(seen[m.device].running_hours for m in subset)
+                candidates.append((kw, rank, hours, names))
+        if candidates:
+            break
     if not candidates:
         return None
     least = min(c[0] for c in candidates)

@@ -89,6 +89,7 @@ def machine(state: int, flow: float, **extra: float) -> dict[str, float]:
         "control_source": 1,
         "starts_last_hour": 0,
         "load_command": 1 if state == 2 else 0,
+        "run_command": 1 if state in (1, 2) else 0,
         "load_pressure_setpoint_bar": 6.7,
         "unload_pressure_setpoint_bar": 7.1,
         "target_pressure_setpoint_bar": 6.9,

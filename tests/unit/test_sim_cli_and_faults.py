@@ -38,7 +38,7 @@ def test_simulate_names_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) 
     assert "no such scenario" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["tiny", "small_site", "demo_factory"])
+@pytest.mark.parametrize("name", ["tiny", "small_site", "demo_factory", "control_week"])
 def test_shipped_scenarios_use_existing_profiles_and_serve_every_numeric_point(name: str) -> None:
     assert name in shipped_scenarios()
     scenario = load_scenario(name)

@@ -1,0 +1,180 @@
+"""What the simulated week exposed in the sequencer, each fix a rule with plain values (issue 19).
+
+Room and machines of test_control_interlocks: minimum 6.0 bar, target 6.8, band 0.4 (load 6.6,
+unload 7.0), receiver 2 m3; c1, c2 load/unload 10 m3/min, v1 a VSD of 8 m3/min.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.control import Command, MachineState, Memory
+from agent.control.decide import base_band, limit_commands, make_before_break, plan_commands
+from agent.control.strategy import Sample, best_combination, track_demand
+from tests.unit.test_control_interlocks import ROOM, points, run, snapshot
+from tests.unit.test_control_strategy import C1, C2, V1, running, stopped
+
+# ---- the demand estimate: smoothed over 30 s, the projection keeps the fast dP/dt
+
+
+def looks(*values: tuple[float, float, float]) -> tuple[tuple[Sample, ...], float, float]:
+    """Feed (t, bar, delivered) looks one after another; the last (samples, dP/dt, demand)."""
+    samples: tuple[Sample, ...] = ()
+    dpdt = demand = 0.0
+    for t, bar, delivered in values:
+        samples, dpdt, demand = track_demand(samples, t, bar, delivered, 2.0, 60.0)
+    return samples, dpdt, demand
+
+
+def test_a_machine_loading_just_before_a_look_moves_the_demand_by_its_share_of_the_span() -> None:
+    steady = [(5.0 * i, 6.8, 10.0) for i in range(7)]  # 30 s at 10 m3/min, pressure flat
+    _, _, before = looks(*steady)
+    assert before == pytest.approx(10.0)
+    # 10 m3/min more delivered at the last look only: between two looks it was +10 m3/min; over the
+    # 30 s span it is the last trapezoid's half, 10 x 2.5 / 30
+    _, dpdt, after = looks(*steady, (35.0, 6.8, 20.0))
+    assert dpdt == pytest.approx(10.0 * 1.013 / 2.0)  # from now on 10 m3/min more fill the receiver
+    assert after == pytest.approx(10.0 + 10.0 * 2.5 / 30.0)
+
+
+def test_the_fast_dpdt_is_between_the_last_two_looks_and_the_storage_uses_the_span() -> None:
+    rising = [(5.0 * i, 6.5 + 0.01 * i, 10.0) for i in range(7)]  # +0.12 bar/min for 30 s
+    _, dpdt, demand = looks(*rising, (35.0, 6.45, 10.0))  # a sudden fall at the last look
+    assert dpdt == pytest.approx((6.45 - 6.56) / 5.0 * 60.0)  # what the low-pressure rule projects
+    slope = (6.45 - 6.51) / 30.0 * 60.0  # over the 30 s span the receiver gave air
+    assert demand == pytest.approx(10.0 - 2.0 * slope / 1.013)
+
+
+def test_the_room_is_sized_for_the_highest_smoothed_estimate_of_the_window() -> None:
+    values = [(5.0 * i, 6.8, 20.0 if i < 4 else 10.0) for i in range(20)]
+    samples, _, demand = looks(*values)
+    assert demand == pytest.approx(max(s.demand_m3min for s in samples if 95.0 - s.t <= 60.0))
+    assert demand < 20.0  # the 20 m3/min looks are older than the window: forgotten
+    assert all(95.0 - s.t <= 60.0 for s in samples)
+
+
+def test_a_machine_tripping_between_two_looks_steepens_the_projection_at_once() -> None:
+    _, dpdt, _ = looks((0.0, 6.8, 10.0), (5.0, 6.79, 0.0))  # the only machine stopped giving air
+    assert dpdt == pytest.approx(-0.01 / 5.0 * 60.0 - 10.0 * 1.013 / 2.0)
+
+
+def test_without_a_pressure_nothing_is_added() -> None:
+    samples, _, _ = looks((0.0, 6.8, 10.0), (5.0, 6.8, 10.0))
+    kept, dpdt, demand = track_demand(samples, 10.0, None, 30.0, 2.0, 60.0)
+    assert kept == samples
+    assert dpdt == 0.0
+    assert demand == pytest.approx(10.0)
+
+
+# ---- the command limit never holds back a safety command
+
+
+def test_safety_commands_go_even_when_the_minute_is_used_up() -> None:
+    full = Memory(sent_at=(990.0,) * 12)
+    safety = Command("c2", "run_command", 1, "low", safety=True)
+    plain = Command("c1", "load_pressure_setpoint_bar", 6.6, "band")
+    sent, deferred, _, sent_at = limit_commands([plain, safety], full, 1000.0, per_minute=12)
+    assert sent == [safety]  # counted all the same
+    assert deferred == [plain]
+    assert sent_at[-1] == 1000.0
+    assert len(sent_at) == 13
+
+
+def test_after_a_burst_of_setpoints_the_low_pressure_start_is_written_at_once() -> None:
+    first = run(snapshot(demand=15.0))  # commissioning: setpoints and timers use up the minute
+    low = run(snapshot(running("v1"), bar=5.9, demand=15.0), first.memory)
+    written = {(c.device, c.point) for c in low.writes}
+    assert {("c1", "run_command"), ("c2", "run_command")} <= written
+
+
+# ---- bands: the trim machine holds the room's band, base machines stay loaded around it
+
+
+def test_base_band_is_wider_staggered_and_never_reaches_the_minimum() -> None:
+    assert base_band(ROOM, 0, 2) == (6.5, 7.1)
+    assert base_band(ROOM, 1, 2) == (6.5, 7.05)  # the later one unloads first on a surplus
+    decision = run(snapshot(running("c1"), running("c2"), running("v1"), demand=20.0))
+    assert set(decision.combination) == {"c1", "c2", "v1"}
+    assert points(decision, "v1")["load_pressure_setpoint_bar"] == 6.6  # the trim: the room's band
+    assert points(decision, "c1")["unload_pressure_setpoint_bar"] == 7.1
+    assert points(decision, "c2")["unload_pressure_setpoint_bar"] == 7.05
+    assert all(base_band(ROOM, r, 4)[0] > ROOM.minimum_bar for r in range(4))
+
+
+def test_a_stopped_machine_left_out_is_told_to_stay_stopped_only_while_another_runs() -> None:
+    seen = {"c1": stopped("c1", run_command=1), "c2": stopped("c2", run_command=1), "v1": running("v1")}
+    commands = plan_commands(ROOM, seen, ("v1",), 30)
+    assert [(c.device, c.value) for c in commands if c.point == "run_command"] == [("c1", 0), ("c2", 0)]
+    idle = plan_commands(ROOM, {d: stopped(d, run_command=1) for d in ("c1", "c2", "v1")}, (), 30)
+    assert [c for c in idle if c.point == "run_command"] == []  # no demand: their own band stays
+    again = plan_commands(ROOM, {**seen, "c1": stopped("c1", run_command=0)}, ("v1",), 30)
+    assert ("c1", "run_command") not in [c.key for c in again]  # read back 0: not written again
+
+
+# ---- machines that may not stop yet are a plan, not a lack of capacity
+
+
+def test_running_machines_within_their_minimum_run_give_a_surplus_plan() -> None:
+    seen = {"c1": running("c1", run_s=10), "c2": running("c2", run_s=10), "v1": running("v1", run_s=10)}
+    plan = best_combination((C1, C2, V1), seen, 5.0, 0.1, 0.05)
+    assert plan is not None
+    assert set(plan.devices) == {"c1", "c2", "v1"}
+    decision = run(snapshot(*seen.values(), demand=5.0))
+    assert "no_capacity" not in [a.code for a in decision.alarms]
+    assert not any(c.safety for c in decision.commands)  # nothing loaded "because of low pressure"
+
+
+def test_without_the_margin_the_demand_itself_is_served_before_no_capacity() -> None:
+    decision = run(snapshot(running("c1"), running("c2"), running("v1"), demand=27.0))  # 28 m3/min in all
+    assert "no_capacity" not in [a.code for a in decision.alarms]
+    assert set(decision.combination) == {"c1", "c2", "v1"}
+    short = run(snapshot(running("c1"), running("c2"), running("v1"), demand=29.0))
+    assert "no_capacity" in [a.code for a in short.alarms]
+
+
+# ---- the low-pressure projection counts the air of machines free to load on their own band
+
+
+def test_a_fast_fall_with_a_machine_free_to_load_is_not_low_pressure() -> None:
+    free = running("c2", state=MachineState.UNLOADED, run_command=1, load_command=1)
+    falling = snapshot(running("c1"), free, running("v1"), bar=6.4, demand=15.0)
+    falling = falling.__class__(**{**falling.__dict__, "dpdt_bar_per_min": -3.0})
+    assert "pressure_low" not in [a.code for a in run(falling).alarms]  # 6.4 + (-3 + 10.1) x 20/60
+    held = running("c2", state=MachineState.UNLOADED, run_command=1, load_command=0)
+    blocked = falling.__class__(**{**falling.__dict__, "machines": (running("c1"), held, running("v1"))})
+    assert "pressure_low" in [a.code for a in run(blocked).alarms]  # 6.4 - 3 x 20/60 = 5.4 bar
+    below = falling.__class__(**{**falling.__dict__, "pressure": falling.pressure.__class__(5.9, True, 1.0)})
+    assert "pressure_low" in [a.code for a in run(below).alarms]  # below the minimum: always
+
+
+# ---- make before break: a machine leaves only once the receiver can bridge the one joining
+
+
+def test_a_swap_waits_for_the_joiner_when_the_receiver_cannot_bridge_its_start() -> None:
+    seen = {"c1": running("c1"), "c2": stopped("c2"), "v1": stopped("v1")}
+    members = [C2]
+    assert make_before_break(ROOM, seen, members, 6.3, 9.0, 18.0)  # 0.3 bar x 2 m3: 4 s of 9 m3/min
+    assert not make_before_break(ROOM, seen, members, 6.8, 2.0, 18.0)  # 0.8 bar: 47 s of 2 m3/min
+    commands = plan_commands(ROOM, seen, ("c2",), 30, 6.3, 9.0, 18.0)
+    assert ("c1", "load_command") not in [c.key for c in commands]  # c1 keeps giving air
+    starts_now = {c.point: c.value for c in commands if c.device == "c2"}
+    assert starts_now["load_pressure_setpoint_bar"] > ROOM.unload_bar  # the joiner starts at once
+    assert starts_now["run_command"] == 1
+
+
+def test_on_low_pressure_a_machine_stopping_is_told_to_run_again_before_it_can_load() -> None:
+    stopping = running("c1", state=MachineState.UNLOADED, run_command=0, load_command=0)
+    decision = run(snapshot(stopping, running("v1"), bar=5.9, demand=15.0))
+    assert points(decision, "c1")["run_command"] == 1  # a controller loads only while it may run
+    assert points(decision, "c1")["load_command"] == 1
+    assert all(c.safety for c in decision.commands if c.point != "heartbeat")
+
+
+def test_below_the_target_and_falling_no_machine_leaves() -> None:
+    seen = {"c1": running("c1"), "c2": running("c2"), "v1": running("v1")}
+    falling = plan_commands(ROOM, seen, ("c2", "v1"), 30, 6.7, 12.0, 18.0, -0.5)
+    assert ("c1", "load_command") not in [c.key for c in falling]  # 6.7 < target 6.8, falling
+    rising = plan_commands(ROOM, seen, ("c2", "v1"), 30, 6.7, 12.0, 18.0, 0.5)
+    assert {c.key: c.value for c in rising}[("c1", "load_command")] == 0
+    at_target = plan_commands(ROOM, seen, ("c2", "v1"), 30, 6.8, 12.0, 18.0, -0.5)
+    assert {c.key: c.value for c in at_target}[("c1", "load_command")] == 0
