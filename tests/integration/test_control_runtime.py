@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import logging
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,11 @@ async def until(check: Any, timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
 async def test_run_sequences_the_room_publishes_every_cycle_and_records_it(
     start_factory: StartFactory, mosquitto: Mosquitto, victoria: VictoriaMetrics, tmp_path: Path
 ) -> None:
@@ -141,6 +147,8 @@ async def test_run_sequences_the_room_publishes_every_cycle_and_records_it(
         "local_store": {"path": "store"},
     }
     data = site_dict(factory.bus("compressors").port, "active", sinks=sinks)
+    web_port = free_port()
+    data["web"] = {"port": web_port}  # the dashboard's /api/control reads the same runner
     path = write_site(tmp_path / "site.yaml", data)
     running: dict[str, Any] = {}
     messages: list[dict[str, Any]] = []
@@ -165,6 +173,16 @@ async def test_run_sequences_the_room_publishes_every_cycle_and_records_it(
         # the heartbeat takes both machines under remote control
         await until(lambda: len(messages) >= 3 and sources() == {"c1": 1.0, "c2": 1.0}, 20, "remote control")
         assert factory.write_counts("c1").accepted > 0
+        # the dashboard's view of the running sequencer: the contract's shape, decisions as published
+        status = await asyncio.to_thread(_get_json, f"http://127.0.0.1:{web_port}/api/control")
+        assert status["mode"] == "active"
+        (room,) = status["rooms"]
+        assert (room["room"], room["minimum_bar"], room["band_low_bar"]) == ("room", 6.0, 6.7)
+        assert room["decisions"], "the commissioning writes are decisions the page must show"
+        for decision in room["decisions"]:
+            jsonschema.validate(decision, CONTROL_SCHEMA)
+        times = [d["ts"] for d in room["decisions"]]
+        assert times == sorted(times, reverse=True)  # newest first
         # c2, which carries the header pressure, stops answering: its poller fails, the room holds
         factory.bus("compressors").faults.set(11, Fault(FaultKind.TIMEOUT))
         await until(lambda: any(a["code"] == "pressure_bad" for a in messages[-1]["alarms"]), 10, "hold")
