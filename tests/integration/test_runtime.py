@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,13 @@ from agent.runtime.output import MemoryOutput
 from agent.runtime.poller import PollerSettings
 from simulators.clock import AcceleratedClock
 from simulators.faults import Fault, FaultKind
-from simulators.scenario import Scenario, load_scenario
+from simulators.scenario import Scenario
 from tests.integration.conftest import StartFactory
+from tests.scenarios import shared_scenario
 
 pytestmark = pytest.mark.integration
 
-TINY = load_scenario("tiny")
+TINY = shared_scenario("tiny")
 
 
 async def wait_until(condition: Callable[[], bool], within_s: float, what: str) -> None:
@@ -37,9 +39,13 @@ async def wait_until(condition: Callable[[], bool], within_s: float, what: str) 
 
 
 def scenario_with(buses: list[dict[str, Any]]) -> Scenario:
+    """TINY with other buses, starting the day before yesterday: its factory, on the real clock, then
+    simulates three days to reach now, not every day since TINY's start (tests/scenarios.py)."""
     data = TINY.model_dump(mode="json")
     data["buses"] = buses
     data["retrofit"] = None
+    today = datetime.now(TINY.start.tzinfo).date()
+    data["start"] = datetime.combine(today - timedelta(days=2), TINY.start.timetz()).isoformat()
     return Scenario.model_validate(data)
 
 
