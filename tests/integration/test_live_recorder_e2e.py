@@ -46,7 +46,7 @@ from agent.rating.site import site_rating_provider
 from agent.runtime.schedule import SIM_CLOCK_ENV
 from agent.web import HistorySource, create_app
 from agent.web.settings import settings_for
-from simulators.clock import SharedClock
+from simulators.clock import FixedClock, SharedClock
 from simulators.history import generate_history
 from simulators.scenario import load_scenario
 from simulators.server import SimulatedFactory
@@ -59,6 +59,7 @@ DAY0 = datetime.fromisoformat("2024-02-01T00:00:00+08:00")  # a Thursday: produc
 MONTH = "2024-02"  # the live days are the only days of this month in the history (the rating period)
 BASELINE_START = "2024-01-01"  # the scenario's first day: January, imported, is the baseline
 LEAD_S = 8 * 3600  # the agent starts (in 1-5 real s on a loaded machine) well before DAY0
+# (the clock starts after the baseline import, just before the agent)
 DAYS = 2
 TONNES_PER_TABLET = 0.5e-6
 COUNTER_INTERVAL_S = 900.0  # meter, counter, sensor: one poll per interval, on its bounds
@@ -206,16 +207,20 @@ async def record_live(start_factory: StartFactory, tmp_path: Path) -> LiveRun:
     prepared = SiteModel(scenario)
     for t in range(int(DAY0.timestamp() - LEAD_S), int(DAY0.timestamp()) + (DAYS + 1) * 86400, 86400):
         prepared.warm(float(t))
-    clock = SharedClock.starting_now(DAY0.timestamp() - LEAD_S, SPEED)
-    factory = await start_factory(scenario, clock=clock)
-    # At 3,600x a read lands tens of simulated seconds after its slot (a real gateway's 50 ms is 50 ms),
-    # so meters and counters refresh their registers every 15 simulated minutes, on the agent's slots, as
-    # a device that updates once per poll period would: each read then shows the slot's value exactly.
-    for name in ("meters", "production"):
-        factory.bus(name).clock = SharedClock(clock.spec, refresh_s=COUNTER_INTERVAL_S)
+    # Nothing reads the factory before the agent runs; its shared clock starts just before the agent
+    # (below), so the import's seconds do not eat into the agent's LEAD_S of simulated time before DAY0.
+    factory = await start_factory(scenario, clock=FixedClock(DAY0.timestamp() - LEAD_S))
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(site_config(factory, tmp_path / "store")), encoding="utf-8")
     import_baseline(site, scenario, generated, tmp_path)
+    clock = SharedClock.starting_now(DAY0.timestamp() - LEAD_S, SPEED)
+    factory.clock = clock
+    # At 3,600x a read lands tens of simulated seconds after its slot (a real gateway's 50 ms is 50 ms),
+    # so meters and counters refresh their registers every 15 simulated minutes, on the agent's slots, as
+    # a device that updates once per poll period would: each read then shows the slot's value exactly.
+    for name, bus in factory.buses.items():
+        counters = name in ("meters", "production")
+        bus.clock = SharedClock(clock.spec, refresh_s=COUNTER_INTERVAL_S) if counters else clock
     err = await run_agent(site, clock, until_sim=DAY0.timestamp() + DAYS * 86400 + 1200)
     return LiveRun(site, tmp_path / "store" / "history.db", factory, err)
 
