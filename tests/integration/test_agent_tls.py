@@ -25,7 +25,7 @@ from tests.integration.conftest import StartFactory
 from tests.integration.services import MOSQUITTO, Mosquitto, _wait_until, free_port
 from tests.integration.test_agent_outage import agent_process, lag, wait_until
 from tests.integration.test_delivery_mqtt import Collector, running
-from tests.scenarios import shared_scenario
+from tests.scenarios import live_scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -117,7 +117,7 @@ def site_yaml(tmp_path: Path, meters_port: int, broker: TlsMosquitto, certs: Pat
 async def test_telemetry_arrives_over_tls_with_the_password_from_the_environment(
     start_factory: StartFactory, broker: TlsMosquitto, certs: Path, tmp_path: Path
 ) -> None:
-    factory = await start_factory(shared_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = site_yaml(tmp_path, factory.bus("meters").port, broker, certs)
     collector = Collector(broker.plain_port, f"tls/{SITE}/+/telemetry", auth=WATCHER)
     log = tmp_path / "agent.log"
@@ -135,7 +135,7 @@ async def test_telemetry_arrives_over_tls_with_the_password_from_the_environment
 async def test_a_wrong_password_is_logged_once_retried_with_backoff_and_polling_goes_on(
     start_factory: StartFactory, broker: TlsMosquitto, certs: Path, tmp_path: Path
 ) -> None:
-    factory = await start_factory(shared_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = site_yaml(tmp_path, factory.bus("meters").port, broker, certs)
     log = tmp_path / "agent.log"
     async with agent_process(site, log, {"MQTT_PASSWORD": "not-the-password"}) as agent:

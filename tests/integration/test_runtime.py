@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,11 @@ from simulators.clock import AcceleratedClock
 from simulators.faults import Fault, FaultKind
 from simulators.scenario import Scenario
 from tests.integration.conftest import StartFactory
-from tests.scenarios import shared_scenario
+from tests.scenarios import live_scenario
 
 pytestmark = pytest.mark.integration
 
-TINY = shared_scenario("tiny")
+TINY = live_scenario("tiny")
 
 
 async def wait_until(condition: Callable[[], bool], within_s: float, what: str) -> None:
@@ -39,13 +38,9 @@ async def wait_until(condition: Callable[[], bool], within_s: float, what: str) 
 
 
 def scenario_with(buses: list[dict[str, Any]]) -> Scenario:
-    """TINY with other buses, starting the day before yesterday: its factory, on the real clock, then
-    simulates three days to reach now, not every day since TINY's start (tests/scenarios.py)."""
     data = TINY.model_dump(mode="json")
     data["buses"] = buses
     data["retrofit"] = None
-    today = datetime.now(TINY.start.tzinfo).date()
-    data["start"] = datetime.combine(today - timedelta(days=2), TINY.start.timetz()).isoformat()
     return Scenario.model_validate(data)
 
 
