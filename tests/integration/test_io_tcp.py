@@ -21,13 +21,13 @@ from agent.modbus.decode import decode_point
 from agent.modbus.io import ModbusLink
 from simulators.clock import FixedClock
 from simulators.faults import Fault, FaultKind
-from simulators.scenario import load_scenario
 from simulators.server import SimulatedFactory
 from tests.integration.conftest import StartFactory
+from tests.scenarios import shipped_scenario
 
 pytestmark = pytest.mark.integration
 
-TINY = load_scenario("tiny")
+TINY = shipped_scenario("tiny")
 NOON_DAY_2 = TINY.start.timestamp() + 86400 + 12 * 3600 + 7.5
 MAIN, LINE = 1, 2
 SDM630 = ProfileRegistry().get("eastron/sdm630")

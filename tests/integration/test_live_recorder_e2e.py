@@ -150,8 +150,9 @@ async def run_agent(site: Path, clock: SharedClock, until_sim: float) -> bytes:
     return err
 
 
-def truth_frame(tmp_path: Path, first_day: int) -> pd.DataFrame:
-    scenario = load_scenario("demo_factory")
+def truth_frame(scenario: Any, tmp_path: Path, first_day: int) -> pd.DataFrame:
+    """The generator's truth for the live days, from the scenario object the factory served (the days
+    before them are already simulated in this process for that object)."""
     result = generate_history(scenario, DAYS, tmp_path / "truth", first_day=first_day)
     frame = pd.read_csv(result.history_csv)
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), format="ISO8601", utc=True))
@@ -250,9 +251,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
 
 @pytest.mark.timeout(240)
 def test_two_simulated_days_recorded_live_match_the_simulators_truth(live: LiveRun, tmp_path: Path) -> None:
-    scenario = load_scenario("demo_factory")
     run = live
     factory = run.factory
+    scenario = factory.scenario
     assert b"event=simulated_clock" in run.stderr  # the agent says loudly that its time is not real
 
     window = pd.date_range(pd.Timestamp(DAY0), periods=DAYS * 96, freq="15min").tz_convert("UTC")
@@ -266,7 +267,7 @@ def test_two_simulated_days_recorded_live_match_the_simulators_truth(live: LiveR
         series = store.series(names, window[0], window[-1] + pd.Timedelta("15min"))
         completeness = store.series_completeness(names, window[0], window[-1] + pd.Timedelta("15min"))
     first_day = (DAY0.date() - scenario.start.date()).days
-    truth = truth_frame(tmp_path, first_day).reindex(window)
+    truth = truth_frame(scenario, tmp_path, first_day).reindex(window)
 
     # every interval of the two days is there and complete
     assert energy.index.equals(window), (
