@@ -298,7 +298,8 @@ def test_two_simulated_days_recorded_live_match_the_simulators_truth(live: LiveR
         [counter_at(factory, t.timestamp() + 900) - counter_at(factory, t.timestamp()) for t in window],
         index=window,
     )
-    drift = (recorded - expected).cumsum().round(6)  # recorded minus true tablets up to each bound
+    # whole tablets: a move of thousands leaves float residue of 1e-6 in the running sum, not a tablet
+    drift = (recorded - expected).cumsum().round(3)  # recorded minus true tablets up to each bound
     figures["production tablets"] = expected.sum()
     figures["production intervals exact %"] = 100 * float((recorded == expected).mean())
     figures["production bounds with exact running total %"] = 100 * float((drift == 0).mean())
