@@ -39,10 +39,10 @@ import pytest
 import yaml
 
 from agent.outbox.codec import decode_result
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.services import Mosquitto, VictoriaMetrics
 from tests.integration.test_delivery_mqtt import Collector, running
+from tests.scenarios import live_scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -264,7 +264,7 @@ ENV = {"OUTAGE_MQTT_PASSWORD": AGENT_USER[1]}
 async def test_sinks_down_and_back_nothing_missing_over_mqtt_nothing_doubled_in_the_database(
     start_factory: StartFactory, sinks: Sinks, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = site_yaml(tmp_path, factory.bus("meters").port, sinks.broker, sinks.db.url)
     outbox = tmp_path / "store" / "outbox.db"
     collector = sinks.collector
@@ -320,7 +320,7 @@ async def test_sinks_down_and_back_nothing_missing_over_mqtt_nothing_doubled_in_
 async def test_agent_killed_during_an_outage_delivers_everything_it_had_accepted_after_a_restart(
     start_factory: StartFactory, sinks: Sinks, tmp_path: Path
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = site_yaml(tmp_path, factory.bus("meters").port, sinks.broker, sinks.db.url)
     outbox = tmp_path / "store" / "outbox.db"
     collector = sinks.collector

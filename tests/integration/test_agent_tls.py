@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.services import MOSQUITTO, Mosquitto, _wait_until, free_port
 from tests.integration.test_agent_outage import agent_process, lag, wait_until
 from tests.integration.test_delivery_mqtt import Collector, running
+from tests.scenarios import live_scenario
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "tls-test"
@@ -81,6 +81,11 @@ def broker(tmp_path: Path, certs: Path) -> Iterator[TlsMosquitto]:
     started.kill(signal.SIGTERM)
 
 
+def refusals(broker: TlsMosquitto) -> int:
+    """Connection attempts the broker has refused so far (it logs each one)."""
+    return broker.log.read_text().count("not authorised")
+
+
 def site_yaml(tmp_path: Path, meters_port: int, broker: TlsMosquitto, certs: Path) -> Path:
     devices = [
         {"name": name, "bus": "meters", "unit_id": unit, "profile": "eastron/sdm630", "interval_s": 0.5}
@@ -112,14 +117,14 @@ def site_yaml(tmp_path: Path, meters_port: int, broker: TlsMosquitto, certs: Pat
 async def test_telemetry_arrives_over_tls_with_the_password_from_the_environment(
     start_factory: StartFactory, broker: TlsMosquitto, certs: Path, tmp_path: Path
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = site_yaml(tmp_path, factory.bus("meters").port, broker, certs)
     collector = Collector(broker.plain_port, f"tls/{SITE}/+/telemetry", auth=WATCHER)
     log = tmp_path / "agent.log"
     async with running(collector.run()):
         await asyncio.wait_for(collector.subscribed.wait(), 10)
         async with agent_process(site, log, {"MQTT_PASSWORD": AGENT[1]}) as agent:
-            await wait_until(lambda: len(collector.docs) >= 6 or not agent.alive, 20, "telemetry over TLS")
+            await wait_until(lambda: len(collector.docs) >= 6 or not agent.alive, 45, "telemetry over TLS")
             assert await agent.stop() == 0, log.read_text()[-3000:]
     assert {doc["device"] for doc in collector.docs} == {"main_meter", "line_meter"}
     assert re.search(
@@ -130,19 +135,22 @@ async def test_telemetry_arrives_over_tls_with_the_password_from_the_environment
 async def test_a_wrong_password_is_logged_once_retried_with_backoff_and_polling_goes_on(
     start_factory: StartFactory, broker: TlsMosquitto, certs: Path, tmp_path: Path
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = site_yaml(tmp_path, factory.bus("meters").port, broker, certs)
     log = tmp_path / "agent.log"
     async with agent_process(site, log, {"MQTT_PASSWORD": "not-the-password"}) as agent:
+        # The ten seconds start at the agent's first attempt, not at its launch: a process starting on a
+        # loaded machine spends seconds importing before it polls or connects.
+        await wait_until(lambda: refusals(broker) >= 1 or not agent.alive, 40, "the first connection attempt")
         await asyncio.sleep(10)
         assert agent.alive, log.read_text()[-3000:]
         backlog = lag(tmp_path / "store" / "outbox.db")
+        attempts = refusals(broker)
         assert await agent.stop() == 0, log.read_text()[-3000:]
     text = log.read_text()
     refused = [line for line in text.splitlines() if "not authori" in line.lower()]
     assert len(refused) == 1, f"one line for the refusal, not one per attempt: {refused}"
     assert f"localhost:{broker.port}" in refused[0]
     assert "Traceback" not in text
-    attempts = broker.log.read_text().count("not authorised")
     assert 2 <= attempts <= 10, f"{attempts} connection attempts in 10 s: retries should back off"
     assert backlog >= 30, "polling goes on into the outbox while the broker refuses the agent"

@@ -13,13 +13,13 @@ import pytest
 import yaml
 
 from simulators.clock import FixedClock
-from simulators.scenario import load_scenario
 from simulators.server import SimulatedFactory
 from tests.integration.conftest import StartFactory
+from tests.scenarios import shipped_scenario
 
 pytestmark = pytest.mark.integration
 
-TINY = load_scenario("tiny")
+TINY = shipped_scenario("tiny")
 NOON_DAY_2 = TINY.start.timestamp() + 86400 + 12 * 3600 + 7.5
 
 

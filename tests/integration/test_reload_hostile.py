@@ -18,9 +18,9 @@ import pytest
 from agent.config.loader import LoadedConfig, load_config
 from agent.runtime.app import Agent
 from agent.runtime.output import MemoryOutput
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.test_runtime_cli import ROOT, config, records, wait_until
+from tests.scenarios import live_scenario
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def peak_rss_mb(pid: int) -> float:
 async def test_a_reload_of_a_hostile_file_keeps_the_agent_polling(
     start_factory: StartFactory, tmp_path: Path
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     port = factory.bus("meters").port
     site, out = tmp_path / "site.yaml", tmp_path / "out.jsonl"
     good = config(port, 0.5)
@@ -82,7 +82,7 @@ async def test_a_reload_failing_by_any_exception_logs_one_line_and_keeps_the_old
     start_factory: StartFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The loader seam raises what no config file can raise today: the runtime must not care."""
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     site = tmp_path / "site.yaml"
     site.write_text(config(factory.bus("meters").port, 0.5))
     loaded = load_config(site)

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.services import Mosquitto, VictoriaMetrics, free_port, mosquitto, victoria
 from tests.integration.test_delivery_mqtt import Collector, running
+from tests.scenarios import live_scenario
 
 __all__ = ["mosquitto", "victoria"]  # fixtures shared from tests/integration/services.py
 
@@ -82,7 +82,7 @@ async def test_run_delivers_and_serves_the_dashboard_on_the_chosen_loop(
 ) -> None:
     if loop == "uvloop":
         pytest.importorskip("uvloop")
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     web_port = free_port()
     name = f"loop-{loop}"  # the broker and the database are shared by the module's tests
     site = site_yaml(tmp_path, name, factory.bus("meters").port, mosquitto.port, victoria.url, web_port)

@@ -19,9 +19,9 @@ from agent.outbox import Outbox
 from agent.runtime.app import Agent
 from agent.runtime.delivery import Delivery
 from agent.runtime.site import serve_site
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.services import Mosquitto, VictoriaMetrics, free_port, mosquitto, victoria
+from tests.scenarios import live_scenario
 
 __all__ = ["mosquitto", "victoria"]  # fixtures shared from tests/integration/services.py
 
@@ -84,7 +84,7 @@ async def get_json(url: str) -> Any:
 async def test_polls_reach_mqtt_and_the_database_and_the_dashboard_sees_the_devices(
     start_factory: StartFactory, mosquitto: Mosquitto, victoria: VictoriaMetrics, tmp_path: Path
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     web_port = free_port()
     path = site_yaml(tmp_path, factory.bus("meters").port, mosquitto.port, victoria.url, web_port)
     running: dict[str, Any] = {}

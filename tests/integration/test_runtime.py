@@ -19,12 +19,13 @@ from agent.runtime.output import MemoryOutput
 from agent.runtime.poller import PollerSettings
 from simulators.clock import AcceleratedClock
 from simulators.faults import Fault, FaultKind
-from simulators.scenario import Scenario, load_scenario
+from simulators.scenario import Scenario
 from tests.integration.conftest import StartFactory
+from tests.scenarios import live_scenario
 
 pytestmark = pytest.mark.integration
 
-TINY = load_scenario("tiny")
+TINY = live_scenario("tiny")
 
 
 async def wait_until(condition: Callable[[], bool], within_s: float, what: str) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
+from tests.scenarios import live_scenario
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def config(port: int, line_interval_s: float) -> str:
 
 
 async def test_sighup_reloads_and_sigterm_exits_cleanly(start_factory: StartFactory, tmp_path: Path) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     port = factory.bus("meters").port
     site, out = tmp_path / "site.yaml", tmp_path / "out.jsonl"
     site.write_text(config(port, 0.5))

@@ -19,13 +19,13 @@ from agent.config.registry import ProfileRegistry
 from agent.modbus.decode import decode_point
 from simulators.clock import FixedClock
 from simulators.faults import Fault, FaultKind
-from simulators.scenario import load_scenario
 from simulators.server import SimulatedFactory, wire_seconds
 from tests.integration.conftest import StartFactory
+from tests.scenarios import shipped_scenario
 
 pytestmark = pytest.mark.integration
 
-TINY = load_scenario("tiny")
+TINY = shipped_scenario("tiny")
 NOON_DAY_2 = TINY.start.timestamp() + 86400 + 12 * 3600 + 7.5
 SDM630 = ProfileRegistry().get("eastron/sdm630")
 COMPRESSOR = ProfileRegistry().get("generic/compressor_load_unload")

@@ -19,9 +19,9 @@ from agent.runtime.app import Agent
 from agent.runtime.delivery import Delivery
 from agent.runtime.site import Background, serve_site
 from agent.runtime.supervise import Backoff
-from simulators.scenario import load_scenario
 from tests.integration.conftest import StartFactory
 from tests.integration.services import Mosquitto, mosquitto
+from tests.scenarios import live_scenario
 
 __all__ = ["mosquitto"]
 
@@ -56,7 +56,7 @@ def site_yaml(tmp_path: Path, meters_port: int, mqtt_port: int) -> Path:
 async def test_a_rating_that_raises_leaves_polling_and_delivery_running_and_is_logged_once(
     start_factory: StartFactory, mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    factory = await start_factory(load_scenario("tiny"))
+    factory = await start_factory(live_scenario("tiny"))
     path = site_yaml(tmp_path, factory.bus("meters").port, mosquitto.port)
     calls: list[str] = []
 

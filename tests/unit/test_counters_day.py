@@ -10,8 +10,8 @@ from agent.config.registry import ProfileRegistry
 from agent.readings.counters import CounterTracker, counter_limits
 from agent.readings.intervals import IntervalAccumulator
 from simulators.faults import Fault, FaultKind, FaultTable
-from simulators.scenario import load_scenario
 from simulators.site import SiteModel
+from tests.scenarios import shipped_scenario
 
 STEP_S = 15.0
 
@@ -23,7 +23,7 @@ STEP_S = 15.0
 def test_a_day_with_rollover_reset_and_glitches_matches_the_true_energy(
     device: str, point: str, rated_kw: float
 ) -> None:
-    scenario = load_scenario("tiny")
+    scenario = shipped_scenario("tiny")
     model = SiteModel(scenario, retrofit=True)
     profile = ProfileRegistry().get(scenario.device(device).profile)
     spec = profile.point(point)

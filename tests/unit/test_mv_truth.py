@@ -1,6 +1,7 @@
 """M&V against the simulator's ground truth: the demo factory with its retrofit, 360 days.
 
-The history is generated once per module (about 20 s) and imported the way `energy-agent demo` does;
+The history is generated and imported the way `energy-agent demo` does, once per session for this module
+and test_rating_demo.py (fixture `demo_years`, tests/demo_year.py; this module gets its own copy);
 `truth_daily.csv` holds, per day, the same day simulated without the retrofit (same random streams).
 Every savings figure here goes through the code the dashboard, the report and `energy-agent savings`
 use (HistorySource.savings over the history store, or for Option B the same analytics functions).
@@ -28,13 +29,13 @@ from agent.analytics.windows import local_day_bounds
 from agent.cli import savings_cmd
 from agent.config.analytics import BaselineOptions
 from agent.config.loader import LoadedConfig, load_config
-from agent.demo import demo_scenario, demo_site_config, prepare_history, served_endpoints, write_config
 from agent.history.store import HistoryStore
 from agent.rating.files import default_rubric_path, load_rubric
 from agent.rating.provider import rating_package
 from agent.report.build import render_html
 from agent.web.history_source import HistorySource
 from agent.web.settings import settings_for
+from tests.demo_year import DemoYears
 
 TODAY = date(2025, 6, 30)
 DAYS = 360  # retrofit 120 days before TODAY: 240 baseline days (July-March), 121 reporting days
@@ -58,16 +59,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    work = tmp_path_factory.mktemp("mv-truth")
-    scenario = demo_scenario(TODAY, DAYS)
-    end_of_today = pd.Timestamp(TODAY + timedelta(days=1), tz=TZ).timestamp()
-    history = prepare_history(scenario, work, DAYS, now=end_of_today)
-    endpoints = served_endpoints(scenario, 1502)
-    config = write_config(demo_site_config(scenario, endpoints, None, 15.0), work / "site.yaml")
-    truth_csv = next((work / "history").glob("*/truth_daily.csv"))
+def demo(demo_years: DemoYears, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    year = demo_years.copy(TODAY, DAYS, tmp_path_factory.mktemp("mv-truth"))
+    truth_csv = next((year.workdir / "history").glob("*/truth_daily.csv"))
     truth = pd.read_csv(truth_csv, index_col="date")
-    return Demo(scenario, config, load_config(config), history, truth)
+    return Demo(year.scenario, year.config, load_config(year.config), year.history, truth)
 
 
 # ---------------------------------------------------------------- 1. savings vs the truth

@@ -1,7 +1,8 @@
 """The demo factory's rating before and after its retrofit, with the demo's site rating file.
 
 Same set-up as test_mv_truth.py: the demo factory re-dated to 360 days ending 2025-06-30, retrofit on
-2025-03-02, imported the way `energy-agent demo` does; the history is generated once per module.
+2025-03-02, imported the way `energy-agent demo` does; the history is generated once per session
+(fixture `demo_years`, tests/demo_year.py, shared with test_mv_truth.py; this module gets its own copy).
 The site rating file (edge_configs/rating/demo_factory_rating.yaml) declares what the simulator cannot
 measure and sets the sector curves from the months before the retrofit. Figures: docs/mv-validation.md.
 
@@ -27,20 +28,14 @@ import pytest
 
 from agent.cli import rating_cmd, savings_cmd, web_cmds
 from agent.config.loader import LoadedConfig, load_config
-from agent.demo import (
-    demo_rating_path,
-    demo_scenario,
-    demo_site_config,
-    prepare_history,
-    served_endpoints,
-    write_config,
-)
+from agent.demo import demo_rating_path
 from agent.rating.files import builtin_rating_dir, default_rubric_path, load_rubric, load_site_rating
 from agent.rating.package import package_json
 from agent.rating.provider import rating_package
 from agent.rating.site import site_rating_provider
 from agent.web import HistorySource, create_app
 from agent.web.settings import settings_for
+from tests.demo_year import DemoYears
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette's test client warns about its own httpx transport
@@ -65,14 +60,9 @@ RETROFIT_MOVES = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoadedConfig, Path]:
-    work = tmp_path_factory.mktemp("rating-demo")
-    scenario = demo_scenario(TODAY, DAYS)
-    end_of_today = pd.Timestamp(TODAY + timedelta(days=1), tz=TZ).timestamp()
-    history = prepare_history(scenario, work, DAYS, now=end_of_today)
-    endpoints = served_endpoints(scenario, 1502)
-    config = write_config(demo_site_config(scenario, endpoints, None, 15.0), work / "site.yaml")
-    return load_config(config), history
+def demo(demo_years: DemoYears, tmp_path_factory: pytest.TempPathFactory) -> tuple[LoadedConfig, Path]:
+    year = demo_years.copy(TODAY, DAYS, tmp_path_factory.mktemp("rating-demo"))
+    return load_config(year.config), year.history
 
 
 @pytest.fixture(scope="module")

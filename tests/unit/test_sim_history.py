@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from simulators.history import generate_history
-from simulators.scenario import load_scenario
 from simulators.site import SiteModel
+from tests.scenarios import shipped_scenario
 
-TINY = load_scenario("tiny")
+TINY = shipped_scenario("tiny")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ from simulators.environment import local_days, outdoor_temperature_c
 from simulators.physics import compute_days
 from simulators.scenario import load_scenario
 from simulators.site import SiteModel
+from tests.scenarios import shipped_scenario
 
-TINY = load_scenario("tiny")
+TINY = shipped_scenario("tiny")
 DAY = 86400.0
 
 
