@@ -314,9 +314,12 @@ def test_two_simulated_days_recorded_live_match_the_simulators_truth(live: LiveR
         figures[f"{c} loaded h (truth {expected_loaded:.2f}) error %"] = 100 * (loaded / expected_loaded - 1)
         figures[f"{c} air m3 error %"] = 100 * (air / expected_air - 1)
         assert expected_loaded > 5, "pick a compressor that works: the check needs hours to compare"
-        # within 1 %, or the hour counter's 0.1 h step for a machine loaded less than 10 h
-        assert loaded == pytest.approx(expected_loaded, rel=0.01, abs=0.1), c
-        assert running == pytest.approx(expected_running, rel=0.01, abs=0.1), c
+        # within 1 %, or two of the hour counter's 0.1 h steps: the window's hours are the counter read
+        # near its end minus the counter read near its start, less than one step off from the counter's
+        # resolution, and up to about one more from when those reads fall (at 3600x a read 0.1 s late on
+        # a loaded machine is 6 simulated minutes); a full run measured 19.70 h against 19.90
+        assert loaded == pytest.approx(expected_loaded, rel=0.01, abs=0.2), c
+        assert running == pytest.approx(expected_running, rel=0.01, abs=0.2), c
         assert air == pytest.approx(expected_air, rel=0.01), c
         pressure = series[f"{c}.pressure_bar"]
         errors = (pressure - truth[f"{c}_pressure_bar"])[full[f"{c}.pressure_bar"]]
