@@ -132,6 +132,21 @@ def test_without_the_margin_the_demand_itself_is_served_before_no_capacity() -> 
     assert "no_capacity" in [a.code for a in short.alarms]
 
 
+def test_the_margin_never_adds_a_machine_that_would_only_idle() -> None:
+    # 19.9 m3/min with 2 % is 20.3: beyond c1 + c2 (20), and c1 + c2 + v1 (28) would run its base
+    # machines part-loaded (the VSD at its minimum); c1 + c2 serve the demand itself, without an idler
+    seen = {d: stopped(d) for d in ("c1", "c2", "v1")}
+    plan = best_combination((C1, C2, V1), seen, 19.9, 0.02, 0.1)
+    assert plan is not None
+    assert set(plan.devices) == {"c1", "c2"}
+    assert plan.power_kw == pytest.approx(55 + 15 + 40 * 9.9 / 10)
+    # the margin still chooses where it costs no idling machine: 17.9 x 1.02 is beyond c1 + v1 (18)
+    margin = best_combination((C1, C2, V1), seen, 17.9, 0.02, 0.1)
+    assert margin is not None
+    assert set(margin.devices) == {"c1", "c2"}
+    assert set(best_combination((C1, C2, V1), seen, 17.9, 0.0, 0.1).devices) == {"c1", "v1"}  # type: ignore[union-attr]
+
+
 # ---- the low-pressure projection counts the air of machines free to load on their own band
 
 
