@@ -147,6 +147,19 @@ def test_the_margin_never_adds_a_machine_that_would_only_idle() -> None:
     assert set(best_combination((C1, C2, V1), seen, 17.9, 0.0, 0.1).devices) == {"c1", "v1"}  # type: ignore[union-attr]
 
 
+def test_between_equal_machines_the_one_running_is_kept_rather_than_swapped_for_fewer_hours() -> None:
+    # c1 runs, c2 has fewer hours: at 12 m3/min, c1 + v1 and c2 + v1 cost the same; starting c2 and
+    # stopping c1 would be a start for nothing (issue 19's week: 6 starts an hour on every machine)
+    seen = {"c1": running("c1", running_hours=900.0), "c2": stopped("c2", running_hours=100.0)}
+    seen["v1"] = stopped("v1", running_hours=500.0)
+    plan = best_combination((C1, C2, V1), seen, 12.0, 0.0, 0.0)
+    assert plan is not None
+    assert set(plan.devices) == {"c1", "v1"}
+    # from all stopped, the duty still rotates to the machine with fewer hours
+    cold = {**seen, "c1": stopped("c1", running_hours=900.0)}
+    assert set(best_combination((C1, C2, V1), cold, 12.0, 0.0, 0.0).devices) == {"c2", "v1"}  # type: ignore[union-attr]
+
+
 # ---- the low-pressure projection counts the air of machines free to load on their own band
 
 
