@@ -6,13 +6,18 @@ unload 7.0), receiver 2 m3; c1, c2 load/unload 10 m3/min, v1 a VSD of 8 m3/min.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from agent.config.loader import load_config
 from agent.control import Command, MachineState, Memory
 from agent.control.decide import base_band, limit_commands, make_before_break, plan_commands
 from agent.control.strategy import Sample, best_combination, track_demand
 from tests.unit.test_control_interlocks import ROOM, points, run, snapshot
 from tests.unit.test_control_strategy import C1, C2, V1, running, stopped
+
+WEEK_SITE = Path(__file__).resolve().parents[1] / "data" / "control_week_site.yaml"
 
 # ---- the demand estimate: smoothed over 30 s, the projection keeps the fast dP/dt
 
@@ -130,6 +135,56 @@ def test_without_the_margin_the_demand_itself_is_served_before_no_capacity() -> 
     assert set(decision.combination) == {"c1", "c2", "v1"}
     short = run(snapshot(running("c1"), running("c2"), running("v1"), demand=29.0))
     assert "no_capacity" in [a.code for a in short.alarms]
+
+
+def test_the_margin_never_adds_a_machine_that_would_only_idle() -> None:
+    # 19.9 m3/min with 2 % is 20.3: beyond c1 + c2 (20), and c1 + c2 + v1 (28) would run its base
+    # machines part-loaded (the VSD at its minimum); c1 + c2 serve the demand itself, without an idler
+    seen = {d: stopped(d) for d in ("c1", "c2", "v1")}
+    plan = best_combination((C1, C2, V1), seen, 19.9, 0.02, 0.1)
+    assert plan is not None
+    assert set(plan.devices) == {"c1", "c2"}
+    assert plan.power_kw == pytest.approx(55 + 15 + 40 * 9.9 / 10)
+    # the margin still chooses where it costs no idling machine: 17.9 x 1.02 is beyond c1 + v1 (18)
+    margin = best_combination((C1, C2, V1), seen, 17.9, 0.02, 0.1)
+    assert margin is not None
+    assert set(margin.devices) == {"c1", "c2"}
+    assert set(best_combination((C1, C2, V1), seen, 17.9, 0.0, 0.1).devices) == {"c1", "v1"}  # type: ignore[union-attr]
+
+
+def test_between_equal_machines_the_one_running_is_kept_rather_than_swapped_for_fewer_hours() -> None:
+    # c1 runs, c2 has fewer hours: at 12 m3/min, c1 + v1 and c2 + v1 cost the same; starting c2 and
+    # stopping c1 would be a start for nothing (issue 19's week: 6 starts an hour on every machine)
+    seen = {"c1": running("c1", running_hours=900.0), "c2": stopped("c2", running_hours=100.0)}
+    seen["v1"] = stopped("v1", running_hours=500.0)
+    plan = best_combination((C1, C2, V1), seen, 12.0, 0.0, 0.0)
+    assert plan is not None
+    assert set(plan.devices) == {"c1", "v1"}
+    # from all stopped, the duty still rotates to the machine with fewer hours
+    cold = {**seen, "c1": stopped("c1", running_hours=900.0)}
+    assert set(best_combination((C1, C2, V1), cold, 12.0, 0.0, 0.0).devices) == {"c2", "v1"}  # type: ignore[union-attr]
+
+
+def test_the_week_site_keeps_a_running_pair_at_night_rather_than_start_a_lone_machine() -> None:
+    # the control week's room (tests/data/control_week_site.yaml) at 11 m3/min of night demand: c3
+    # base + v1 at minimum speed take 55 + 21.12 kW; c1 alone, loaded 11 of 13, 18.75 + 56.25 x 11/13
+    # = 66.35 kW, 12.8 % less. Worth a swap (a start, and a thin combination that cycles) at a 10 %
+    # switch share, not at the site's 20 %
+    control = load_config(WEEK_SITE).config.control
+    machines = control.rooms[0].machines
+    seen = {m.device: stopped(m.device) for m in machines}
+    seen |= {"c3": running("c3"), "v1": running("v1")}
+    best = best_combination(machines, seen, 11.0, 0.0, 0.0)
+    assert best is not None
+    assert best.devices == ("c1",)
+    assert best.power_kw == pytest.approx(18.75 + 56.25 * 11.0 / 13.0)
+    swapped = best_combination(machines, seen, 11.0, 0.0, 0.1)
+    assert swapped is not None
+    assert swapped.devices == ("c1",)
+    kept = best_combination(machines, seen, 11.0, 0.0, control.switch_saving_share)
+    assert kept is not None
+    assert set(kept.devices) == {"c3", "v1"}
+    assert kept.power_kw == pytest.approx(55 + 6.6 + 48.4 * 0.3)
 
 
 # ---- the low-pressure projection counts the air of machines free to load on their own band
