@@ -222,17 +222,14 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile(registry: ProfileRegistry, profile_id: str) -> Profile:
+def _profile(registry: ProfileRegistry, profile_id: str, field: str = "--profile") -> Profile:
+    """The registry's profile, or a ConfigError at the command line's `field` listing the known ones."""
     try:
         return registry.get(profile_id)
     except KeyError:
         known = ", ".join(registry.ids())
         raise ConfigError(
-            [
-                ConfigIssue(
-                    "<command line>", None, "--profile", f"unknown profile {profile_id!r} (known: {known})"
-                )
-            ]
+            [ConfigIssue("<command line>", None, field, f"unknown profile {profile_id!r} (known: {known})")]
         ) from None
 
 

@@ -174,20 +174,10 @@ def _slug(text: str) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from agent.cli.commission import _profile
     from agent.config.profile_table import export_csv
 
-    registry = _registry(args.config)
-    try:
-        profile = registry.get(args.profile)
-    except KeyError:
-        known = ", ".join(registry.ids())
-        raise ConfigError(
-            [
-                ConfigIssue(
-                    "<command line>", None, "profile", f"unknown profile {args.profile!r} (known: {known})"
-                )
-            ]
-        ) from None
+    profile = _profile(_registry(args.config), args.profile, field="profile")
     text = export_csv(profile, args.addresses)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
