@@ -43,6 +43,7 @@ __all__ = [
     "make_before_break",
     "plan_commands",
     "reserve_bar_per_min",
+    "sized_starts",
     "writable_devices",
     "writes_for_mode",
 ]
@@ -76,34 +77,72 @@ def machine_alarms(machines: Iterable[MachineSnapshot]) -> list[Alarm]:
     return alarms
 
 
-def low_pressure_commands(room: ControlRoom, seen: dict[str, MachineSnapshot], bar: float) -> list[Command]:
-    """Below the minimum: load every running machine, start every one that may start."""
+def low_pressure_commands(
+    room: ControlRoom, seen: dict[str, MachineSnapshot], bar: float, lacking_m3min: float | None = None
+) -> list[Command]:
+    """Below the minimum: load every running machine, start every one that may start.
+
+    `lacking_m3min`: the pressure is not below the minimum yet but heading there (projected), or the
+    optimisation found no combination with the capacity: the air the room lacks, m3/min. Then every
+    running machine loads as before, and the stopped ones start only as far as they cover the lack
+    with a quarter to spare, the fewest and smallest that do (`sized_starts`): starting every
+    machine for a projection would have each of them run its minimum run time and be shed again
+    (issue 19's week: 219 starts a day, most of them from this rule). Below the minimum itself
+    every machine that may start starts, whatever the lack."""
     reason = f"pressure {bar:.2f} bar below minimum {room.minimum_bar:g} bar"
+    startable = [
+        m
+        for m in room.machines
+        if seen[m.device].commandable
+        and not seen[m.device].running
+        and seen[m.device].starts_last_hour < m.max_starts_per_hour
+    ]
+    if lacking_m3min is not None:
+        startable = sized_starts(startable, lacking_m3min * 1.25)
+    starting = {m.device for m in startable}
     commands = []
     for m in sorted(room.machines, key=lambda m: m.priority):
         snap = seen[m.device]
         if not snap.commandable:
             continue
-        if not snap.running and snap.starts_last_hour < m.max_starts_per_hour:
+        if m.device in starting:
             commands.append(Command(m.device, "run_command", 1, reason + ": start", safety=True))
         elif snap.running and snap.run_command == 0:  # stopping: a controller loads only if it may run
             commands.append(Command(m.device, "run_command", 1, reason + ": keep running", safety=True))
-        if snap.load_command != 1:
+        if (snap.running or m.device in starting) and snap.load_command != 1:
             commands.append(Command(m.device, "load_command", 1, reason + ": load", safety=True))
     return commands
+
+
+def sized_starts(startable: Sequence[ControlMachine], wanted_m3min: float) -> list[ControlMachine]:
+    """The machines to start for `wanted_m3min` more air: the smallest one that covers it alone,
+    else the largest and again for the rest; all of them when together they fall short. Among
+    equal sizes the lower priority number first."""
+    left = sorted(startable, key=lambda m: (m.rated_fad_m3_min, m.priority))
+    chosen: list[ControlMachine] = []
+    while left and wanted_m3min > 0:
+        one = next((m for m in left if m.rated_fad_m3_min >= wanted_m3min), None)
+        pick = one if one is not None else max(left, key=lambda m: (m.rated_fad_m3_min, -m.priority))
+        chosen.append(pick)
+        left.remove(pick)
+        wanted_m3min -= pick.rated_fad_m3_min
+    return chosen
 
 
 def base_band(room: ControlRoom, rank: int = 0, bases: int = 1) -> tuple[float, float]:
     """(load, unload) bar of a base-load machine, the `rank`-th of the combination's `bases`. It loads
     lower than the room's band (by a quarter band, at most half the way from the band's low end to the
-    minimum) and unloads above it, so it stays loaded while the trim machine holds the band; the base
-    machines' unload points are staggered by rank over a quarter band above the band's top, so a
-    surplus unloads one of them, not all at once (the later in the room's list, the earlier). The
-    points do not depend on which machine trims: a new trim machine never moves them under the
-    present pressure (which would unload every base machine at once)."""
+    minimum) and unloads well above it, half a band to three quarters above the band's top, staggered
+    by rank (the later in the room's list, the earlier), so it stays loaded while the trim machine
+    holds the band, and a surplus unloads one of them, not all at once. Half a band above: when a
+    base machine loads, its air comes in a second and a VSD's speed controller takes tens of seconds
+    to give way; with the unload point a quarter band above the band (issue 19's week) the pressure
+    reached it first, and the base machine, not the VSD, cycled, unloaded some 40 minutes an hour: two
+    machines part-loaded. The points do not depend on which machine trims: a new trim machine never
+    moves them under the present pressure (which would unload every base machine at once)."""
     quarter = room.band_bar / 4
     margin = min(quarter, (room.load_bar - room.minimum_bar) / 2)
-    unload = room.unload_bar + quarter - quarter * rank / max(bases, 1)
+    unload = room.unload_bar + 2 * quarter + quarter - quarter * rank / max(bases, 1)
     return round(room.load_bar - margin, 2), round(unload, 2)
 
 
@@ -170,15 +209,21 @@ def make_before_break(
 
 
 def reserve_bar_per_min(room: ControlRoom, seen: dict[str, MachineSnapshot]) -> float:
-    """How fast the machines running unloaded, free to load (run and load commands 1), would raise
-    the pressure: they load on their own band, within it, before the minimum."""
-    free = sum(
-        m.rated_fad_m3_min
-        for m in room.machines
-        if seen[m.device].state == MachineState.UNLOADED
-        and seen[m.device].run_command == 1
-        and seen[m.device].load_command == 1
-    )
+    """How fast the running machines free to load (run and load commands 1) would raise the
+    pressure with the air they can still add on their own, within seconds and before the minimum:
+    one running unloaded loads at its own load point (its rated air); one loaded gives what it does
+    not give yet (a VSD below full speed speeds up; a load/unload machine just loaded refills its
+    sump for a few seconds before its air comes). Without a flow reading a loaded machine counts
+    as giving its rated air."""
+    free = 0.0
+    for m in room.machines:
+        snap = seen[m.device]
+        if not snap.running or snap.run_command != 1 or snap.load_command != 1:
+            continue
+        if snap.state == MachineState.UNLOADED:
+            free += m.rated_fad_m3_min
+        elif snap.flow_m3min is not None:
+            free += max(0.0, m.rated_fad_m3_min - snap.flow_m3min)
     return free * ATMOSPHERE_BAR / room.receiver_m3
 
 
@@ -334,7 +379,9 @@ def decide(
                 "pressure_low", f"room {snap.room}: {projected:.2f} bar < {room.minimum_bar:g} bar{falling}"
             )
         )
-        commands = low_pressure_commands(room, seen, projected)
+        # below the minimum now: every machine; heading there: as much air as the fall lacks
+        lacking = None if bar < room.minimum_bar else -min(0.0, rate) * room.receiver_m3 / ATMOSPHERE_BAR
+        commands = low_pressure_commands(room, seen, projected, lacking)
         combination = tuple(m.device for m in room.machines if seen[m.device].commandable) or running
     else:
         plan = best_combination(
@@ -344,10 +391,28 @@ def decide(
             # no allowed combination keeps the margin (machines at their starts per hour, say): one
             # that serves the demand itself is still a plan, not a lack of capacity
             plan = best_combination(room.machines, seen, snap.demand_m3min, 0.0, config.switch_saving_share)
-        if plan is None:
+        if plan is None and (bar >= room.target_bar or snap.dpdt_bar_per_min > 0):
+            # the estimate (the peak of the demand window) wants a machine that may not start yet,
+            # but the pressure is at its target or rising: the machines running serve the demand
+            # now. Hold them, and no alarm: issue 19's week raised `no_capacity` 3,300 times a week,
+            # nearly all of them a minute after a machine was shed, at 6.6 bar and rising.
+            combination = running
+            commands = plan_commands(
+                room,
+                seen,
+                running,
+                config.heartbeat_timeout_s,
+                bar,
+                snap.demand_m3min,
+                START_S + config.cycle_s,
+                snap.dpdt_bar_per_min,
+            )
+        elif plan is None:
             alarms.append(Alarm("no_capacity", f"room {snap.room}: no allowed combination serves demand"))
             combination = running
-            commands = low_pressure_commands(room, seen, bar)
+            capacity = sum(m.rated_fad_m3_min for m in room.machines if seen[m.device].running)
+            lacking = max(0.0, snap.demand_m3min - capacity)
+            commands = low_pressure_commands(room, seen, bar, lacking)
         else:
             combination = plan.devices
             commands = plan_commands(

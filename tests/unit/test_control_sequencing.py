@@ -6,13 +6,21 @@ unload 7.0), receiver 2 m3; c1, c2 load/unload 10 m3/min, v1 a VSD of 8 m3/min.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from agent.config.loader import load_config
-from agent.control import Command, MachineState, Memory
-from agent.control.decide import base_band, limit_commands, make_before_break, plan_commands
+from agent.control import Command, MachineState, Memory, Pressure
+from agent.control.decide import (
+    base_band,
+    limit_commands,
+    make_before_break,
+    plan_commands,
+    reserve_bar_per_min,
+    sized_starts,
+)
 from agent.control.strategy import Sample, best_combination, track_demand
 from tests.unit.test_control_interlocks import ROOM, points, run, snapshot
 from tests.unit.test_control_strategy import C1, C2, V1, running, stopped
@@ -96,13 +104,13 @@ def test_after_a_burst_of_setpoints_the_low_pressure_start_is_written_at_once() 
 
 
 def test_base_band_is_wider_staggered_and_never_reaches_the_minimum() -> None:
-    assert base_band(ROOM, 0, 2) == (6.5, 7.1)
-    assert base_band(ROOM, 1, 2) == (6.5, 7.05)  # the later one unloads first on a surplus
+    assert base_band(ROOM, 0, 2) == (6.5, 7.3)  # half a band to three quarters above the band's top
+    assert base_band(ROOM, 1, 2) == (6.5, 7.25)  # the later one unloads first on a surplus
     decision = run(snapshot(running("c1"), running("c2"), running("v1"), demand=20.0))
     assert set(decision.combination) == {"c1", "c2", "v1"}
     assert points(decision, "v1")["load_pressure_setpoint_bar"] == 6.6  # the trim: the room's band
-    assert points(decision, "c1")["unload_pressure_setpoint_bar"] == 7.1
-    assert points(decision, "c2")["unload_pressure_setpoint_bar"] == 7.05
+    assert points(decision, "c1")["unload_pressure_setpoint_bar"] == 7.3
+    assert points(decision, "c2")["unload_pressure_setpoint_bar"] == 7.25
     assert all(base_band(ROOM, r, 4)[0] > ROOM.minimum_bar for r in range(4))
 
 
@@ -133,8 +141,69 @@ def test_without_the_margin_the_demand_itself_is_served_before_no_capacity() -> 
     decision = run(snapshot(running("c1"), running("c2"), running("v1"), demand=27.0))  # 28 m3/min in all
     assert "no_capacity" not in [a.code for a in decision.alarms]
     assert set(decision.combination) == {"c1", "c2", "v1"}
-    short = run(snapshot(running("c1"), running("c2"), running("v1"), demand=29.0))
-    assert "no_capacity" in [a.code for a in short.alarms]
+    short = run(snapshot(running("c1"), running("c2"), running("v1"), bar=6.7, demand=29.0))
+    assert "no_capacity" in [a.code for a in short.alarms]  # below the target: the room lacks air
+
+
+# ---- the low-pressure rule and no_capacity act on what the room lacks, not on every machine
+
+
+def test_a_projected_fall_starts_the_machines_that_cover_the_lack_not_all() -> None:
+    # 6.4 bar falling 2 bar/min: in 20 s 5.73 bar. c1 runs loaded; the lack is 2 bar/min of a 2 m3
+    # receiver, 3.9 m3/min (4.9 with a quarter to spare): the smallest machine that covers it starts
+    ahead = replace(
+        snapshot(running("c1", flow_m3min=10.0, run_command=1, load_command=1), bar=6.4, demand=12.0),
+        dpdt_bar_per_min=-2.0,
+    )
+    decision = run(ahead)
+    assert "pressure_low" in [a.code for a in decision.alarms]
+    started = {c.device for c in decision.commands if c.point == "run_command" and c.value == 1}
+    assert started == {"v1"}  # 8 m3/min covers 4.9; c2's 10 would too, but is larger
+    # below the minimum itself: every machine that may start, whatever the lack
+    below = run(replace(ahead, pressure=Pressure(5.9, True, 1.0)))
+    started = {c.device for c in below.commands if c.point == "run_command" and c.value == 1}
+    assert started == {"c2", "v1"}
+
+
+def test_sized_starts_takes_the_smallest_that_covers_else_the_largest_and_again() -> None:
+    assert [m.device for m in sized_starts([C1, C2, V1], 7.0)] == ["v1"]
+    assert [m.device for m in sized_starts([C1, C2, V1], 9.0)] == ["c1"]  # equals: the room's order
+    assert [m.device for m in sized_starts([C1, C2, V1], 15.0)] == ["c1", "v1"]
+    assert [m.device for m in sized_starts([C1, V1], 40.0)] == ["c1", "v1"]  # all, short of it
+    assert sized_starts([C1, C2, V1], 0.0) == []
+
+
+def test_a_vsd_below_full_speed_and_a_machine_refilling_count_as_reserve() -> None:
+    # c1 loaded at 10 (no headroom), v1 loaded at 3 of 8 m3/min: 5 m3/min more on its own; falling
+    # 3 bar/min at 6.5 bar: without the VSD's headroom 5.5 bar in 20 s, with it 6.5 + (-3 + 2.53) / 3
+    seen = {
+        "c1": running("c1", flow_m3min=10.0, run_command=1, load_command=1),
+        "v1": running("v1", flow_m3min=3.0, run_command=1, load_command=1),
+    }
+    falling = replace(snapshot(seen["c1"], seen["v1"], bar=6.5, demand=13.0), dpdt_bar_per_min=-3.0)
+    assert reserve_bar_per_min(ROOM, {**seen, "c2": stopped("c2")}) == pytest.approx(5 * 1.013 / 2)
+    assert "pressure_low" not in [a.code for a in run(falling).alarms]
+    # c1 just loaded, refilling its sump (flow 0): its 10 m3/min come in seconds
+    refilling = running("c1", flow_m3min=0.0, run_command=1, load_command=1)
+    assert reserve_bar_per_min(ROOM, {"c1": refilling, "c2": stopped("c2"), "v1": stopped("v1")}) == (
+        pytest.approx(10 * 1.013 / 2)
+    )
+    # a machine the sequencer unloads (load command 0) is no reserve
+    leaving = running("c1", flow_m3min=0.0, run_command=1, load_command=0)
+    assert reserve_bar_per_min(ROOM, {"c1": leaving, "c2": stopped("c2"), "v1": stopped("v1")}) == 0
+
+
+def test_no_capacity_only_when_the_pressure_shows_the_lack() -> None:
+    # the demand window still holds 29 m3/min, c2 stopped a minute ago (its minimum stop is 120 s):
+    # at the target or rising, the machines running serve the demand: hold them, no alarm
+    seen = (running("c1"), stopped("c2", stop_s=60.0), running("v1"))
+    rising = replace(snapshot(*seen, bar=6.7, demand=29.0), dpdt_bar_per_min=0.2)
+    decision = run(rising)
+    assert decision.alarms == ()
+    assert set(decision.combination) == {"c1", "v1"}
+    assert "run_command" not in points(decision, "c2")
+    falling = replace(rising, dpdt_bar_per_min=-0.2)
+    assert "no_capacity" in [a.code for a in run(falling).alarms]
 
 
 def test_the_margin_never_adds_a_machine_that_would_only_idle() -> None:
