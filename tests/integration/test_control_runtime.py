@@ -8,6 +8,8 @@ for `run`, the real Mosquitto and VictoriaMetrics. The simulator counts every wr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import itertools
 import json
 import logging
@@ -21,6 +23,8 @@ import pytest
 import yaml
 
 from agent.cli import main as cli_main
+from agent.cli.control_cmd import _run as run_table
+from agent.cli.control_cmd import dry_run_config
 from agent.config.loader import load_config
 from agent.runtime.app import Agent
 from agent.runtime.control import ControlRunner
@@ -354,6 +358,34 @@ async def test_control_dry_run_shows_the_decision_table_and_never_writes(
     assert "target_pressure_setpoint_bar" in out
     assert "690" in out  # the raw register value of 6.9 bar
     assert "heartbeat" in out
+    assert factory.write_counts("c1") == WriteCounts()
+    assert factory.write_counts("c2") == WriteCounts()
+
+
+async def test_control_dry_run_asks_each_command_once_over_cycles(
+    start_factory: StartFactory, tmp_path: Path
+) -> None:
+    engine = EngineControls(_tiny_room(NOON_DAY_2), demand_m3min=lambda t: 9.0)
+    factory = await start_factory(TINY, clock=FixedClock(NOON_DAY_2), controls=engine)
+    path = write_site(tmp_path / "site.yaml", site_dict(factory.bus("compressors").port, "active"))
+    loaded = load_config(path)
+    config = dry_run_config(loaded)
+    profiles = {d.name: loaded.registry.get(d.profile) for d in config.devices}
+    stream = io.StringIO()
+    task = asyncio.create_task(run_table(config, profiles, False, stream))
+    try:
+        await until(lambda: stream.getvalue().count("  room room ") >= 5, 15, "five tables")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tables = stream.getvalue().split("  room room ")[1:]
+    assert "target_pressure_setpoint_bar  690" in tables[0]  # asked in the first table ...
+    assert all("690" not in table for table in tables[1:])  # ... and only there
+    assumed = "  assumed written c2 (not asked again): "
+    assert all(assumed in table for table in tables[1:])
+    assert all("target_pressure_setpoint_bar 6.9 (reads 7.2)" in table for table in tables[1:])
+    assert "deferred" not in stream.getvalue()
     assert factory.write_counts("c1") == WriteCounts()
     assert factory.write_counts("c2") == WriteCounts()
 

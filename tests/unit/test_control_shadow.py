@@ -4,12 +4,14 @@ changes on its own; active clears them, also when a reload switches the mode."""
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.cli.control_cmd import decision_table
 from agent.config.loader import LoadedConfig
 from agent.config.site import SiteConfig
 from agent.control.io import ControlBus, ControlLoop, Shadow
@@ -197,3 +199,17 @@ async def test_a_reload_that_switches_the_runner_to_active_clears_the_loops_shad
     assert TARGET in [(c.device, c.point, c.value) for c in decision.writes]
     assert runner.loop.shadows == {}
     assert (2, 2, 690) in room.bus.writes
+
+
+async def test_the_decision_table_names_what_the_dry_run_takes_as_written() -> None:
+    room = Room(target_pressure_setpoint_bar=7.2)
+    first = io.StringIO()
+    decision_table(room.loop.config, room.loop, [await room.cycle()], first)
+    assert "target_pressure_setpoint_bar  690" in first.getvalue()  # asked this cycle: a row
+    assert "assumed written" not in first.getvalue()
+    later = io.StringIO()
+    decision_table(room.loop.config, room.loop, [await room.cycle()], later)
+    lines = later.getvalue().splitlines()
+    assert not any("690" in line for line in lines)  # not asked again: no row
+    assumed = next(line for line in lines if line.startswith("  assumed written c2 (not asked again): "))
+    assert "target_pressure_setpoint_bar 6.9 (reads 7.2)" in assumed
