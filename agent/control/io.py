@@ -168,6 +168,10 @@ def _same(a: float | None, b: float | None) -> bool:
     return abs(a - b) < 1e-6
 
 
+def _text(value: float | None) -> str:
+    return "unreadable" if value is None else f"{value:g}"
+
+
 @dataclass
 class _Seen:
     state: MachineState | None = None
@@ -448,7 +452,7 @@ class ControlLoop:
                     log.info(
                         "control: %s %s reads %s, no longer %s: changed outside the agent, the "
                         "assumed read-back %g is dropped",
-                        m.device, point, real, shadow.real, shadow.value,
+                        m.device, point, _text(real), _text(shadow.real), shadow.value,
                     )  # fmt: skip
                     continue
                 integer = point in ("load_command", "run_command")  # int | None in the snapshot
