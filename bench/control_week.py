@@ -1,14 +1,19 @@
 """The proof of issue 19 on the simulator: a week of the machines' own cascade vs the agent's `active`.
 
-    .venv/bin/python bench/control_week.py [--baseline-days 35] [--days 7] [--run-on-s SECONDS]
+    .venv/bin/python bench/control_week.py [--baseline-days 35] [--days 7] [--baseline-span-days 7]
+        [--run-on-s SECONDS] [--dt-s SECONDS] [--scenario NAME] [--site PATH]
 
 The compressor room of `simulators/scenarios/control_week.yaml` (4 load/unload machines, 1 VSD, 6 m3
-receiver), every day stepped at 1 s through its second-by-second demand (`simulators.controlweek`):
+receiver; `--scenario` another), stepped at 1 s (`--dt-s`: 0.5, 0.25, ...) through its days'
+second-by-second demand (`simulators.controlweek`), each run of consecutive days one continuous run
+(the machines, their timers, the receiver and the agent carry across midnight; one warm-up):
 
-- the baseline weeks and the reporting week under the machines' own cascade (no agent, no heartbeat);
+- the baseline days under the machines' own cascade (no agent, no heartbeat), in continuous spans of
+  `--baseline-span-days` (a week; 1: each day from a cold start);
+- the reporting week under the cascade, one continuous week;
 - the same reporting week under `agent.control.decide` with the `control:` section of
-  `tests/data/control_week_site.yaml` (mode active, writes_enabled), its writes through the profiles'
-  registers into the simulated controllers.
+  `tests/data/control_week_site.yaml` (`--site` another; mode active, writes_enabled), its writes
+  through the profiles' registers into the simulated controllers, one continuous week.
 
 Then the agent's own M&V: the baseline days (cascade) and the reporting week (active) are written as
 the site's 15-minute export, imported with `agent.history.importer.import_csv` (`energy-agent import`)

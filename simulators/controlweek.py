@@ -305,9 +305,7 @@ def _run_batch(
     order = [index[d] for d in devices]
     registry = ProfileRegistry()
     profiles = {d.name: registry.get(d.profile) for d in site.devices}
-    steps = round(RECORD_S / air.dt_s)
-    # the engine holds each demand column for `hold` dt steps: one column per second at dt 1 s
-    hold = round(1 / air.dt_s)
+    steps = round(RECORD_S / air.dt_s)  # a record a minute, a demand column a second held 1 / dt steps
     t0 = [scenario.start.timestamp() + m.day * 86400.0 for m in members]  # the span's first midnight
     agents = {b: _Agent(site, room_cfg, profiles, index) for b, m in enumerate(members) if m.mode == ACTIVE}
     tallies = {b: _Tally() for b in range(len(members))}  # of the day being run
@@ -338,9 +336,8 @@ def _run_batch(
             tallies[b].cpu_s += share
 
     def day_demand(k: int, lo: int, hi: int) -> FloatArray:
-        per_second = np.stack([day_process_demand(scenario, m.day + k)[lo:hi] for m in members])
-        held: FloatArray = np.repeat(per_second, hold, axis=1) if hold > 1 else per_second
-        return held
+        per_second: FloatArray = np.stack([day_process_demand(scenario, m.day + k)[lo:hi] for m in members])
+        return per_second
 
     out: list[list[DayRun]] = [[] for _ in members]
     for k in range(days):
