@@ -28,6 +28,7 @@ modes: how much the sequencer saves depends on the wastes of the cascade it repl
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -167,8 +168,13 @@ def main() -> int:
     spans = ", ".join(f"{n} x {d} d" for d, n in sorted(Counter(m.days for m in members).items()))
     print(f"run time: simulation {sim_wall:.0f} s wall, {sim_cpu:.0f} s CPU ({len(runs)} room-days in "
           f"continuous spans of {spans}, at dt {air.dt_s:g} s; agent {agent_cpu:.0f} s CPU of it); "
-          f"total {total:.0f} s wall")  # fmt: skip
+          f"total {total:.0f} s wall; peak memory {peak_mb():.0f} MB")  # fmt: skip
     return 0
+
+
+def peak_mb() -> float:
+    """The process's peak resident memory (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def savings(scenario, site, site_path, runs, day0: date, start: date, end: date):  # type: ignore[no-untyped-def]
