@@ -1,14 +1,19 @@
 """The proof of issue 19 on the simulator: a week of the machines' own cascade vs the agent's `active`.
 
-    .venv/bin/python bench/control_week.py [--baseline-days 35] [--days 7] [--run-on-s SECONDS]
+    .venv/bin/python bench/control_week.py [--baseline-days 35] [--days 7] [--baseline-span-days 7]
+        [--run-on-s SECONDS] [--dt-s SECONDS] [--scenario NAME] [--site PATH]
 
 The compressor room of `simulators/scenarios/control_week.yaml` (4 load/unload machines, 1 VSD, 6 m3
-receiver), every day stepped at 1 s through its second-by-second demand (`simulators.controlweek`):
+receiver; `--scenario` another), stepped at 1 s (`--dt-s`: 0.5, 0.25, ...) through its days'
+second-by-second demand (`simulators.controlweek`), each run of consecutive days one continuous run
+(the machines, their timers, the receiver and the agent carry across midnight; one warm-up):
 
-- the baseline weeks and the reporting week under the machines' own cascade (no agent, no heartbeat);
+- the baseline days under the machines' own cascade (no agent, no heartbeat), in continuous spans of
+  `--baseline-span-days` (a week; 1: each day from a cold start);
+- the reporting week under the cascade, one continuous week;
 - the same reporting week under `agent.control.decide` with the `control:` section of
-  `tests/data/control_week_site.yaml` (mode active, writes_enabled), its writes through the profiles'
-  registers into the simulated controllers.
+  `tests/data/control_week_site.yaml` (`--site` another; mode active, writes_enabled), its writes
+  through the profiles' registers into the simulated controllers, one continuous week.
 
 Then the agent's own M&V: the baseline days (cascade) and the reporting week (active) are written as
 the site's 15-minute export, imported with `agent.history.importer.import_csv` (`energy-agent import`)
@@ -23,9 +28,11 @@ modes: how much the sequencer saves depends on the wastes of the cascade it repl
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -70,20 +77,37 @@ def main() -> int:
     )
     parser.add_argument("--baseline-days", type=int, default=35)
     parser.add_argument("--days", type=int, default=7)
+    parser.add_argument(
+        "--baseline-span-days",
+        type=int,
+        default=7,
+        help="the baseline days run as continuous spans of this many days (1: each day on its own)",
+    )
     parser.add_argument("--run-on-s", type=float, default=None, help="every machine's unloaded run-on")
+    parser.add_argument(
+        "--dt-s", type=float, default=None, help="the engine's step (the scenario's air.dt_s)"
+    )
+    parser.add_argument("--scenario", default="control_week", help="scenario name or path")
+    parser.add_argument("--site", type=Path, default=SITE, help="the site config the agent loads")
     args = parser.parse_args()
     wall, cpu = time.time(), time.process_time()
-    scenario = load_scenario("control_week")
-    if args.run_on_s is not None and scenario.air is not None:
-        machines = tuple(c.model_copy(update={"run_on_s": args.run_on_s}) for c in scenario.air.compressors)
-        air = scenario.air.model_copy(update={"compressors": machines})
-        scenario = scenario.model_copy(update={"air": air})
-    loaded = load_config(SITE)
+    scenario = load_scenario(args.scenario)
+    if scenario.air is None:
+        parser.error(f"scenario {args.scenario}: no air system")
+    air = scenario.air
+    if args.run_on_s is not None:
+        machines = tuple(c.model_copy(update={"run_on_s": args.run_on_s}) for c in air.compressors)
+        air = air.model_copy(update={"compressors": machines})
+    if args.dt_s is not None:
+        if not 0 < args.dt_s <= 1 or abs(1 / args.dt_s - round(1 / args.dt_s)) > 1e-9:
+            parser.error(f"--dt-s {args.dt_s}: must be 1 s or a whole fraction of it (0.5, 0.25, ...)")
+        air = air.model_copy(update={"dt_s": args.dt_s})
+    scenario = scenario.model_copy(update={"air": air})
+    loaded = load_config(args.site)
     site = loaded.config
-    first = args.baseline_days
-    week = range(first, first + args.days)
-    members = [Member(d, CASCADE) for d in range(first)]
-    members += [Member(d, CASCADE) for d in week] + [Member(d, ACTIVE) for d in week]
+    first, span = args.baseline_days, max(1, args.baseline_span_days)
+    members = [Member(d, CASCADE, min(span, first - d)) for d in range(0, first, span)]
+    members += [Member(first, CASCADE, args.days), Member(first, ACTIVE, args.days)]
     runs = run_days(scenario, site, members)
     sim_wall, sim_cpu = time.time() - wall, time.process_time() - cpu
     baseline = runs[:first]
@@ -92,7 +116,7 @@ def main() -> int:
     c, a = summary(cascade), summary(active)
     day0 = scenario.start.date()
     start, end = day0 + timedelta(days=first), day0 + timedelta(days=first + args.days - 1)
-    mv = savings(scenario, site, baseline + active, day0, start, end)
+    mv = savings(scenario, site, args.site, baseline + active, day0, start, end)
     truth = c["kwh"] - a["kwh"]
     written = {device for r in active for device, _ in r.writes}
     writable = {d.name for d in site.devices if d.writes_enabled}
@@ -111,7 +135,7 @@ def main() -> int:
         low = min(mode_runs, key=lambda r: r.pressure_min_bar.min())
         minute = int(np.argmin(low.pressure_min_bar))
         below = sum(int((r.pressure_min_bar < site.control.rooms[0].minimum_bar).sum()) for r in mode_runs)
-        when = datetime.fromtimestamp(low.t0 + minute * 60, scenario.tz).strftime("%a %H:%M")
+        when = datetime.fromtimestamp(low.start + minute * 60, scenario.tz).strftime("%a %H:%M")
         print(f"{'  lowest ' + label + ' at':34}{when:>14}   minutes below the minimum: {below}")
     sc, sa = starts(cascade), starts(active)
     for name in sa:
@@ -139,15 +163,21 @@ def main() -> int:
               f"verdict {verified}")  # fmt: skip
         inside = "yes" if low <= truth <= high else "no"
         print(f"truth {truth:,.0f} kWh: inside the 90 % band [{low:,.0f}, {high:,.0f}]: {inside}")
-    dt = scenario.air.dt_s if scenario.air else 0.0
     agent_cpu = sum(r.agent_s for r in active)
     total = time.time() - wall
-    print(f"run time: simulation {sim_wall:.0f} s wall, {sim_cpu:.0f} s CPU ({len(members)} room-days "
-          f"at dt {dt:g} s, agent {agent_cpu:.0f} s CPU of it); total {total:.0f} s wall")  # fmt: skip
+    spans = ", ".join(f"{n} x {d} d" for d, n in sorted(Counter(m.days for m in members).items()))
+    print(f"run time: simulation {sim_wall:.0f} s wall, {sim_cpu:.0f} s CPU ({len(runs)} room-days in "
+          f"continuous spans of {spans}, at dt {air.dt_s:g} s; agent {agent_cpu:.0f} s CPU of it); "
+          f"total {total:.0f} s wall; peak memory {peak_mb():.0f} MB")  # fmt: skip
     return 0
 
 
-def savings(scenario, site, runs, day0: date, start: date, end: date):  # type: ignore[no-untyped-def]
+def peak_mb() -> float:
+    """The process's peak resident memory (Linux: ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def savings(scenario, site, site_path, runs, day0: date, start: date, end: date):  # type: ignore[no-untyped-def]
     """The agent's own M&V of the reporting days, through the import and the history store."""
     with tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "export.csv"
@@ -156,7 +186,7 @@ def savings(scenario, site, runs, day0: date, start: date, end: date):  # type: 
         with HistoryStore(store_path) as store:
             import_csv(export, site, store)
         settings = settings_for(
-            site, baseline=(day0, start - timedelta(days=1)), replay=True, config_path=SITE
+            site, baseline=(day0, start - timedelta(days=1)), replay=True, config_path=site_path
         )
         result = HistorySource(store_path, settings).savings(start, end)
     return result if result.get("available") else None

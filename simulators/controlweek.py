@@ -1,10 +1,13 @@
 """A compressor room's days under the machines' own cascade, or under the agent's `active` control.
 
 The proof of issue 19 on the simulator (bench/control_week.py, docs/control.md "The proof on the
-simulator"). Each day (a `Member`: day index and mode) is one room of an `AirRoom` batch, stepped at
-the scenario's `air.dt_s` (1 s) through the day's process demand, second by second
-(`simulators.airdemand.day_process_demand`: shifts, breaks, nights, weekend, machine groups switching,
-noise), after the same 15-minute warm-up as every day of the offline history (`physics.run_day`):
+simulator"). Each `Member` (a span of consecutive days in one mode) is one room of an `AirRoom` batch,
+stepped at the scenario's `air.dt_s` (1 s; at most 1) through its days' process demand, second by
+second (`simulators.airdemand.day_process_demand` of each day, one after the other: shifts, breaks,
+nights, weekend, machine groups switching, noise), after one 15-minute warm-up at the span's start
+(the offline history's, `physics.run_day`). The span is one continuous run: the machines' states,
+run-on timers and starts, the receiver's pressure and the agent's memory carry across midnight; the
+output is one `DayRun` of per-minute counters per day.
 
 - `cascade`: nobody writes; every machine runs on its own pressure band (the scenario's `band_bar`);
 - `active`: every `control.cycle_s` the agent's own `agent.control.decide` gets a `RoomSnapshot` built
@@ -15,7 +18,7 @@ noise), after the same 15-minute warm-up as every day of the offline history (`p
   `writes` go through the profile's encoding (`agent.control.io.register_write`) into the engine's
   `AirRoom.write`, the path a Modbus write takes in the simulated controller.
 
-The same day in both modes sees the same demand, second by second, so the air delivered to the process
+The same days in both modes see the same demand, second by second, so the air delivered to the process
 is equal by construction and the leak air (which falls with the pressure) is reported apart.
 Pure computation: no sockets, no asyncio, no clock.
 """
@@ -58,16 +61,22 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Member:
-    day: int  # scenario day index
+    """A span of `days` consecutive days from scenario day `day`, run continuously in one mode."""
+
+    day: int  # scenario day index of the span's first day
     mode: str  # cascade | active
+    days: int = 1
 
 
 @dataclass
 class DayRun:
-    """One simulated day: per-minute counters of each machine ([1440, M]) and of the room ([1440])."""
+    """One simulated day of a member's span: per-minute counters of each machine ([1440, M]) and of
+    the room ([1440]; fewer minutes when the span starts or ends within the day)."""
 
-    member: Member
+    member: Member  # the span this day belongs to
+    day: int  # scenario day index
     t0: float  # epoch seconds of the day's local midnight
+    first_s: int  # the second of the day of the arrays' first minute (0 unless the span starts later)
     machines: tuple[str, ...]
     energy_kwh: FloatArray
     air_m3: FloatArray
@@ -85,6 +94,11 @@ class DayRun:
     alarms: Counter[str] = field(default_factory=Counter)  # alarm code -> cycles it was raised
     decisions: int = 0
     agent_s: float = 0.0  # CPU seconds spent building snapshots, deciding and writing
+
+    @property
+    def start(self) -> float:
+        """Epoch seconds of the arrays' first minute."""
+        return self.t0 + self.first_s
 
     @property
     def kwh(self) -> float:
@@ -184,7 +198,7 @@ class _Agent:
 
     def cycle(
         self, engine: AirRoom, b: int, t: float, bar: float | None, looks: dict[str, FloatArray], run: _Tally
-    ) -> Decision:
+    ) -> tuple[RoomSnapshot, Decision]:
         snap = self.snapshot(engine, b, t, bar, looks)
         decision = decide(snap, self.room, self.site.control, self.memory, self.writable)
         self.memory = decision.memory
@@ -202,7 +216,7 @@ class _Agent:
                 run.writes[(command.device, command.point)] += 1
             else:
                 run.refused[command.device] += 1
-        return decision
+        return snap, decision
 
 
 @dataclass
@@ -221,36 +235,80 @@ def run_days(
     *,
     room_name: str | None = None,
     on_decision: Callable[[Member, Decision], None] | None = None,
+    on_snapshot: Callable[[Member, RoomSnapshot], None] | None = None,
     hours: tuple[int, int] = (0, 24),
 ) -> list[DayRun]:
-    """Simulate `members` (days in a mode) as one batch; each `active` one under its own agent.
+    """Simulate `members` (spans of consecutive days in a mode); each `active` one under its own agent.
+
+    Each member is one continuous run of its `days` consecutive days: one warm-up at its start, then
+    the machines, their timers and counters, the receiver's pressure and the agent's memory carry
+    across each midnight. Members of the same length are stepped as one batch (one batch per length).
+    Returns one `DayRun` per day, member by member in the order given, each member's days in order.
 
     `site` is the site config: its `control:` room (by `room_name`, else the first) names the
     scenario's compressors by device name, and its profiles give the registers' scales. `hours`: the
-    part of each day simulated (whole hours of local time; default the whole day), after the same
-    warm-up on the demand at its start."""
+    span runs from hour `hours[0]` of its first day to hour `hours[1]` of its last day (whole hours of
+    local time; default whole days), after the warm-up on the demand at its start. `on_snapshot` and
+    `on_decision` see each cycle of each `active` member: what the agent read, what it decided."""
     air = scenario.air
     if air is None:
         raise ValueError(f"scenario {scenario.name}: no air system")
-    control = site.control
-    room_cfg = next((r for r in control.rooms if room_name in (None, r.name)), None)
+    if air.dt_s > 1 or abs(1 / air.dt_s - round(1 / air.dt_s)) > 1e-9:
+        raise ValueError(
+            f"scenario {scenario.name}: air.dt_s {air.dt_s} must be 1 s or a whole fraction of it "
+            "(the demand is a value per second)"
+        )
+    room_cfg = next((r for r in site.control.rooms if room_name in (None, r.name)), None)
     if room_cfg is None:
         raise ValueError(f"site {site.site.name}: no control room {room_name!r}")
+    first_s, end_s = hours[0] * 3600, hours[1] * 3600
+    for m in members:
+        if m.days < 1:
+            raise ValueError(f"member {m}: days must be >= 1")
+        span_ok = 0 <= first_s < 86400 and 0 < end_s <= 86400 and (m.days > 1 or first_s < end_s)
+        if not span_ok:
+            raise ValueError(
+                f"hours {hours} must be a span of the day, 0-24 (from the first day's to the last's)"
+            )
+    runs: dict[int, list[DayRun]] = {}
+    for days in sorted({m.days for m in members}):
+        batch = [i for i, m in enumerate(members) if m.days == days]
+        spans = _run_batch(
+            scenario, site, room_cfg, [members[i] for i in batch], days, (first_s, end_s),
+            on_decision, on_snapshot,
+        )  # fmt: skip
+        runs.update(zip(batch, spans, strict=True))
+    return [day for i in range(len(members)) for day in runs[i]]
+
+
+def _run_batch(
+    scenario: Scenario,
+    site: SiteConfig,
+    room_cfg: ControlRoom,
+    members: Sequence[Member],
+    days: int,
+    seconds: tuple[int, int],
+    on_decision: Callable[[Member, Decision], None] | None,
+    on_snapshot: Callable[[Member, RoomSnapshot], None] | None,
+) -> list[list[DayRun]]:
+    """Members of `days` consecutive days as one batch of rooms, run day by day without a restart
+    (only the day's demand and the per-day records are held: a span's trace is never kept)."""
+    air = scenario.air
+    assert air is not None
+    control = site.control
     compressor_of = {d.name: str(d.compressor) for d in scenario.devices if d.kind == "compressor"}
     engine = build_room(scenario, np.zeros(len(members), np.bool_))
-    engine.t += hours[0] * 3600
+    first_s, end_s = seconds
+    engine.t += first_s
     devices = tuple(m.device for m in room_cfg.machines)
     index = {d: engine.machines.index(compressor_of.get(d, d)) for d in devices}
+    order = [index[d] for d in devices]
     registry = ProfileRegistry()
     profiles = {d.name: registry.get(d.profile) for d in site.devices}
-    first_s, end_s = hours[0] * 3600, hours[1] * 3600
-    if not 0 <= first_s < end_s <= 86400:
-        raise ValueError(f"hours {hours} must be a span of the day, 0-24")
-    per_second = np.stack([day_process_demand(scenario, m.day)[first_s:end_s] for m in members])
-    steps = round(RECORD_S / air.dt_s)
-    t0 = [scenario.start.timestamp() + m.day * 86400.0 for m in members]
+    steps = round(RECORD_S / air.dt_s)  # a record a minute, a demand column a second held 1 / dt steps
+    t0 = [scenario.start.timestamp() + m.day * 86400.0 for m in members]  # the span's first midnight
     agents = {b: _Agent(site, room_cfg, profiles, index) for b, m in enumerate(members) if m.mode == ACTIVE}
-    tallies = {b: _Tally() for b in range(len(members))}
+    tallies = {b: _Tally() for b in range(len(members))}  # of the day being run
     rngs = {b: np.random.default_rng([scenario.seed, members[b].day, 19]) for b in agents}
     next_cycle = [engine.t]
 
@@ -268,55 +326,63 @@ def run_days(
         for b, agent in agents.items():
             reading = float(room.p[b]) + float(rngs[b].normal(0.0, TRANSMITTER_NOISE_BAR))
             bar = _q(reading, agent.pressure_q)
-            decision = agent.cycle(room, b, t0[b] + room.t, bar, looks, tallies[b])
+            snap, decision = agent.cycle(room, b, t0[b] + room.t, bar, looks, tallies[b])
+            if on_snapshot is not None:
+                on_snapshot(members[b], snap)
             if on_decision is not None:
                 on_decision(members[b], decision)
         share = (time.process_time() - started) / len(agents)
         for b in agents:
             tallies[b].cpu_s += share
 
-    # the engine holds each demand column for `steps` dt steps: one column per second at dt 1 s
-    hold = round(1 / air.dt_s) if air.dt_s < 1 else 1
-    demand = np.repeat(per_second, hold, axis=1) if hold > 1 else per_second
-    if air.dt_s > 1:
-        raise ValueError("the control week needs air.dt_s <= 1 s (a demand value per second)")
-    engine.run(demand[:, :1], round(WARMUP_S / air.dt_s), on_step=hook)
-    engine.reset_counters()
-    record = engine.run(demand, steps, on_step=hook, demand_per_record=RECORD_S)
-    order = [index[d] for d in devices]
-    runs = []
-    for b, m in enumerate(members):
-        units, temperature = day_production(scenario, m.day)
-        tally = tallies[b]
+    def day_demand(k: int, lo: int, hi: int) -> FloatArray:
+        per_second: FloatArray = np.stack([day_process_demand(scenario, m.day + k)[lo:hi] for m in members])
+        return per_second
 
-        def per_minute(array: FloatArray, b: int = b) -> FloatArray:
-            out: FloatArray = np.diff(array[b], axis=0)
-            return out[:, order] if out.ndim == 2 else out
+    out: list[list[DayRun]] = [[] for _ in members]
+    for k in range(days):
+        lo, hi = (first_s if k == 0 else 0), (end_s if k == days - 1 else 86400)
+        demand = day_demand(k, lo, hi)
+        if k == 0:  # one warm-up, on the span's first demand
+            engine.run(demand[:, :1], round(WARMUP_S / air.dt_s), on_step=hook)
+            engine.reset_counters()
+        record = engine.run(demand, steps, on_step=hook, demand_per_record=RECORD_S)
+        del demand
+        for b, m in enumerate(members):
+            units, temperature = day_production(scenario, m.day + k)
+            tally = tallies[b]
+            tallies[b] = _Tally()
 
-        runs.append(
-            DayRun(
-                member=m,
-                t0=t0[b],
-                machines=devices,
-                energy_kwh=per_minute(record.energy_kwh),
-                air_m3=per_minute(record.air_m3),
-                starts=per_minute(record.starts),
-                loaded_s=per_minute(record.loaded_s),
-                running_s=per_minute(record.running_s),
-                process_m3=per_minute(record.process_m3),
-                leak_m3=per_minute(record.leak_m3),
-                pressure_min_bar=record.pressure_min_bar[b].copy(),
-                pressure_mean_bar=record.pressure_mean_bar[b].copy(),
-                units=_per_minute(units, scenario.step_s, "sum")[first_s // 60 : end_s // 60],
-                temperature_c=_per_minute(temperature, scenario.step_s, "mean")[first_s // 60 : end_s // 60],
-                writes=tally.writes,
-                refused=tally.refused,
-                alarms=tally.alarms,
-                decisions=tally.decisions,
-                agent_s=tally.cpu_s,
+            def per_minute(array: FloatArray, b: int = b) -> FloatArray:
+                out: FloatArray = np.diff(array[b], axis=0)
+                return out[:, order] if out.ndim == 2 else out
+
+            out[b].append(
+                DayRun(
+                    member=m,
+                    day=m.day + k,
+                    t0=t0[b] + k * 86400.0,
+                    first_s=lo,
+                    machines=devices,
+                    energy_kwh=per_minute(record.energy_kwh),
+                    air_m3=per_minute(record.air_m3),
+                    starts=per_minute(record.starts),
+                    loaded_s=per_minute(record.loaded_s),
+                    running_s=per_minute(record.running_s),
+                    process_m3=per_minute(record.process_m3),
+                    leak_m3=per_minute(record.leak_m3),
+                    pressure_min_bar=record.pressure_min_bar[b].copy(),
+                    pressure_mean_bar=record.pressure_mean_bar[b].copy(),
+                    units=_per_minute(units, scenario.step_s, "sum")[lo // 60 : hi // 60],
+                    temperature_c=_per_minute(temperature, scenario.step_s, "mean")[lo // 60 : hi // 60],
+                    writes=tally.writes,
+                    refused=tally.refused,
+                    alarms=tally.alarms,
+                    decisions=tally.decisions,
+                    agent_s=tally.cpu_s,
+                )
             )
-        )
-    return runs
+    return out
 
 
 def _per_minute(values: FloatArray, step_s: int, how: str) -> FloatArray:
@@ -343,7 +409,7 @@ def history_frame(
             out: FloatArray = values.reshape(-1, per, *values.shape[1:]).sum(axis=1)
             return out
 
-        starts = run.t0 + np.arange(86400 // interval_s) * interval_s
+        starts = run.start + np.arange(len(run.energy_kwh) // per) * interval_s
         frame = pd.DataFrame({"timestamp": pd.to_datetime(starts, unit="s", utc=True).tz_convert(tz)})
         frame[f"{meter}_kwh"] = total(run.energy_kwh).sum(axis=1)
         frame["production"] = total(run.units) * production_per_unit

@@ -3,9 +3,12 @@
 For commissioning and for integrators: it reads the rooms of the file's `control:` section through
 its own bus connections, decides, and prints per room the pressure, the band, the demand estimate,
 the combination, every command it would write (device, register, raw and scaled value, reason) and
-the alarms. It is always a dry run, whatever the file says (`mode: active`, `writes_enabled: true`):
-the mode is forced to dry-run and the buses it gets refuse every write, so nothing is ever written.
-Nothing is published or recorded either. The first decision comes one cycle after a first look
+the alarms. A command appears in the cycle it becomes wanted, not in every cycle after: the loop
+takes it as written (`ControlLoop.shadows`), and each table names what it so assumes while the
+registers still say otherwise ("assumed written c2 (not asked again): ..."). It is always a dry
+run, whatever the file says (`mode: active`, `writes_enabled: true`): the mode is forced to dry-run
+and the buses it gets refuse every write, so nothing is ever written. Nothing is published or
+recorded either. The first decision comes one cycle after a first look
 (the demand estimate needs the pressure's rate of change). `--once` runs one cycle and exits: 0, or
 2 when a device of a room could not be read (named with its bus and address).
 
@@ -29,7 +32,7 @@ from agent.config.control import ControlRoom
 from agent.config.loader import LoadedConfig, load_config
 from agent.config.profile import Function
 from agent.config.site import SiteConfig
-from agent.control.io import ControlBus, ControlLoop, register_write
+from agent.control.io import SHADOWED, ControlBus, ControlLoop, register_write
 from agent.control.model import Decision
 from agent.errors import ConfigError, DeviceError
 from agent.modbus.bus import LineArbiter, PoolArbiter, arbiter_for
@@ -136,9 +139,33 @@ def decision_table(
                 print("  " + "  ".join(cells) + "  " + row[5], file=stream)
         else:
             print("  no command", file=stream)
+        for device, assumed in _assumed(loop, room, decision).items():
+            print(f"  assumed written {device} (not asked again): {', '.join(assumed)}", file=stream)
         for alarm in decision.alarms:
             print(f"  alarm {alarm.code}: {alarm.message}", file=stream)
     stream.flush()
+
+
+def _assumed(loop: ControlLoop, room: ControlRoom, decision: Decision) -> dict[str, list[str]]:
+    """Per device, the read-backs the dry run takes as written by an earlier cycle's would-be
+    command (the loop's shadows) where the real read-back still differs: `target_pressure_setpoint_bar
+    6.9 (reads 7.2)`. Nothing was written, so without these lines a table with only the heartbeat
+    would read as "the room is as the sequencer wants it"."""
+    snap = loop.snapshots.get(room.name)
+    seen = {m.device: m for m in snap.machines} if snap is not None else {}
+    asked = {c.key for c in decision.commands}
+    out: dict[str, list[str]] = {}
+    for m in room.machines:
+        for point, name in SHADOWED.items():
+            shadow = loop.shadows.get((m.device, point))
+            machine = seen.get(m.device)
+            if shadow is None or machine is None or (m.device, point) in asked:
+                continue
+            real = getattr(machine, name)
+            if real is None or abs(real - shadow.value) > 1e-6:
+                reads = "-" if real is None else f"{real:g}"
+                out.setdefault(m.device, []).append(f"{point} {shadow.value:g} (reads {reads})")
+    return out
 
 
 async def _run(config: SiteConfig, profiles: Mapping[str, Any], once: bool, stream: TextIO) -> int:

@@ -30,6 +30,14 @@ low-pressure rule does not wait for min_stop_s, so the air supply is not put at 
 A cycle whose own reads took longer than `cycle_s` (the line is congested, the loop was starved)
 writes nothing, not even the heartbeat, and raises `cycle_overrun`: a decision on stale data is not
 carried out, and a hanging agent stops the heartbeat, so the machines go back to their own band.
+
+In the modes that do not write (`advise`, `dry-run`) the loop keeps `shadows`: per (device, point)
+the value it would have written, laid over the real read-back in the next cycles' snapshots (see
+`Shadow`), so `decide` sees the read-backs as they would be in `active`, where the controller's
+read-back follows the write: each would-be command appears once, when it becomes wanted or changes,
+instead of every cycle, and the command limit defers only a real backlog. Only the read-backs of the
+writable points are shadowed, never the machine's measured state (in dry-run a would-be start reads
+back `run_command` 1 and the machine stays stopped). `active` and `off` clear every shadow.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.config.control import ControlRoom
+from agent.config.control import ControlConfig, ControlRoom
 from agent.config.profile import BitPoint, Function, NumericPoint, Profile, register_count
 from agent.config.site import Device, SiteConfig
 from agent.control.decide import decide, writable_devices
@@ -64,7 +72,16 @@ from agent.modbus.decode import decode_point, encode_point
 from agent.modbus.io import Registers
 from agent.readings.model import PollResult
 
-__all__ = ["ControlBus", "ControlLoop", "Latest", "WriteResult", "load_run_state", "register_write"]
+__all__ = [
+    "SHADOWED",
+    "ControlBus",
+    "ControlLoop",
+    "Latest",
+    "Shadow",
+    "WriteResult",
+    "load_run_state",
+    "register_write",
+]
 
 Latest = Callable[[str], PollResult | None]
 """The latest poll of a device, or None (not polled by the agent, or not yet)."""
@@ -81,6 +98,15 @@ READ_BACK = (
     "target_pressure_setpoint_bar",
     "heartbeat_timeout_s",
 )
+SHADOWED = {
+    "load_command": "load_command",
+    "run_command": "run_command",
+    "load_pressure_setpoint_bar": "load_bar",
+    "unload_pressure_setpoint_bar": "unload_bar",
+    "target_pressure_setpoint_bar": "target_bar",
+    "heartbeat_timeout_s": "heartbeat_timeout_s",
+}
+"""Writable point -> the `MachineSnapshot` field of its read-back: what a shadow may stand in for."""
 SHUTDOWN_ALARMS = (
     "alarm_motor_overload",
     "alarm_high_discharge_temp",
@@ -117,6 +143,33 @@ def register_write(profile: Profile, command: Command) -> tuple[int, int]:
         raise ValueError(f"point {command.point!r} of {profile.id} is not one numeric register")
     (raw,) = encode_point(point, command.value, point.order or profile.order)
     return point.address, raw
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A read-back as it would be had the command been written (modes that do not write).
+
+    `value` is what the loop would have written; `real` is the real read-back when the shadow was
+    set. The shadow stands in for the read-back only while the real one stays at `real`: once it
+    reads anything else, someone else changed the register (the panel, another master, the
+    controller going back to its own settings) and the shadow is dropped for good, so the sequencer
+    sees the real value and asks again if it still wants its own, as it would in `active`. Chosen
+    over "drop it when the real read-back reaches the shadow's value": that one hides a panel's
+    change to a third value for ever, and in dry-run the real read-back never reaches it. A point
+    that cannot be read (None) counts as a value: it must stay unreadable to keep its shadow."""
+
+    value: float
+    real: float | None
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) < 1e-6
+
+
+def _text(value: float | None) -> str:
+    return "unreadable" if value is None else f"{value:g}"
 
 
 @dataclass
@@ -201,6 +254,8 @@ class ControlLoop:
     _dpdt: dict[str, float] = field(default_factory=dict)  # room -> the last rate of change
     _said: dict[tuple[str, str], set[Any]] = field(default_factory=dict)  # what was logged last cycle
     _was_unreadable: dict[str, str] = field(default_factory=dict)  # `unreadable` of the cycle before
+    # advise / dry-run: (device, point) -> the read-back as if written (`Shadow`); empty in active
+    shadows: dict[tuple[str, str], Shadow] = field(default_factory=dict)
 
     def _device(self, name: str) -> Device:
         return next(d for d in self.config.devices if d.name == name)
@@ -344,6 +399,7 @@ class ControlLoop:
     async def cycle(self) -> list[Decision]:
         """One decision per room, carried out as the mode says. Off: nothing at all."""
         control = self.config.control
+        self._keep_shadows(control)
         if control.mode == "off":
             return []
         writable = writable_devices(self.config)
@@ -351,7 +407,8 @@ class ControlLoop:
         self._was_unreadable, self.unreadable = self.unreadable, {}
         for room in control.rooms:
             snap = self.snapshots[room.name] = await self.snapshot(room)
-            decision = decide(snap, room, control, self.memory.get(room.name, Memory()), writable)
+            seen = self._overlay(snap) if self.shadows else snap
+            decision = decide(seen, room, control, self.memory.get(room.name, Memory()), writable)
             self.memory[room.name] = decision.memory
             took = self.clock() - snap.t
             if took > control.cycle_s:
@@ -359,10 +416,64 @@ class ControlLoop:
             self._log(decision)
             if control.mode == "active":
                 self.results.extend([await self._write(c) for c in decision.writes])
+            elif took <= control.cycle_s:  # an overrun would have written nothing: no shadow either
+                self._shadow(decision, snap)
             decisions.append(decision)
         for device in sorted(self._was_unreadable.keys() - self.unreadable.keys()):
             log.info("control: %s read again", device)
         return decisions
+
+    def _keep_shadows(self, control: ControlConfig) -> None:
+        """Shadows only in the modes that do not write: `active` reads the real read-backs (the
+        writes make them follow), `off` decides nothing. A machine no longer in a room loses its."""
+        if control.mode in ("active", "off"):
+            if self.shadows:
+                log.info("control %s: %d assumed read-back(s) of the %s cleared: the real read-backs rule",
+                         control.mode, len(self.shadows), "advise / dry-run")  # fmt: skip
+            self.shadows.clear()
+            return
+        machines = {m.device for room in control.rooms for m in room.machines}
+        for key in [k for k in self.shadows if k[0] not in machines]:
+            del self.shadows[key]
+
+    def _overlay(self, snap: RoomSnapshot) -> RoomSnapshot:
+        """The snapshot with each shadowed read-back as if written; a shadow whose real read-back
+        changed since it was set is dropped (`Shadow`) and the real value shows."""
+        machines = []
+        for m in snap.machines:
+            changes: dict[str, Any] = {}
+            for point, name in SHADOWED.items():
+                shadow = self.shadows.get((m.device, point))
+                if shadow is None:
+                    continue
+                real = getattr(m, name)
+                if not _same(real, shadow.real):
+                    del self.shadows[(m.device, point)]
+                    log.info(
+                        "control: %s %s reads %s, no longer %s: changed outside the agent, the "
+                        "assumed read-back %g is dropped",
+                        m.device, point, _text(real), _text(shadow.real), shadow.value,
+                    )  # fmt: skip
+                    continue
+                integer = point in ("load_command", "run_command")  # int | None in the snapshot
+                changes[name] = int(shadow.value) if integer else shadow.value
+            machines.append(replace(m, **changes) if changes else m)
+        return replace(snap, machines=tuple(machines))
+
+    def _shadow(self, decision: Decision, snap: RoomSnapshot) -> None:
+        """Each command the decision would send (not the heartbeat; the deferred are not in
+        `commands`) becomes the read-back of its point, over the real read-back of `snap`."""
+        seen = {m.device: m for m in snap.machines}
+        for c in decision.commands:
+            name = SHADOWED.get(c.point)
+            machine = seen.get(c.device)
+            if name is None or machine is None:
+                continue
+            try:
+                register_write(self.profiles[c.device], c)
+            except ValueError:  # active could not write it either: its read-back would not follow
+                continue
+            self.shadows[c.key] = Shadow(c.value, getattr(machine, name))
 
     def _log(self, decision: Decision) -> None:
         """Every command with its device, register, value and reason, and every alarm: logged when

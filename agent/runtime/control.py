@@ -19,8 +19,10 @@ heartbeat counter, the machines' run/stop times); it never stops polling or deli
   pressure, both hold the room (no write, not even the heartbeat); a cycle whose reads overrun
   `cycle_s` writes nothing (`cycle_overrun`). The machines then go back to their own band after
   their `heartbeat_timeout_s`.
-- A reload that changes the `control:` section applies at the next cycle; a broken file is refused
-  by the loader (every issue at file:line) and the running section stays (`Agent.reload`).
+- A reload that changes the `control:` section applies at the next cycle (the loop is given the new
+  config: a switch to `active` clears the read-backs advise / dry-run took as written,
+  `ControlLoop.shadows`); a broken file is refused by the loader (every issue at file:line) and the
+  running section stays (`Agent.reload`).
 """
 
 from __future__ import annotations

@@ -126,6 +126,62 @@ async def test_dry_run_makes_zero_writes_and_logs_each_it_would_make(
     assert "would write c2 holding 2 (target_pressure_setpoint_bar) = 690" in caplog.text
 
 
+async def test_dry_run_asks_each_setpoint_once_and_again_after_a_change_at_the_panel(
+    start_factory: StartFactory,
+) -> None:
+    """The read-backs never follow in dry-run: the loop's shadows stand in for them, so each
+    command appears once, as it would in active, and the command limit defers only the first burst."""
+    clock = FixedClock(NOON_DAY_2)
+    engine = EngineControls(_tiny_room(NOON_DAY_2), demand_m3min=lambda t: 9.0)  # both machines needed
+    factory = await start_factory(TINY, clock=clock, controls=engine)
+    config = site(factory, "dry-run", writes_enabled=True)
+    # a tight limit: the first look's setpoints are more than a minute's commands
+    control = config.control.model_copy(update={"max_commands_per_minute": 4})
+    config = config.model_copy(update={"control": control})
+    registry = ProfileRegistry()
+    profiles = {d.name: registry.get(d.profile) for d in config.devices}
+    arbiter = arbiter_for(config.buses[0])
+    loop = ControlLoop(config, profiles, {"compressors": arbiter}, clock=clock.now)
+    sent: list[list[tuple[str, str, float]]] = []
+    deferred: list[int] = []
+
+    async def cycles(n: int) -> None:
+        for _ in range(n):
+            (decision,) = await loop.cycle()
+            assert decision.writes == ()
+            sent.append([(c.device, c.point, c.value) for c in decision.commands if c.point != "heartbeat"])
+            deferred.append(len(decision.deferred))
+            clock.advance(CYCLE_S)
+
+    try:
+        await cycles(36)  # three simulated minutes
+        assert max(deferred) > 0  # the first burst met the limit ...
+        burst = max(i for i, n in enumerate(deferred) if n) + 1
+        assert burst <= 60 / CYCLE_S + 2, deferred  # ... was sent within about a minute ...
+        assert deferred[burst:] == [0] * (36 - burst)  # ... and no backlog built up after it
+        every = [c for cycle in sent for c in cycle]
+        assert len(every) == len(set(every)), sent  # each command once, not every cycle
+        points = {(d, p) for d, p, _ in every}
+        assert ("c2", "target_pressure_setpoint_bar") in points
+        assert {"load_pressure_setpoint_bar", "unload_pressure_setpoint_bar"} <= {p for _, p in points}
+        assert sent[-12:] == [[]] * 12  # the last minute: nothing left to ask
+        # nothing was written: the real read-back is still the machine's own, the shadow the agent's
+        assert engine.control_values("c2", clock.now())["target_pressure_setpoint_bar"] == pytest.approx(7.2)
+        assert loop.snapshots["room"].machines[1].target_bar == pytest.approx(7.2)
+        assert loop.shadows["c2", "target_pressure_setpoint_bar"].value == pytest.approx(6.9)
+
+        # someone sets the VSD's target at the panel: the sequencer sees it and asks again, once
+        engine.write("c2", "target_bar", 7.4, clock.now())
+        await cycles(6)
+        assert ("c2", "target_pressure_setpoint_bar", 6.9) in sent[-6]
+        assert all(c[1] != "target_pressure_setpoint_bar" for cycle in sent[-5:] for c in cycle), sent[-5:]
+        assert deferred[-6:] == [0] * 6
+    finally:
+        await arbiter.close()
+    assert factory.write_counts("c1") == WriteCounts()
+    assert factory.write_counts("c2") == WriteCounts()
+
+
 @pytest.mark.parametrize("mode", ["advise", "dry-run", "active"])
 async def test_without_writes_enabled_nothing_is_written_in_any_mode(
     start_factory: StartFactory, mode: str

@@ -8,6 +8,8 @@ for `run`, the real Mosquitto and VictoriaMetrics. The simulator counts every wr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import itertools
 import json
 import logging
@@ -21,6 +23,8 @@ import pytest
 import yaml
 
 from agent.cli import main as cli_main
+from agent.cli.control_cmd import _run as run_table
+from agent.cli.control_cmd import dry_run_config
 from agent.config.loader import load_config
 from agent.runtime.app import Agent
 from agent.runtime.control import ControlRunner
@@ -245,14 +249,15 @@ async def test_a_changed_control_section_applies_on_reload_and_a_broken_one_is_r
     since = [0.0]
 
     def targets() -> set[float]:
-        """The VSD's target in the decisions since `since[0]` (dry-run: the read-back never follows)."""
+        """The VSD's target in the decisions since `since[0]` (dry-run: asked once, when it becomes
+        wanted or changes; the loop's shadow then stands in for the read-back, which never follows)."""
         status = runner.status.snapshot()
         decisions = status["rooms"][0]["decisions"] if status else []
         return {
             c["value"]
             for d in decisions
             if d["ts"] > since[0]
-            for c in (*d["commands"], *d["deferred"])  # dry-run: the limit counts them all the same
+            for c in (*d["commands"], *d["deferred"])
             if c["point"] == "target_pressure_setpoint_bar"
         }
 
@@ -268,10 +273,10 @@ async def test_a_changed_control_section_applies_on_reload_and_a_broken_one_is_r
         assert (room["band_low_bar"], room["band_high_bar"], room["minimum_bar"]) == (6.7, 7.1, 6.0)
         assert room["pressure_bar"] is not None
 
+        since[0] = agent.clock.time()  # before the reload: the new target is asked once, at once
         write_site(path, site_dict(port, "dry-run", target_bar=7.0, **quiet))
         agent.request_reload()
         await until(lambda: agent.reloads == 1, 10, "the reload")
-        since[0] = agent.clock.time()
         await until(lambda: targets() == {7.0}, 10, "the reloaded target")
         assert runner.status.snapshot()["rooms"][0]["band_low_bar"] == 6.8  # type: ignore[index]
 
@@ -286,7 +291,11 @@ async def test_a_changed_control_section_applies_on_reload_and_a_broken_one_is_r
         line = next(i for i, text in enumerate(lines.splitlines(), 1) if "band_bar" in text)
         rooms_line = next(i for i, text in enumerate(lines.splitlines(), 1) if "- name: room" in text)
         assert f"site.yaml:{rooms_line}" in caplog.text or f"site.yaml:{line}" in caplog.text, caplog.text
-        assert targets() == {7.0}  # the running section stays
+        # the running section stays: its target stands (asked once, not again), the broken 6.1 never asked
+        assert targets() == set()
+        assert runner.loop is not None
+        assert runner.loop.shadows["c2", "target_pressure_setpoint_bar"].value == 7.0
+        assert runner.status.snapshot()["rooms"][0]["band_low_bar"] == 6.8  # type: ignore[index]
     finally:
         agent.stop()
         await task
@@ -349,6 +358,34 @@ async def test_control_dry_run_shows_the_decision_table_and_never_writes(
     assert "target_pressure_setpoint_bar" in out
     assert "690" in out  # the raw register value of 6.9 bar
     assert "heartbeat" in out
+    assert factory.write_counts("c1") == WriteCounts()
+    assert factory.write_counts("c2") == WriteCounts()
+
+
+async def test_control_dry_run_asks_each_command_once_over_cycles(
+    start_factory: StartFactory, tmp_path: Path
+) -> None:
+    engine = EngineControls(_tiny_room(NOON_DAY_2), demand_m3min=lambda t: 9.0)
+    factory = await start_factory(TINY, clock=FixedClock(NOON_DAY_2), controls=engine)
+    path = write_site(tmp_path / "site.yaml", site_dict(factory.bus("compressors").port, "active"))
+    loaded = load_config(path)
+    config = dry_run_config(loaded)
+    profiles = {d.name: loaded.registry.get(d.profile) for d in config.devices}
+    stream = io.StringIO()
+    task = asyncio.create_task(run_table(config, profiles, False, stream))
+    try:
+        await until(lambda: stream.getvalue().count("  room room ") >= 5, 15, "five tables")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tables = stream.getvalue().split("  room room ")[1:]
+    assert "target_pressure_setpoint_bar  690" in tables[0]  # asked in the first table ...
+    assert all("690" not in table for table in tables[1:])  # ... and only there
+    assumed = "  assumed written c2 (not asked again): "
+    assert all(assumed in table for table in tables[1:])
+    assert all("target_pressure_setpoint_bar 6.9 (reads 7.2)" in table for table in tables[1:])
+    assert "deferred" not in stream.getvalue()
     assert factory.write_counts("c1") == WriteCounts()
     assert factory.write_counts("c2") == WriteCounts()
 
