@@ -416,7 +416,8 @@ def decide(
             # no allowed combination keeps the margin (machines at their starts per hour, say): one
             # that serves the demand itself is still a plan, not a lack of capacity
             plan = best_combination(room.machines, seen, snap.demand_m3min, 0.0, config.switch_saving_share)
-        better, since = (), 0.0
+        better: tuple[str, ...] = ()
+        since = 0.0
         if plan is not None and plan.better is not None:
             # a saving below the switch share is taken once it has lasted: a night long at 10 %
             # is worth a start; a swap for every wobble of the demand estimate is not

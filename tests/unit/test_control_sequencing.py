@@ -22,7 +22,7 @@ from agent.control.decide import (
     reserve_bar_per_min,
     sized_starts,
 )
-from agent.control.strategy import Sample, best_combination, track_demand
+from agent.control.strategy import Plan, Sample, best_combination, track_demand
 from tests.unit.test_control_interlocks import ROOM, points, run, snapshot
 from tests.unit.test_control_strategy import C1, C2, V1, running, stopped
 
@@ -255,8 +255,11 @@ def test_the_week_site_swaps_a_running_pair_for_a_lone_machine_once_the_saving_h
     assert kept.power_kw == pytest.approx(55 + 6.6 + 48.4 * 0.3)
     assert kept.better is not None
     assert kept.better.devices == ("c1",)
-    # a saving of less than 5 % is never named: no swap for it, however long it lasts
-    assert best_combination(machines, seen, 11.0, 0.0, 0.2) is not None
+    # a saving of less than 5 % is never named: no swap for it, however long it lasts (c1 alone
+    # at 8 m3/min: 15 + 40 x 0.8 = 47 kW; v1 alone at full speed 45 kW, 4.3 % less)
+    small = {"c1": running("c1"), "c2": stopped("c2"), "v1": stopped("v1")}
+    assert best_combination((C1, C2, V1), small, 8.0, 0.0, 0.0) == Plan(("v1",), 45.0)
+    assert best_combination((C1, C2, V1), small, 8.0, 0.0, 0.2) == Plan(("c1",), 47.0)  # better None
     room = control.rooms[0]
     snap = RoomSnapshot("main", 0.0, Pressure(6.5, True, 1.0), tuple(seen.values()), 11.0)
     memory = Memory()
