@@ -132,7 +132,15 @@ class ControlConfig(_Strict):
         default=0.05,
         ge=0,
         lt=1,
-        description="Change a feasible combination only for one that saves at least this share of power.",
+        description="Change a feasible combination at once only for one that saves at least this share "
+        "of power.",
+    )
+    switch_after_s: float = Field(
+        default=900.0,
+        ge=0,
+        le=86400,
+        description="A combination that saves less than switch_saving_share, but more than 5 %, is taken "
+        "once it has been the better one for this long.",
     )
     capacity_margin: float = Field(
         default=0.1, ge=0, le=1, description="Capacity kept above the estimated demand, as a share of it."

@@ -109,6 +109,8 @@ class Memory:
     heartbeat: int = 0
     sent_at: tuple[float, ...] = ()  # times of commands sent in the last minute (the limit)
     deferred: tuple[Command, ...] = ()
+    better: tuple[str, ...] = ()  # a combination saving less than the switch share, waiting
+    better_since: float = 0.0  # since when it has been the better one
 
 
 @dataclass(frozen=True)

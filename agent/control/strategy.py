@@ -152,6 +152,7 @@ def power_kw(machines: Sequence[ControlMachine], demand_m3min: float, surplus: b
 class Plan:
     devices: tuple[str, ...]
     power_kw: float
+    better: Plan | None = None  # kept although this one saves some, less than the switch share
 
 
 def _allowed(
@@ -184,7 +185,9 @@ def best_combination(
     stopped and another started: issue 19's week, where duty rotation between equal machines swapped
     c1 for c2 whenever the combination changed, up to 6 starts an hour on every machine), then to
     the lower priority number, then to fewer running hours (duty rotates).
-    The running combination is kept unless the best saves `switch_share` of its power.
+    The running combination is kept unless the best saves `switch_share` of its power; the plan
+    then names the best as `better` when it saves more than 5 % (`decide` takes it once it has
+    stayed the better one for `switch_after_s`).
     When machines that may not stop yet give more air than the demand needs, the least-power
     combination with them is chosen all the same (`power_kw(surplus=True)`): too much air is not a
     lack of capacity. None when no allowed combination has the capacity."""
@@ -223,5 +226,6 @@ def best_combination(
     running = tuple(m.device for m in machines if seen[m.device].running)
     current = next((c for c in candidates if set(c[4]) == set(running)), None)
     if current is not None and current[0] - kw < switch_share * current[0]:
-        return Plan(current[4], current[0])
+        better = Plan(names, kw) if set(names) != set(current[4]) and kw < current[0] * 0.95 else None
+        return Plan(current[4], current[0], better)
     return Plan(names, kw)
