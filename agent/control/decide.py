@@ -34,6 +34,7 @@ from agent.control.model import (
 from agent.control.strategy import ATMOSPHERE_BAR, best_combination, trim_machine
 
 __all__ = [
+    "SETTLE_S",
     "base_band",
     "decide",
     "hold_on_bad_pressure",
@@ -52,6 +53,7 @@ __all__ = [
 WINDOW_S = 60.0
 START_S = 13.0  # a start: star-delta or soft start, then the sump's refill, before a machine gives air
 HEARTBEAT_MODULUS = 65536  # a uint16 register
+SETTLE_S = 120.0  # after a machine of the combination starts, none leaves for this long
 
 
 def hold_on_bad_pressure(snap: RoomSnapshot, stale_after_s: float) -> Alarm | None:
@@ -260,7 +262,12 @@ def plan_commands(
     trim = trim_machine(members) if members else None
     # below the target and falling the room lacks air: nothing leaves then
     short = bar < room.target_bar and dpdt_bar_per_min < 0
-    hold = short or make_before_break(room, seen, members, bar, demand_m3min, join_s)
+    # a machine of the combination started less than SETTLE_S ago: the room is changing (a shift's
+    # ramp, a step); nothing leaves until it has settled (issue 19's week: on a Monday's ramp the
+    # combination changed five times in two minutes, each change shedding a machine the next one
+    # needed, and the header fell below the minimum)
+    settling = any(seen[m.device].running and seen[m.device].run_s < SETTLE_S for m in members)
+    hold = short or settling or make_before_break(room, seen, members, bar, demand_m3min, join_s)
     # a machine joining a running room below its target (or in a swap that must wait for it) starts at
     # once: a controller starts at its load point, here put above the pressure the room is at
     runs = any(seen[m.device].running for m in room.machines)

@@ -14,6 +14,7 @@ import pytest
 from agent.config.loader import load_config
 from agent.control import Command, MachineState, Memory, Pressure, RoomSnapshot
 from agent.control.decide import (
+    SETTLE_S,
     base_band,
     decide,
     limit_commands,
@@ -361,3 +362,19 @@ def test_a_machine_told_to_unload_or_stop_is_not_told_again_every_cycle() -> Non
         assert "run_command" not in got, (device, got)
     fresh = run(snapshot(running("c1"), running("v1", flow_m3min=5.0), bar=6.9, demand=5.0))
     assert points(fresh, "c1")["load_command"] == 0  # the first time it is told
+
+
+def test_nothing_leaves_while_a_machine_of_the_combination_has_just_started() -> None:
+    # c2 started 60 s ago (a ramp); the plan would now shed c1 for v1 alone: c1 keeps running and
+    # loaded until c2 has run SETTLE_S, then it may leave
+    just = running("c2", run_s=60.0, run_command=1, load_command=1, flow_m3min=10.0)
+    c1 = running("c1", run_command=1, load_command=1, flow_m3min=10.0)
+    v1 = running("v1", run_command=1, load_command=1, flow_m3min=4.0)
+    seen = {"c1": c1, "c2": just, "v1": v1}
+    held = plan_commands(ROOM, seen, ("c2", "v1"), 30, bar=6.9, demand_m3min=14.0)
+    assert not [c for c in held if c.device == "c1" and c.point in ("load_command", "run_command")]
+    settled = {**seen, "c2": replace(just, run_s=SETTLE_S)}
+    shed = plan_commands(ROOM, settled, ("c2", "v1"), 30, bar=6.9, demand_m3min=14.0)
+    assert [(c.point, c.value) for c in shed if c.device == "c1" and c.point == "load_command"] == [
+        ("load_command", 0)
+    ]
