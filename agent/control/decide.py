@@ -6,7 +6,8 @@ The order is the order of precedence (docs/control.md):
    after the heartbeat timeout), alarm;
 2. machines in local or in alarm are never commanded (alarm once per cycle they are seen so);
 3. pressure below the minimum -> every commandable machine loads and every startable one starts,
-   whatever the optimisation says;
+   whatever the optimisation says; heading there (projected), or below the band with no air in
+   reserve and falling -> every running machine loads and the machines that cover the lack start;
 4. otherwise the least-power combination (`strategy`), band setpoints, start/load/unload/stop;
 5. never stop the last running machine while there is demand;
 6. the command limit: beyond `max_commands_per_minute`, commands are deferred (safety first), and
