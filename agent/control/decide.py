@@ -434,34 +434,23 @@ def decide(
             if snap.t - since >= config.switch_after_s:
                 plan, better, since = plan.better, (), 0.0
         memory = replace(memory, better=better, better_since=since)
-        if plan is None and (bar >= room.target_bar or snap.dpdt_bar_per_min > 0):
-            # the estimate (the peak of the demand window) wants a machine that may not start yet,
-            # but the pressure is at its target or rising: the machines running serve the demand
-            # now. Hold them, and no alarm: issue 19's week raised `no_capacity` 3,300 times a week,
-            # nearly all of them a minute after a machine was shed, at 6.6 bar and rising.
-            combination = running
-            commands = plan_commands(
-                room,
-                seen,
-                running,
-                config.heartbeat_timeout_s,
-                bar,
-                snap.demand_m3min,
-                START_S + config.cycle_s,
-                snap.dpdt_bar_per_min,
-            )
-        elif plan is None:
+        if plan is None and bar < room.target_bar and snap.dpdt_bar_per_min <= 0:
             alarms.append(Alarm("no_capacity", f"room {snap.room}: no allowed combination serves demand"))
             combination = running
             capacity = sum(m.rated_fad_m3_min for m in room.machines if seen[m.device].running)
             lacking = max(0.0, snap.demand_m3min - capacity)
             commands = low_pressure_commands(room, seen, bar, lacking)
         else:
-            combination = plan.devices
+            # without a plan, the estimate (the peak of the demand window) wants a machine that may
+            # not start yet, but the pressure is at its target or rising: the machines running
+            # serve the demand now. Hold them, and no alarm: issue 19's week raised `no_capacity`
+            # 3,300 times a week, nearly all of them a minute after a machine was shed, at 6.6 bar
+            # and rising.
+            combination = plan.devices if plan is not None else running
             commands = plan_commands(
                 room,
                 seen,
-                plan.devices,
+                combination,
                 config.heartbeat_timeout_s,
                 bar,
                 snap.demand_m3min,
